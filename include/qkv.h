@@ -1,0 +1,240 @@
+/*
+ * qkv.h - public C API of the qkv kernel suite.
+ *
+ * A context is opened on one backend/device ("ref", "cpu", "opencl:N",
+ * "cuda:N").  Tensors live in buffers owned by that context; host data moves
+ * in and out with qkv_buffer_write / qkv_buffer_read.  Every op is one
+ * function taking a params struct of shapes, options and buffers.  Every
+ * function returns a qkv_status; on failure qkv_last_error() holds a
+ * human-readable message (per thread) and no output buffer was written.
+ *
+ * Layouts are dense row-major, outermost dimension first (see docs/).
+ */
+#ifndef QKV_H
+#define QKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QKV_VERSION_MAJOR 0
+#define QKV_VERSION_MINOR 1
+
+typedef enum qkv_status {
+    QKV_OK = 0,
+    QKV_ERR_INVALID_ARG,  /* null pointer, unknown enum, bad option value */
+    QKV_ERR_SHAPE,        /* zero, inconsistent or unsupported sizes */
+    QKV_ERR_OVERFLOW,     /* a size product does not fit in size_t */
+    QKV_ERR_NONFINITE,    /* NaN or Inf in a quantizer input */
+    QKV_ERR_RANGE,        /* finite value too large for the f16 scale/min */
+    QKV_ERR_NO_BACKEND,   /* backend not compiled into this build */
+    QKV_ERR_NO_DEVICE,    /* backend present but no (such) device */
+    QKV_ERR_UNSUPPORTED,  /* op or option not provided by this backend */
+    QKV_ERR_NO_MEMORY,    /* host or device allocation failed */
+    QKV_ERR_BACKEND,      /* OpenCL/CUDA runtime or compiler error */
+    QKV_ERR_IO,           /* file could not be opened, read or written */
+    QKV_ERR_FORMAT,       /* malformed file (e.g. .npy header) */
+    QKV_STATUS_COUNT
+} qkv_status;
+
+/* Short constant name of a status, e.g. "QKV_ERR_SHAPE". */
+const char *qkv_status_name(qkv_status status);
+/* Message describing the last failure on this thread ("" if none). */
+const char *qkv_last_error(void);
+
+typedef enum qkv_dtype {
+    QKV_F32 = 0, /* IEEE binary32 */
+    QKV_F16,     /* IEEE binary16 */
+    QKV_BF16,    /* raw bits as uint16 */
+    QKV_U8,
+    QKV_U16,
+    QKV_I32,
+    QKV_U32,
+    QKV_I64,
+    QKV_DTYPE_COUNT
+} qkv_dtype;
+
+/* Size in bytes of one element of dtype (0 for an invalid dtype). */
+size_t qkv_dtype_size(qkv_dtype dtype);
+const char *qkv_dtype_name(qkv_dtype dtype);
+
+/* ---- contexts ----------------------------------------------------------- */
+
+typedef struct qkv_context qkv_context;
+typedef struct qkv_buffer qkv_buffer;
+
+typedef enum qkv_backend_kind {
+    QKV_BACKEND_REF = 0, /* scalar C reference, double where the spec says */
+    QKV_BACKEND_CPU,     /* OpenMP, AVX2 with a portable scalar fallback */
+    QKV_BACKEND_OPENCL,  /* OpenCL 1.2, kernels built at run time */
+    QKV_BACKEND_CUDA,    /* same kernel sources through NVRTC + driver API */
+    QKV_BACKEND_COUNT
+} qkv_backend_kind;
+
+const char *qkv_backend_name(qkv_backend_kind kind);
+/* 1 if the backend was compiled into this build. */
+int qkv_backend_compiled(qkv_backend_kind kind);
+/* Number of devices the backend sees now (0 if none or not compiled). */
+int qkv_device_count(qkv_backend_kind kind);
+
+typedef struct qkv_device_info {
+    qkv_backend_kind backend;
+    int index;
+    char name[128];        /* device name as the runtime reports it */
+    char vendor[64];
+    char version[128];     /* runtime / driver version string */
+    char arch[64];         /* "sm_90", "cpu:avx2", OpenCL device type ... */
+    size_t global_mem;     /* bytes */
+    size_t local_mem;      /* bytes of work-group / shared memory */
+    size_t max_work_group; /* threads per work-group / block */
+    int compute_units;     /* SMs, compute units, or OpenMP threads */
+    size_t mem_align;      /* required byte alignment of buffer views */
+} qkv_device_info;
+
+/* Describe device `index` of `kind` without opening a context. */
+qkv_status qkv_device_describe(qkv_backend_kind kind, int index,
+                               qkv_device_info *info);
+
+/* Open a context.  spec: "ref", "cpu", "opencl", "opencl:N", "cuda",
+ * "cuda:N" (N = device index, default 0). */
+qkv_status qkv_open(const char *spec, qkv_context **ctx);
+void qkv_close(qkv_context *ctx);
+qkv_status qkv_context_info(const qkv_context *ctx, qkv_device_info *info);
+/* Wait until all work queued on the context has finished. */
+qkv_status qkv_finish(qkv_context *ctx);
+
+/* ---- buffers ------------------------------------------------------------ */
+
+/* Allocate `bytes` (> 0) of device memory.  Contents are undefined. */
+qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf);
+/* A view of bytes [offset, offset+bytes) of `parent`; offset must be a
+ * multiple of the device's mem_align.  Views keep no reference: destroy them
+ * before their parent. */
+qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes,
+                           qkv_buffer **view);
+void qkv_buffer_destroy(qkv_buffer *buf);
+size_t qkv_buffer_size(const qkv_buffer *buf);
+/* Host -> device and device -> host copies (blocking). */
+qkv_status qkv_buffer_write(qkv_buffer *buf, size_t offset, const void *src,
+                            size_t bytes);
+qkv_status qkv_buffer_read(const qkv_buffer *buf, size_t offset, void *dst,
+                           size_t bytes);
+/* Device -> device copy of `bytes`; the two ranges must not overlap. */
+qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset,
+                           const qkv_buffer *src, size_t src_offset,
+                           size_t bytes);
+
+/* ---- KIVI (spec: kivi.md) ----------------------------------------------
+ * Packing: f = 32/bits codes per uint32 word, LSB first.
+ * Keys are grouped per channel along tokens, values per token along
+ * channels.  Scales and minima are f16. */
+
+/* Quantize a block of keys or values.
+ *  input  [B, H, in_capacity, D] of dtype f16 or f32; tokens [0, T) used.
+ *  keys:   codes [B, H, D, out_capacity/f] u32, scale/min [B, H, D, out_capacity/G]
+ *          written at tokens [out_offset, out_offset+T); T, out_offset % G == 0.
+ *  values: codes [B, H, out_capacity, D/f] u32, scale/min [B, H, out_capacity, D/G]
+ *          written at tokens [out_offset, out_offset+T).
+ * in_capacity = 0 means T; out_capacity = 0 means out_offset + T. */
+typedef struct qkv_kivi_quant_params {
+    size_t batch, heads, tokens, head_dim;
+    size_t in_capacity, out_capacity, out_offset;
+    int bits;          /* 2, 4 or 8 */
+    int group;         /* G: 32, 64 or 128; D % G == 0 for values */
+    qkv_dtype dtype;   /* of input: QKV_F16 or QKV_F32 */
+    int unchecked;     /* 1: skip the non-finite/range scan of the input */
+    qkv_buffer *input;
+    qkv_buffer *codes;
+    qkv_buffer *scale;
+    qkv_buffer *min;
+} qkv_kivi_quant_params;
+
+qkv_status qkv_kivi_quant_keys(qkv_context *ctx, const qkv_kivi_quant_params *p);
+qkv_status qkv_kivi_quant_values(qkv_context *ctx, const qkv_kivi_quant_params *p);
+
+/* Dequantize packed keys or values (layouts as above, capacity = tokens)
+ * to f32 output [B, H, T, D]. */
+typedef struct qkv_kivi_dequant_params {
+    size_t batch, heads, tokens, head_dim;
+    int bits, group;
+    qkv_buffer *codes;
+    qkv_buffer *scale;
+    qkv_buffer *min;
+    qkv_buffer *output;
+} qkv_kivi_dequant_params;
+
+qkv_status qkv_kivi_dequant_keys(qkv_context *ctx, const qkv_kivi_dequant_params *p);
+qkv_status qkv_kivi_dequant_values(qkv_context *ctx, const qkv_kivi_dequant_params *p);
+
+/* Fused decode attention for one query per sequence.
+ *  query  f32 [B, Hq, D]; output f32 [B, Hq, D]; Hq % Hkv == 0 (GQA).
+ *  Token t of a sequence (N = k_quant + k_resid = v_quant + v_resid tokens):
+ *  key    t <  k_quant: packed keys [B, Hkv, D, k_quant_capacity/f] etc.
+ *         t >= k_quant: k_resid f16 [B, Hkv, k_resid_capacity, D], row t-k_quant
+ *  value  t <  v_quant: packed values [B, Hkv, v_quant_capacity, D/f] etc.
+ *         t >= v_quant: v_resid f16 [B, Hkv, v_resid_capacity, D], row t-v_quant
+ *  Capacities of 0 mean "equal to the count".  softmax_scale 0 = 1/sqrt(D). */
+typedef struct qkv_kivi_decode_params {
+    size_t batch, q_heads, kv_heads, head_dim;
+    size_t k_quant, k_resid, v_quant, v_resid;
+    size_t k_quant_capacity, k_resid_capacity, v_quant_capacity, v_resid_capacity;
+    int bits, group;
+    float softmax_scale;
+    qkv_buffer *query;
+    qkv_buffer *k_codes, *k_scale, *k_min, *k_resid_data;
+    qkv_buffer *v_codes, *v_scale, *v_min, *v_resid_data;
+    qkv_buffer *output;
+} qkv_kivi_decode_params;
+
+qkv_status qkv_kivi_decode_attention(qkv_context *ctx, const qkv_kivi_decode_params *p);
+
+/* ---- KIVI cache object ---------------------------------------------------
+ * Owns the packed and residual tensors of B sequences x Hkv heads, applies
+ * the prefill split and the decode flush rules of the spec. */
+typedef struct qkv_kivi_cache qkv_kivi_cache;
+
+typedef struct qkv_kivi_cache_config {
+    size_t batch, kv_heads, head_dim;
+    size_t max_tokens;  /* capacity of the cache in tokens */
+    size_t residual;    /* R, multiple of group; 0 means 128 */
+    int bits, group;
+} qkv_kivi_cache_config;
+
+qkv_status qkv_kivi_cache_create(qkv_context *ctx, const qkv_kivi_cache_config *cfg,
+                                 qkv_kivi_cache **cache);
+void qkv_kivi_cache_destroy(qkv_kivi_cache *cache);
+/* Load T prompt tokens: keys/values f16 or f32 [B, Hkv, T, D] on the device.
+ * Only allowed on an empty cache. */
+qkv_status qkv_kivi_cache_prefill(qkv_kivi_cache *cache, qkv_dtype dtype, size_t tokens,
+                                  qkv_buffer *keys, qkv_buffer *values);
+/* One decode step: append k, v (f16 or f32 [B, Hkv, D]), attend with query
+ * f32 [B, Hq, D] into output f32 [B, Hq, D], then flush per the spec. */
+qkv_status qkv_kivi_cache_decode(qkv_kivi_cache *cache, qkv_dtype dtype, qkv_buffer *key,
+                                 qkv_buffer *value, size_t q_heads, qkv_buffer *query,
+                                 qkv_buffer *output);
+
+typedef struct qkv_kivi_cache_state {
+    size_t tokens;   /* total tokens held */
+    size_t k_quant, k_resid, v_quant, v_resid;
+} qkv_kivi_cache_state;
+qkv_status qkv_kivi_cache_state_get(const qkv_kivi_cache *cache, qkv_kivi_cache_state *st);
+/* Buffers holding the cache's tensors (capacities as in qkv_kivi_decode_params:
+ * k/v quant capacity = max_tokens, k resid capacity = R, v resid capacity = R+1). */
+typedef struct qkv_kivi_cache_tensors {
+    qkv_buffer *k_codes, *k_scale, *k_min, *k_resid;
+    qkv_buffer *v_codes, *v_scale, *v_min, *v_resid;
+    size_t k_quant_capacity, k_resid_capacity, v_quant_capacity, v_resid_capacity;
+} qkv_kivi_cache_tensors;
+qkv_status qkv_kivi_cache_tensors_get(const qkv_kivi_cache *cache, qkv_kivi_cache_tensors *t);
+
+/* ---- half-precision helpers -------------------------------------------- */
+uint16_t qkv_f32_to_f16(float x); /* round to nearest even */
+float qkv_f16_to_f32(uint16_t h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QKV_H */

@@ -1,0 +1,348 @@
+/* kivi.cl - KIVI kernels (spec: kivi.md), OpenCL C 1.2.  The CUDA backend
+ * compiles this same text through NVRTC after kernels/cuda/cl2cuda.h.
+ *
+ * Build-time macros (the host passes them as -D options):
+ *   BITS      code width, 2, 4 or 8           GROUP  quantization group G
+ *   IN_F16    1: quantizer input is f16, 0: f32
+ *   HEAD_DIM  D, for the decode kernels       WG     work-group size (threads)
+ *   SPLIT     tokens per decode work-group (FlashDecoding split)
+ * Layouts are the interchange format of qkv.h; every size argument is a
+ * 32-bit int checked by the host, offsets are computed in 64 bits. */
+#ifndef QKV_FN
+#define QKV_FN static inline
+#endif
+#ifndef BITS
+#define BITS 2
+#endif
+#ifndef GROUP
+#define GROUP 32
+#endif
+#ifndef IN_F16
+#define IN_F16 1
+#endif
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
+#endif
+#ifndef WG
+#define WG 128
+#endif
+#ifndef SPLIT
+#define SPLIT 256
+#endif
+
+#define PER_WORD (32 / BITS)        /* codes per uint32 word */
+#define QMAX ((1 << BITS) - 1)
+#define CODE_MASK ((uint)QMAX)
+
+#if IN_F16
+#define IN_TYPE half
+#define LOAD_IN(p, i) vload_half((i), (p))
+#else
+#define IN_TYPE float
+#define LOAD_IN(p, i) ((p)[i])
+#endif
+
+/* f32 -> IEEE f16 bits, round to nearest even (integer arithmetic, so every
+ * device agrees with the host's qkv_f32_to_f16 bit for bit). */
+QKV_FN ushort f32_to_f16_bits(float x)
+{
+    const uint u = as_uint(x);
+    const uint sign = (u >> 16) & 0x8000u;
+    const int e = (int)((u >> 23) & 0xffu) - 127 + 15;
+    uint mant = u & 0x7fffffu;
+    if (((u >> 23) & 0xffu) == 0xffu)
+        return (ushort)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0u));
+    if (e >= 31)
+        return (ushort)(sign | 0x7c00u);
+    if (e <= 0) {
+        if (e < -10)
+            return (ushort)sign;
+        mant |= 0x800000u;
+        const uint shift = (uint)(14 - e);
+        uint h = mant >> shift;
+        const uint rem = mant & ((1u << shift) - 1u), half_ulp = 1u << (shift - 1u);
+        if (rem > half_ulp || (rem == half_ulp && (h & 1u)))
+            h++;
+        return (ushort)(sign | h);
+    }
+    uint h = ((uint)e << 10) | (mant >> 13);
+    const uint rem = mant & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
+        h++;
+    return (ushort)(sign | h);
+}
+
+/* IEEE f16 bits -> f32 (exact). */
+QKV_FN float f16_bits_to_f32(ushort h)
+{
+    const uint sign = ((uint)h & 0x8000u) << 16;
+    const uint e = ((uint)h >> 10) & 0x1fu;
+    const uint mant = (uint)h & 0x3ffu;
+    if (e == 0x1fu)
+        return as_float(sign | 0x7f800000u | (mant << 13));
+    if (e == 0u) /* zero or subnormal: mant * 2^-24 is exact in f32 */
+        return as_float(sign) + (sign ? -1.0f : 1.0f) * (float)mant * 5.9604644775390625e-8f;
+    return as_float(sign | ((e + 112u) << 23) | (mant << 13));
+}
+
+/* Quantize one value against the stored (f16-rounded) scale and min. */
+QKV_FN uint quant_code(float x, float scale, float mn)
+{
+    if (scale == 0.0f)
+        return 0u;
+    const float t = fmin(fmax((x - mn) / scale, 0.0f), (float)QMAX);
+    return (uint)rint(t);
+}
+
+/* Flags quantizer input values that cannot be quantized: bit 0 NaN/Inf,
+ * bit 1 |x| > 65504.  input [rows, in_cap, D], tokens [0, tokens) scanned;
+ * one work-item per element, grid-stride. */
+__kernel void kivi_scan_input(__global const IN_TYPE *restrict input, int rows, int tokens,
+                              int head_dim, int in_cap, __global int *flag)
+{
+    const ulong per_row = (ulong)tokens * (ulong)head_dim;
+    const ulong total = per_row * (ulong)rows;
+    int found = 0;
+    for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+        const ulong r = i / per_row, j = i - r * per_row;
+        const float v = LOAD_IN(input, r * (ulong)in_cap * (ulong)head_dim + j);
+        found |= !isfinite(v) ? 1 : (fabs(v) > 65504.0f ? 2 : 0);
+    }
+    if (found)
+        atomic_or(flag, found);
+}
+
+/* Keys, per channel: input [BH, in_cap, D] -> codes [BH, D, out_cap/PER_WORD],
+ * scale/min [BH, D, out_cap/GROUP] at token out_off.  Work-item (d, g, bh)
+ * quantizes the GROUP tokens of group g of channel d; dim 0 runs over
+ * channels so neighbouring work-items read neighbouring addresses. */
+__kernel void kivi_quant_keys(__global const IN_TYPE *restrict input,
+                              __global uint *restrict codes, __global ushort *restrict scale,
+                              __global ushort *restrict minv, int head_dim, int in_cap,
+                              int out_cap, int out_off)
+{
+    const int d = (int)get_global_id(0), g = (int)get_global_id(1);
+    const ulong bh = get_global_id(2);
+    if (d >= head_dim)
+        return;
+    const ulong base = (bh * (ulong)in_cap + (ulong)g * GROUP) * (ulong)head_dim + (ulong)d;
+    float lo = LOAD_IN(input, base), hi = lo;
+    for (int i = 1; i < GROUP; i++) {
+        const float v = LOAD_IN(input, base + (ulong)i * (ulong)head_dim);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+    }
+    const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
+    const ushort m_bits = f32_to_f16_bits(lo);
+    const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
+    const ulong row = bh * (ulong)head_dim + (ulong)d;
+    const ulong sidx = row * (ulong)(out_cap / GROUP) + (ulong)(out_off / GROUP + g);
+    scale[sidx] = s_bits;
+    minv[sidx] = m_bits;
+    __global uint *out = codes + row * (ulong)(out_cap / PER_WORD) +
+                         (ulong)((out_off + g * GROUP) / PER_WORD);
+    for (int w = 0; w < GROUP / PER_WORD; w++) {
+        uint word = 0u;
+        for (int j = 0; j < PER_WORD; j++) {
+            const float v = LOAD_IN(input, base + (ulong)(w * PER_WORD + j) * (ulong)head_dim);
+            word |= quant_code(v, s, m) << (BITS * j);
+        }
+        out[w] = word;
+    }
+}
+
+/* Values, per token: input [BH, in_cap, D] -> codes [BH, out_cap, D/PER_WORD],
+ * scale/min [BH, out_cap, D/GROUP] at token out_off.  Work-item (i, bh) with
+ * i = t * (D/GROUP) + g quantizes channel group g of token t. */
+__kernel void kivi_quant_values(__global const IN_TYPE *restrict input,
+                                __global uint *restrict codes, __global ushort *restrict scale,
+                                __global ushort *restrict minv, int tokens, int head_dim,
+                                int in_cap, int out_cap, int out_off)
+{
+    const int groups = head_dim / GROUP;
+    const ulong i = get_global_id(0), bh = get_global_id(1);
+    if (i >= (ulong)tokens * (ulong)groups)
+        return;
+    const int t = (int)(i / (ulong)groups), g = (int)(i % (ulong)groups);
+    const ulong base = (bh * (ulong)in_cap + (ulong)t) * (ulong)head_dim + (ulong)g * GROUP;
+    float lo = LOAD_IN(input, base), hi = lo;
+    for (int k = 1; k < GROUP; k++) {
+        const float v = LOAD_IN(input, base + (ulong)k);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+    }
+    const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
+    const ushort m_bits = f32_to_f16_bits(lo);
+    const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
+    const ulong row = bh * (ulong)out_cap + (ulong)(out_off + t);
+    scale[row * (ulong)groups + (ulong)g] = s_bits;
+    minv[row * (ulong)groups + (ulong)g] = m_bits;
+    __global uint *out = codes + row * (ulong)(head_dim / PER_WORD) + (ulong)(g * GROUP / PER_WORD);
+    for (int w = 0; w < GROUP / PER_WORD; w++) {
+        uint word = 0u;
+        for (int j = 0; j < PER_WORD; j++)
+            word |= quant_code(LOAD_IN(input, base + (ulong)(w * PER_WORD + j)), s, m)
+                    << (BITS * j);
+        out[w] = word;
+    }
+}
+
+/* Code i of a packed stream starting at `words`. */
+QKV_FN uint code_at(__global const uint *words, ulong i)
+{
+    return (words[i / PER_WORD] >> (BITS * (uint)(i % PER_WORD))) & CODE_MASK;
+}
+
+/* Keys: codes [BH, D, T/PER_WORD], scale/min [BH, D, T/GROUP] -> out f32
+ * [BH, T, D].  Work-item (t*D + d, bh). */
+__kernel void kivi_dequant_keys(__global const uint *restrict codes,
+                                __global const ushort *restrict scale,
+                                __global const ushort *restrict minv,
+                                __global float *restrict out, int tokens, int head_dim)
+{
+    const ulong i = get_global_id(0), bh = get_global_id(1);
+    if (i >= (ulong)tokens * (ulong)head_dim)
+        return;
+    const int t = (int)(i / (ulong)head_dim), d = (int)(i % (ulong)head_dim);
+    const ulong row = bh * (ulong)head_dim + (ulong)d;
+    const ulong sidx = row * (ulong)(tokens / GROUP) + (ulong)(t / GROUP);
+    const float q = (float)code_at(codes + row * (ulong)(tokens / PER_WORD), (ulong)t);
+    out[bh * (ulong)tokens * (ulong)head_dim + i] =
+        q * f16_bits_to_f32(scale[sidx]) + f16_bits_to_f32(minv[sidx]);
+}
+
+/* Values: codes [rows, D/PER_WORD], scale/min [rows, D/GROUP] -> out f32
+ * [rows, D].  Work-item i = row*D + d over rows*D elements. */
+__kernel void kivi_dequant_values(__global const uint *restrict codes,
+                                  __global const ushort *restrict scale,
+                                  __global const ushort *restrict minv,
+                                  __global float *restrict out, int head_dim, int rows)
+{
+    const ulong i = get_global_id(0);
+    if (i >= (ulong)rows * (ulong)head_dim)
+        return;
+    const ulong row = i / (ulong)head_dim;
+    const int d = (int)(i % (ulong)head_dim);
+    const ulong sidx = row * (ulong)(head_dim / GROUP) + (ulong)(d / GROUP);
+    const float q = (float)code_at(codes + row * (ulong)(head_dim / PER_WORD), (ulong)d);
+    out[i] = q * f16_bits_to_f32(scale[sidx]) + f16_bits_to_f32(minv[sidx]);
+}
+
+/* Decode attention, pass 1 (FlashDecoding): work-group (split s, query head
+ * bq = b*Hq + hq) scores tokens [s*SPLIT, min(N, (s+1)*SPLIT)) against the
+ * query, and writes its partial result to part[(bq*nsplit + s)*(D+2)]:
+ * D unnormalised outputs sum_t e^(x_t - m) v_t, then m (max score) and
+ * l = sum_t e^(x_t - m).  Scores x_t = scale * q . k_t.  Keys t < k_quant
+ * come from the packed cache (kcap = its token capacity), later ones from
+ * the f16 residual (krcap rows per head); likewise values. */
+__kernel void kivi_decode_partial(
+    __global const float *restrict query, __global const uint *restrict k_codes,
+    __global const ushort *restrict k_scale, __global const ushort *restrict k_min,
+    __global const half *restrict k_resid, __global const uint *restrict v_codes,
+    __global const ushort *restrict v_scale, __global const ushort *restrict v_min,
+    __global const half *restrict v_resid, __global float *restrict part, int q_per_kv,
+    int kv_heads, int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap,
+    int vrcap, float sm_scale)
+{
+    __local float q[HEAD_DIM];
+    __local float score[SPLIT];
+    __local float red[WG];
+    const int lid = (int)get_local_id(0), s = (int)get_group_id(0);
+    const int nsplit = (int)get_num_groups(0);
+    const ulong bq = get_global_id(1);
+    const ulong bh = (bq / (ulong)(q_per_kv * kv_heads)) * (ulong)kv_heads +
+                     (bq % (ulong)(q_per_kv * kv_heads)) / (ulong)q_per_kv;
+    const int t0 = s * SPLIT, nt = min(SPLIT, n_tokens - t0);
+    for (int d = lid; d < HEAD_DIM; d += WG)
+        q[d] = query[bq * HEAD_DIM + (ulong)d] * sm_scale;
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float my_max = -INFINITY;
+    for (int i = lid; i < nt; i += WG) {
+        const int t = t0 + i;
+        float acc = 0.0f;
+        if (t < k_quant) {
+            const ulong row0 = bh * HEAD_DIM;
+            for (int d = 0; d < HEAD_DIM; d++) {
+                const ulong row = row0 + (ulong)d;
+                const ulong sidx = row * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
+                const float c = (float)code_at(k_codes + row * (ulong)(kcap / PER_WORD), (ulong)t);
+                acc += q[d] * (c * f16_bits_to_f32(k_scale[sidx]) + f16_bits_to_f32(k_min[sidx]));
+            }
+        } else {
+            const ulong base = (bh * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
+            for (int d = 0; d < HEAD_DIM; d++)
+                acc += q[d] * vload_half(base + (ulong)d, k_resid);
+        }
+        score[i] = acc;
+        my_max = fmax(my_max, acc);
+    }
+    red[lid] = my_max;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w /= 2) {
+        if (lid < w)
+            red[lid] = fmax(red[lid], red[lid + w]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float m = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float my_sum = 0.0f;
+    for (int i = lid; i < nt; i += WG) {
+        const float e = exp(score[i] - m);
+        score[i] = e;
+        my_sum += e;
+    }
+    red[lid] = my_sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w /= 2) {
+        if (lid < w)
+            red[lid] += red[lid + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    __global float *out = part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+    for (int d = lid; d < HEAD_DIM; d += WG) {
+        float acc = 0.0f;
+        for (int i = 0; i < nt; i++) {
+            const int t = t0 + i;
+            float v;
+            if (t < v_quant) {
+                const ulong row = bh * (ulong)vcap + (ulong)t;
+                const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d / GROUP);
+                v = (float)code_at(v_codes + row * (HEAD_DIM / PER_WORD), (ulong)d) *
+                        f16_bits_to_f32(v_scale[sidx]) +
+                    f16_bits_to_f32(v_min[sidx]);
+            } else {
+                v = vload_half((bh * (ulong)vrcap + (ulong)(t - v_quant)) * HEAD_DIM + (ulong)d,
+                               v_resid);
+            }
+            acc += score[i] * v;
+        }
+        out[d] = acc;
+    }
+    if (lid == 0) {
+        out[HEAD_DIM] = m;
+        out[HEAD_DIM + 1] = red[0];
+    }
+}
+
+/* Decode attention, pass 2: merge the nsplit partials of query head bq
+ * (work-item (d, bq)) into output [B*Hq, D]. */
+__kernel void kivi_decode_merge(__global const float *restrict part,
+                                __global float *restrict output, int nsplit)
+{
+    const int d = (int)get_global_id(0);
+    const ulong bq = get_global_id(1);
+    if (d >= HEAD_DIM)
+        return;
+    __global const float *p = part + bq * (ulong)nsplit * (HEAD_DIM + 2);
+    float m = -INFINITY;
+    for (int s = 0; s < nsplit; s++)
+        m = fmax(m, p[s * (HEAD_DIM + 2) + HEAD_DIM]);
+    float l = 0.0f, acc = 0.0f;
+    for (int s = 0; s < nsplit; s++) {
+        const float w = exp(p[s * (HEAD_DIM + 2) + HEAD_DIM] - m);
+        l += w * p[s * (HEAD_DIM + 2) + HEAD_DIM + 1];
+        acc += w * p[s * (HEAD_DIM + 2) + d];
+    }
+    output[bq * HEAD_DIM + (ulong)d] = acc / l;
+}

@@ -1,0 +1,85 @@
+/* ref_backend.c - the reference as a backend: each op's kernel entry calls
+ * the scalar reference on the context's host buffers. */
+#include "kivi_ref.h"
+#include "qkv_internal.h"
+#include "quant_input_check.h"
+
+static qkv_status ref_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+{
+    (void)ctx;
+    (void)t;
+    const qkv_kivi_quant_params *p = params;
+    if (!p->unchecked) {
+        qkv_status st = qkv_host_check_quant_input(p, p->input->host, "kivi_quant_keys");
+        if (st != QKV_OK)
+            return st;
+    }
+    kivi_ref_quant_keys(p, p->input->host, p->codes->host, p->scale->host, p->min->host);
+    return QKV_OK;
+}
+
+static qkv_status ref_quant_values(qkv_context *ctx, const void *params,
+                                   const qkv_tile_params *t)
+{
+    (void)ctx;
+    (void)t;
+    const qkv_kivi_quant_params *p = params;
+    if (!p->unchecked) {
+        qkv_status st = qkv_host_check_quant_input(p, p->input->host, "kivi_quant_values");
+        if (st != QKV_OK)
+            return st;
+    }
+    kivi_ref_quant_values(p, p->input->host, p->codes->host, p->scale->host, p->min->host);
+    return QKV_OK;
+}
+
+static qkv_status ref_dequant_keys(qkv_context *ctx, const void *params,
+                                   const qkv_tile_params *t)
+{
+    (void)ctx;
+    (void)t;
+    const qkv_kivi_dequant_params *p = params;
+    kivi_ref_dequant_keys(p, p->codes->host, p->scale->host, p->min->host, p->output->host);
+    return QKV_OK;
+}
+
+static qkv_status ref_dequant_values(qkv_context *ctx, const void *params,
+                                     const qkv_tile_params *t)
+{
+    (void)ctx;
+    (void)t;
+    const qkv_kivi_dequant_params *p = params;
+    kivi_ref_dequant_values(p, p->codes->host, p->scale->host, p->min->host, p->output->host);
+    return QKV_OK;
+}
+
+/* Host pointer of an optional buffer. */
+static const void *host_of(const qkv_buffer *b) { return b ? b->host : NULL; }
+
+static qkv_status ref_decode(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+{
+    (void)ctx;
+    (void)t;
+    const qkv_kivi_decode_params *p = params;
+    const kivi_decode_host h = {
+        host_of(p->query),    host_of(p->k_codes), host_of(p->k_scale), host_of(p->k_min),
+        host_of(p->k_resid_data), host_of(p->v_codes), host_of(p->v_scale), host_of(p->v_min),
+        host_of(p->v_resid_data), p->output->host,
+    };
+    kivi_ref_decode_attention(p, &h);
+    return QKV_OK;
+}
+
+#define REF_IMPL(NAME, OP, FN)                                                                 \
+    static const qkv_kernel_impl NAME = {OP, FN, 0, NULL, NULL};
+
+REF_IMPL(ref_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, ref_quant_keys)
+REF_IMPL(ref_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)
+REF_IMPL(ref_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, ref_dequant_keys)
+REF_IMPL(ref_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, ref_dequant_values)
+REF_IMPL(ref_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, ref_decode)
+
+const qkv_kernel_impl *const qkv_ref_kernels[] = {
+    &ref_quant_keys_impl, &ref_quant_values_impl, &ref_dequant_keys_impl,
+    &ref_dequant_values_impl, &ref_decode_impl, NULL,
+};

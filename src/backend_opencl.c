@@ -1,0 +1,329 @@
+/* backend_opencl.c - OpenCL 1.2 backend: buffers as cl_mem, kernels built
+ * at run time from the embedded sources with tile parameters as -D macros,
+ * programs cached per context by (program, defines). */
+#define CL_TARGET_OPENCL_VERSION 120
+#include "gpu.h"
+
+#include <CL/cl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEVICES 64
+
+/* One built program and the kernels looked up in it. */
+typedef struct cl_entry {
+    char program[32];
+    char defines[256];
+    cl_program prog;
+    int nkernels;
+    struct qkv_gpu_kernel {
+        char name[64];
+        cl_kernel kernel;
+    } kernels[16];
+    struct cl_entry *next;
+} cl_entry;
+
+typedef struct cl_state {
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    int correct_div; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
+    cl_entry *cache;
+} cl_state;
+
+static qkv_status cl_error(cl_int err, const char *what)
+{
+    return qkv_fail(QKV_ERR_BACKEND, "OpenCL %s failed (error %d)", what, (int)err);
+}
+
+/* All devices of all platforms, in platform order. */
+static int list_devices(cl_device_id *out, int max)
+{
+    cl_platform_id platforms[16];
+    cl_uint np = 0;
+    if (clGetPlatformIDs(16, platforms, &np) != CL_SUCCESS)
+        return 0;
+    int n = 0;
+    for (cl_uint p = 0; p < np && n < max; p++) {
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, (cl_uint)(max - n), out + n, &nd) ==
+            CL_SUCCESS)
+            n += (int)nd;
+    }
+    return n;
+}
+
+static int ocl_device_count(void)
+{
+    cl_device_id ids[MAX_DEVICES];
+    return list_devices(ids, MAX_DEVICES);
+}
+
+static qkv_status device_at(int index, cl_device_id *dev)
+{
+    cl_device_id ids[MAX_DEVICES];
+    if (index >= list_devices(ids, MAX_DEVICES))
+        return qkv_fail(QKV_ERR_NO_DEVICE, "no OpenCL device %d", index);
+    *dev = ids[index];
+    return QKV_OK;
+}
+
+static const char *type_name(cl_device_type t)
+{
+    return t & CL_DEVICE_TYPE_GPU ? "gpu" : t & CL_DEVICE_TYPE_CPU ? "cpu"
+                                        : t & CL_DEVICE_TYPE_ACCELERATOR ? "accelerator" : "other";
+}
+
+static qkv_status ocl_describe(int index, qkv_device_info *info)
+{
+    cl_device_id dev = NULL;
+    qkv_status st = device_at(index, &dev);
+    if (st != QKV_OK)
+        return st;
+    cl_device_type type = 0;
+    cl_ulong gmem = 0, lmem = 0;
+    size_t wg = 0;
+    cl_uint cu = 0, align_bits = 0;
+    char driver[64] = "", version[64] = "";
+    clGetDeviceInfo(dev, CL_DEVICE_NAME, sizeof info->name, info->name, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_VENDOR, sizeof info->vendor, info->vendor, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_VERSION, sizeof version, version, NULL);
+    clGetDeviceInfo(dev, CL_DRIVER_VERSION, sizeof driver, driver, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem, &lmem, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
+    snprintf(info->version, sizeof info->version, "%s, driver %s", version, driver);
+    snprintf(info->arch, sizeof info->arch, "opencl:%s", type_name(type));
+    info->global_mem = (size_t)gmem;
+    info->local_mem = (size_t)lmem;
+    info->max_work_group = wg;
+    info->compute_units = (int)cu;
+    info->mem_align = align_bits >= 8 ? align_bits / 8 : 1;
+    return QKV_OK;
+}
+
+static qkv_status ocl_open(qkv_context *ctx, int index)
+{
+    cl_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
+    qkv_status st = device_at(index, &s->device);
+    cl_int err = CL_SUCCESS;
+    if (st == QKV_OK) {
+        s->context = clCreateContext(NULL, 1, &s->device, NULL, NULL, &err);
+        if (err != CL_SUCCESS)
+            st = cl_error(err, "clCreateContext");
+    }
+    if (st == QKV_OK) {
+        s->queue = clCreateCommandQueue(s->context, s->device, CL_QUEUE_PROFILING_ENABLE, &err);
+        if (err != CL_SUCCESS)
+            st = cl_error(err, "clCreateCommandQueue");
+    }
+    if (st != QKV_OK) {
+        if (s->context)
+            clReleaseContext(s->context);
+        free(s);
+        return st;
+    }
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(s->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    s->correct_div = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    ctx->impl = s;
+    return QKV_OK;
+}
+
+static void ocl_close(qkv_context *ctx)
+{
+    cl_state *s = ctx->impl;
+    clFinish(s->queue);
+    for (cl_entry *e = s->cache, *next; e; e = next) {
+        next = e->next;
+        for (int i = 0; i < e->nkernels; i++)
+            clReleaseKernel(e->kernels[i].kernel);
+        clReleaseProgram(e->prog);
+        free(e);
+    }
+    clReleaseCommandQueue(s->queue);
+    clReleaseContext(s->context);
+    free(s);
+}
+
+static qkv_status ocl_alloc(qkv_buffer *buf)
+{
+    cl_state *s = buf->ctx->impl;
+    cl_int err;
+    buf->mem = clCreateBuffer(s->context, CL_MEM_READ_WRITE, buf->bytes, NULL, &err);
+    if (err != CL_SUCCESS)
+        return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY ||
+                       err == CL_INVALID_BUFFER_SIZE
+                   ? qkv_fail(QKV_ERR_NO_MEMORY, "OpenCL cannot allocate %zu bytes (error %d)",
+                              buf->bytes, (int)err)
+                   : cl_error(err, "clCreateBuffer");
+    return QKV_OK;
+}
+
+static qkv_status ocl_view(qkv_buffer *parent, size_t offset, qkv_buffer *view)
+{
+    const cl_buffer_region region = {offset, view->bytes};
+    cl_int err;
+    view->mem = clCreateSubBuffer(parent->mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                  &region, &err);
+    return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clCreateSubBuffer");
+}
+
+static void ocl_release(qkv_buffer *buf) { clReleaseMemObject(buf->mem); }
+
+static qkv_status ocl_write(qkv_buffer *buf, size_t offset, const void *src, size_t bytes)
+{
+    cl_state *s = buf->ctx->impl;
+    cl_int err = clEnqueueWriteBuffer(s->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL,
+                                      NULL);
+    return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clEnqueueWriteBuffer");
+}
+
+static qkv_status ocl_read(const qkv_buffer *buf, size_t offset, void *dst, size_t bytes)
+{
+    cl_state *s = buf->ctx->impl;
+    cl_int err = clEnqueueReadBuffer(s->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL,
+                                     NULL);
+    return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clEnqueueReadBuffer");
+}
+
+static qkv_status ocl_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
+                           size_t src_offset, size_t bytes)
+{
+    cl_state *s = dst->ctx->impl;
+    cl_int err = clEnqueueCopyBuffer(s->queue, src->mem, dst->mem, src_offset, dst_offset, bytes,
+                                     0, NULL, NULL);
+    return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clEnqueueCopyBuffer");
+}
+
+static qkv_status ocl_finish(qkv_context *ctx)
+{
+    cl_state *s = ctx->impl;
+    cl_int err = clFinish(s->queue);
+    return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clFinish");
+}
+
+/* Build `program` with `defines`; the build log's head goes into the error. */
+static qkv_status build_program(cl_state *s, const char *program, const char *defines,
+                                cl_program *out)
+{
+    const char *src = qkv_kernel_source(program);
+    if (!src)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "no embedded kernel program '%s'", program);
+    cl_int err;
+    cl_program prog = clCreateProgramWithSource(s->context, 1, &src, NULL, &err);
+    if (err != CL_SUCCESS)
+        return cl_error(err, "clCreateProgramWithSource");
+    char options[400];
+    snprintf(options, sizeof options, "-cl-std=CL1.2 %s %s", defines,
+             s->correct_div ? "-cl-fp32-correctly-rounded-divide-sqrt" : "");
+    err = clBuildProgram(prog, 1, &s->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char log[1024] = "";
+        clGetProgramBuildInfo(prog, s->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+        clReleaseProgram(prog);
+        return qkv_fail(QKV_ERR_BACKEND, "OpenCL build of '%s' [%s] failed (error %d): %.700s",
+                        program, options, (int)err, log);
+    }
+    *out = prog;
+    return QKV_OK;
+}
+
+/* The cache entry of (program, defines), built on first use. */
+static qkv_status cache_entry(cl_state *s, const char *program, const char *defines,
+                              cl_entry **out)
+{
+    if (strlen(program) >= sizeof s->cache->program || strlen(defines) >= sizeof s->cache->defines)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "kernel program name or defines too long");
+    for (cl_entry *e = s->cache; e; e = e->next)
+        if (strcmp(e->program, program) == 0 && strcmp(e->defines, defines) == 0) {
+            *out = e;
+            return QKV_OK;
+        }
+    cl_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
+    qkv_status st = build_program(s, program, defines, &e->prog);
+    if (st != QKV_OK) {
+        free(e);
+        return st;
+    }
+    strcpy(e->program, program);
+    strcpy(e->defines, defines);
+    e->next = s->cache;
+    s->cache = e;
+    *out = e;
+    return QKV_OK;
+}
+
+static qkv_status ocl_get_kernel(qkv_context *ctx, const char *program, const char *kernel,
+                                 const char *defines, qkv_gpu_kernel **out)
+{
+    cl_state *s = ctx->impl;
+    cl_entry *e = NULL;
+    qkv_status st = cache_entry(s, program, defines, &e);
+    if (st != QKV_OK)
+        return st;
+    for (int i = 0; i < e->nkernels; i++)
+        if (strcmp(e->kernels[i].name, kernel) == 0) {
+            *out = &e->kernels[i];
+            return QKV_OK;
+        }
+    if (e->nkernels == (int)(sizeof e->kernels / sizeof e->kernels[0]) ||
+        strlen(kernel) >= sizeof e->kernels[0].name)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "too many kernels or name too long: %s", kernel);
+    cl_int err;
+    cl_kernel k = clCreateKernel(e->prog, kernel, &err);
+    if (err != CL_SUCCESS)
+        return qkv_fail(QKV_ERR_BACKEND, "OpenCL kernel '%s' not found in '%s' (error %d)", kernel,
+                        program, (int)err);
+    strcpy(e->kernels[e->nkernels].name, kernel);
+    e->kernels[e->nkernels].kernel = k;
+    *out = &e->kernels[e->nkernels++];
+    return QKV_OK;
+}
+
+static qkv_status ocl_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
+                             const size_t *global, const size_t *local, int nargs,
+                             const qkv_gpu_arg *args)
+{
+    cl_state *s = ctx->impl;
+    for (int i = 0; i < nargs; i++) {
+        cl_int err;
+        switch (args[i].kind) {
+        case QKV_ARG_BUFFER: {
+            const cl_mem mem = args[i].buffer ? (cl_mem)args[i].buffer->mem : NULL;
+            err = clSetKernelArg(k->kernel, (cl_uint)i, sizeof mem, &mem);
+            break;
+        }
+        case QKV_ARG_INT:
+            err = clSetKernelArg(k->kernel, (cl_uint)i, sizeof args[i].i, &args[i].i);
+            break;
+        default:
+            err = clSetKernelArg(k->kernel, (cl_uint)i, sizeof args[i].f, &args[i].f);
+            break;
+        }
+        if (err != CL_SUCCESS)
+            return qkv_fail(QKV_ERR_BACKEND, "OpenCL clSetKernelArg(%s, %d) failed (error %d)",
+                            k->name, i, (int)err);
+    }
+    cl_int err = clEnqueueNDRangeKernel(s->queue, k->kernel, (cl_uint)ndim, NULL, global, local, 0,
+                                        NULL, NULL);
+    if (err != CL_SUCCESS)
+        return qkv_fail(QKV_ERR_BACKEND, "OpenCL launch of %s failed (error %d)", k->name,
+                        (int)err);
+    return QKV_OK;
+}
+
+const qkv_backend qkv_backend_opencl = {
+    QKV_BACKEND_OPENCL, ocl_device_count, ocl_describe, ocl_open, ocl_close,
+    ocl_alloc, ocl_view, ocl_release, ocl_write, ocl_read, ocl_copy, ocl_finish,
+};
+
+const qkv_gpu_ops qkv_gpu_ops_opencl = {ocl_get_kernel, ocl_launch};

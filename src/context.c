@@ -1,0 +1,253 @@
+/* context.c - backend selection, contexts and buffers. */
+#include "qkv_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *qkv_backend_name(qkv_backend_kind kind)
+{
+    static const char *const names[QKV_BACKEND_COUNT] = {"ref", "cpu", "opencl", "cuda"};
+    return (unsigned)kind < QKV_BACKEND_COUNT ? names[kind] : "invalid";
+}
+
+const qkv_backend *qkv_backend_get(qkv_backend_kind kind)
+{
+    switch (kind) {
+    case QKV_BACKEND_REF: return &qkv_backend_ref;
+    case QKV_BACKEND_CPU: return &qkv_backend_cpu;
+#ifdef QKV_HAVE_OPENCL
+    case QKV_BACKEND_OPENCL: return &qkv_backend_opencl;
+#endif
+#ifdef QKV_HAVE_CUDA
+    case QKV_BACKEND_CUDA: return &qkv_backend_cuda;
+#endif
+    default: return NULL;
+    }
+}
+
+int qkv_backend_compiled(qkv_backend_kind kind) { return qkv_backend_get(kind) != NULL; }
+
+int qkv_device_count(qkv_backend_kind kind)
+{
+    const qkv_backend *be = qkv_backend_get(kind);
+    return be ? be->device_count() : 0;
+}
+
+/* Resolve kind and index or fail with a message naming what is missing. */
+static qkv_status find_device(qkv_backend_kind kind, int index, const qkv_backend **out)
+{
+    if ((unsigned)kind >= QKV_BACKEND_COUNT)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "invalid backend kind %d", (int)kind);
+    const qkv_backend *be = qkv_backend_get(kind);
+    if (!be)
+        return qkv_fail(QKV_ERR_NO_BACKEND, "backend '%s' is not compiled into this build",
+                        qkv_backend_name(kind));
+    const int n = be->device_count();
+    if (index < 0 || index >= n)
+        return n == 0 ? qkv_fail(QKV_ERR_NO_DEVICE, "no %s device found", qkv_backend_name(kind))
+                      : qkv_fail(QKV_ERR_NO_DEVICE, "%s device %d requested, %d present",
+                                 qkv_backend_name(kind), index, n);
+    *out = be;
+    return QKV_OK;
+}
+
+qkv_status qkv_device_describe(qkv_backend_kind kind, int index, qkv_device_info *info)
+{
+    if (!info)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_device_describe: info is NULL");
+    const qkv_backend *be = NULL;
+    qkv_status st = find_device(kind, index, &be);
+    if (st != QKV_OK)
+        return st;
+    memset(info, 0, sizeof *info);
+    info->backend = kind;
+    info->index = index;
+    return be->describe(index, info);
+}
+
+/* Parse "name" or "name:N". */
+static qkv_status parse_spec(const char *spec, qkv_backend_kind *kind, int *index)
+{
+    const char *colon = strchr(spec, ':');
+    const size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    *index = 0;
+    if (colon) {
+        char *end;
+        const long v = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end != '\0' || v < 0 || v > 1024)
+            return qkv_fail(QKV_ERR_INVALID_ARG, "bad device index in '%s'", spec);
+        *index = (int)v;
+    }
+    for (int k = 0; k < QKV_BACKEND_COUNT; k++) {
+        const char *name = qkv_backend_name((qkv_backend_kind)k);
+        if (strlen(name) == len && strncmp(spec, name, len) == 0) {
+            *kind = (qkv_backend_kind)k;
+            return QKV_OK;
+        }
+    }
+    return qkv_fail(QKV_ERR_INVALID_ARG,
+                    "unknown backend '%s' (expected ref, cpu, opencl[:N] or cuda[:N])", spec);
+}
+
+qkv_status qkv_open(const char *spec, qkv_context **ctx)
+{
+    if (!spec || !ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_open: NULL argument");
+    *ctx = NULL;
+    qkv_backend_kind kind = QKV_BACKEND_REF;
+    int index = 0;
+    qkv_status st = parse_spec(spec, &kind, &index);
+    if (st != QKV_OK)
+        return st;
+    qkv_context *c = calloc(1, sizeof *c);
+    if (!c)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_open: out of host memory");
+    st = qkv_device_describe(kind, index, &c->info);
+    if (st == QKV_OK) {
+        c->backend = qkv_backend_get(kind);
+        st = c->backend->open(c, index);
+    }
+    if (st != QKV_OK) {
+        free(c);
+        return st;
+    }
+    *ctx = c;
+    return QKV_OK;
+}
+
+void qkv_close(qkv_context *ctx)
+{
+    if (!ctx)
+        return;
+    qkv_buffer_destroy(ctx->scratch);
+    ctx->backend->close(ctx);
+    free(ctx);
+}
+
+qkv_status qkv_context_info(const qkv_context *ctx, qkv_device_info *info)
+{
+    if (!ctx || !info)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_context_info: NULL argument");
+    *info = ctx->info;
+    return QKV_OK;
+}
+
+qkv_status qkv_finish(qkv_context *ctx)
+{
+    if (!ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_finish: NULL context");
+    return ctx->backend->finish(ctx);
+}
+
+qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf)
+{
+    if (!ctx || !buf)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_create: NULL argument");
+    *buf = NULL;
+    if (bytes == 0)
+        return qkv_fail(QKV_ERR_SHAPE, "qkv_buffer_create: zero bytes");
+    qkv_buffer *b = calloc(1, sizeof *b);
+    if (!b)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_buffer_create: out of host memory");
+    b->ctx = ctx;
+    b->bytes = bytes;
+    qkv_status st = ctx->backend->alloc(b);
+    if (st != QKV_OK) {
+        free(b);
+        return st;
+    }
+    *buf = b;
+    return QKV_OK;
+}
+
+qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes, qkv_buffer **view)
+{
+    if (!parent || !view)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_view: NULL argument");
+    *view = NULL;
+    if (bytes == 0 || offset > parent->bytes || bytes > parent->bytes - offset)
+        return qkv_fail(QKV_ERR_SHAPE, "qkv_buffer_view: [%zu, +%zu) outside a %zu-byte buffer",
+                        offset, bytes, parent->bytes);
+    const size_t align = parent->ctx->info.mem_align;
+    if (align > 1 && offset % align != 0)
+        return qkv_fail(QKV_ERR_INVALID_ARG,
+                        "qkv_buffer_view: offset %zu is not a multiple of the device's %zu",
+                        offset, align);
+    qkv_buffer *v = calloc(1, sizeof *v);
+    if (!v)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_buffer_view: out of host memory");
+    v->ctx = parent->ctx;
+    v->bytes = bytes;
+    v->parent = parent;
+    qkv_status st = parent->ctx->backend->view(parent, offset, v);
+    if (st != QKV_OK) {
+        free(v);
+        return st;
+    }
+    *view = v;
+    return QKV_OK;
+}
+
+void qkv_buffer_destroy(qkv_buffer *buf)
+{
+    if (!buf)
+        return;
+    buf->ctx->backend->release(buf);
+    free(buf);
+}
+
+size_t qkv_buffer_size(const qkv_buffer *buf) { return buf ? buf->bytes : 0; }
+
+/* Common checks of a transfer of `bytes` at `offset` of buf. */
+static qkv_status check_range(const qkv_buffer *buf, size_t offset, size_t bytes,
+                              const void *host, const char *fn)
+{
+    if (!buf || (!host && bytes))
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (offset > buf->bytes || bytes > buf->bytes - offset)
+        return qkv_fail(QKV_ERR_SHAPE, "%s: [%zu, +%zu) outside a %zu-byte buffer", fn, offset,
+                        bytes, buf->bytes);
+    return QKV_OK;
+}
+
+qkv_status qkv_buffer_write(qkv_buffer *buf, size_t offset, const void *src, size_t bytes)
+{
+    qkv_status st = check_range(buf, offset, bytes, src, "qkv_buffer_write");
+    if (st != QKV_OK || bytes == 0)
+        return st;
+    return buf->ctx->backend->write(buf, offset, src, bytes);
+}
+
+qkv_status qkv_buffer_read(const qkv_buffer *buf, size_t offset, void *dst, size_t bytes)
+{
+    qkv_status st = check_range(buf, offset, bytes, dst, "qkv_buffer_read");
+    if (st != QKV_OK || bytes == 0)
+        return st;
+    return buf->ctx->backend->read(buf, offset, dst, bytes);
+}
+
+qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
+                           size_t src_offset, size_t bytes)
+{
+    qkv_status st = check_range(dst, dst_offset, bytes, dst, "qkv_buffer_copy");
+    if (st == QKV_OK)
+        st = check_range(src, src_offset, bytes, src, "qkv_buffer_copy");
+    if (st != QKV_OK || bytes == 0)
+        return st;
+    if (dst->ctx != src->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_copy: buffers of different contexts");
+    return dst->ctx->backend->copy(dst, dst_offset, src, src_offset, bytes);
+}
+
+qkv_status qkv_check_buffer(const qkv_context *ctx, const qkv_buffer *buf, size_t bytes,
+                            const char *what)
+{
+    if (!buf)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer is NULL", what);
+    if (buf->ctx != ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer belongs to another context", what);
+    if (buf->bytes < bytes)
+        return qkv_fail(QKV_ERR_SHAPE, "%s buffer holds %zu bytes, the shape needs %zu", what,
+                        buf->bytes, bytes);
+    return QKV_OK;
+}

@@ -1,0 +1,60 @@
+/* gpu.h - what the OpenCL and CUDA backends share: a kernel launcher over
+ * one set of kernel sources (the .cl files of kernels/opencl), so the host code of every
+ * GPU op (src/gpu_kivi.c) is written once for both. */
+#ifndef QKV_GPU_H
+#define QKV_GPU_H
+
+#include "qkv_internal.h"
+
+typedef struct qkv_gpu_kernel qkv_gpu_kernel; /* owned by the context's cache */
+
+typedef enum { QKV_ARG_BUFFER, QKV_ARG_INT, QKV_ARG_FLOAT } qkv_gpu_arg_kind;
+
+/* One kernel argument: a buffer (NULL allowed: passed as a null pointer),
+ * a 32-bit int or a float. */
+typedef struct qkv_gpu_arg {
+    qkv_gpu_arg_kind kind;
+    const qkv_buffer *buffer;
+    int32_t i;
+    float f;
+} qkv_gpu_arg;
+
+#define QKV_GPU_BUF(b) ((qkv_gpu_arg){QKV_ARG_BUFFER, (b), 0, 0.0f})
+#define QKV_GPU_INT(v) ((qkv_gpu_arg){QKV_ARG_INT, NULL, (int32_t)(v), 0.0f})
+#define QKV_GPU_FLOAT(v) ((qkv_gpu_arg){QKV_ARG_FLOAT, NULL, 0, (float)(v)})
+
+typedef struct qkv_gpu_ops {
+    /* Kernel `kernel` of embedded program `program` built with `defines`
+     * (e.g. "-DWG=128 -DBITS=2"); compiled programs are cached per context
+     * by (program, defines). */
+    qkv_status (*get_kernel)(qkv_context *ctx, const char *program, const char *kernel,
+                             const char *defines, qkv_gpu_kernel **out);
+    /* Launch over `global` work-items (a multiple of `local`, per dim). */
+    qkv_status (*launch)(qkv_context *ctx, qkv_gpu_kernel *k, int ndim, const size_t *global,
+                         const size_t *local, int nargs, const qkv_gpu_arg *args);
+} qkv_gpu_ops;
+
+/* The gpu ops of a context's backend (OpenCL or CUDA). */
+const qkv_gpu_ops *qkv_gpu_ops_of(const qkv_context *ctx);
+extern const qkv_gpu_ops qkv_gpu_ops_opencl;
+extern const qkv_gpu_ops qkv_gpu_ops_cuda;
+
+/* Text of an embedded kernel program ("kivi", "common", ...), or NULL. */
+const char *qkv_kernel_source(const char *program);
+/* The OpenCL-C-to-CUDA macro header prepended by the CUDA backend. */
+extern const char qkv_cuda_prelude[];
+
+/* Context-owned scratch buffer of at least `bytes`, grown on demand; valid
+ * until the next call with a larger size. */
+qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out);
+
+/* One (program, defines) combination the GPU ops compile; qkv_gpu_builds
+ * lists those of every op with default tiles over the supported bits,
+ * groups, dtypes and head dims (for compile-only tests). */
+typedef struct qkv_gpu_build {
+    const char *program;
+    char defines[256];
+} qkv_gpu_build;
+int qkv_gpu_builds(qkv_gpu_build *out, int max);
+
+#endif

@@ -1,0 +1,294 @@
+/* gpu_kivi.c - host side of the KIVI ops on OpenCL and CUDA: one launch
+ * sequence per op over the kernels of kernels/opencl/kivi.cl, with the tile
+ * parameters turned into -D macros. */
+#include "gpu.h"
+#include "quant_input_check.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+
+#define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
+
+/* Round n up to a multiple of m. */
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* Fail unless every size fits the kernels' 32-bit int arguments. */
+static qkv_status check_int_sizes(int n, const size_t *v, const char *fn)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] > INT_MAX)
+            return qkv_fail(QKV_ERR_SHAPE, "%s: size %zu exceeds the GPU kernels' 32-bit range",
+                            fn, v[i]);
+    return QKV_OK;
+}
+
+static qkv_status check_grid_yz(size_t n, const char *what, const char *fn)
+{
+    if (n > MAX_GRID_YZ)
+        return qkv_fail(QKV_ERR_SHAPE, "%s: %s = %zu exceeds the GPU grid limit %d", fn, what, n,
+                        MAX_GRID_YZ);
+    return QKV_OK;
+}
+
+/* Get kernel `name` of kivi.cl built with the formatted defines. */
+static qkv_status kivi_kernel(qkv_context *ctx, const char *name, const char *defines,
+                              qkv_gpu_kernel **k)
+{
+    return qkv_gpu_ops_of(ctx)->get_kernel(ctx, "kivi", name, defines, k);
+}
+
+/* ---- quantizers ----------------------------------------------------------- */
+
+enum { QUANT_WG };
+static const qkv_tile_param_def quant_space[] = {
+    {"wg", 64, {16, 32, 64, 128, 256, 0}},
+};
+
+/* Scan the input for values the quantizer rejects; status as the host's. */
+static qkv_status scan_input(qkv_context *ctx, const qkv_kivi_quant_params *p,
+                             const char *defines, int wg, const char *fn)
+{
+    qkv_gpu_kernel *k;
+    qkv_buffer *flag;
+    qkv_status st = kivi_kernel(ctx, "kivi_scan_input", defines, &k);
+    if (st == QKV_OK)
+        st = qkv_gpu_scratch(ctx, sizeof(int32_t), &flag);
+    const int32_t zero = 0;
+    int32_t found = 0;
+    if (st == QKV_OK)
+        st = qkv_buffer_write(flag, 0, &zero, sizeof zero);
+    if (st != QKV_OK)
+        return st;
+    const size_t total = p->batch * p->heads * p->tokens * p->head_dim;
+    const size_t global = round_up(total < 65536 * 4 ? total : 65536 * 4, (size_t)wg);
+    const size_t local = (size_t)wg;
+    const qkv_gpu_arg args[] = {
+        QKV_GPU_BUF(p->input), QKV_GPU_INT(p->batch * p->heads), QKV_GPU_INT(p->tokens),
+        QKV_GPU_INT(p->head_dim), QKV_GPU_INT(p->in_capacity), QKV_GPU_BUF(flag),
+    };
+    st = qkv_gpu_ops_of(ctx)->launch(ctx, k, 1, &global, &local, 6, args);
+    if (st == QKV_OK)
+        st = qkv_buffer_read(flag, 0, &found, sizeof found);
+    return st != QKV_OK ? st : qkv_quant_input_status(found, fn);
+}
+
+/* Shared by keys and values: checks, input scan, then the quantize kernel. */
+static qkv_status gpu_quant(qkv_context *ctx, const qkv_kivi_quant_params *p,
+                            const qkv_tile_params *tile, bool keys)
+{
+    const char *fn = keys ? "kivi_quant_keys" : "kivi_quant_values";
+    const size_t bh = p->batch * p->heads;
+    const size_t sizes[] = {p->tokens, p->head_dim, p->in_capacity, p->out_capacity,
+                            bh * p->tokens};
+    qkv_status st = check_int_sizes(5, sizes, fn);
+    if (st == QKV_OK)
+        st = check_grid_yz(bh, "batch*heads", fn);
+    if (st == QKV_OK && keys)
+        st = check_grid_yz(p->tokens / (size_t)p->group, "token groups", fn);
+    if (st != QKV_OK)
+        return st;
+    const int wg = tile->value[QUANT_WG];
+    char defines[128];
+    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d", p->bits,
+             p->group, p->dtype == QKV_F16, wg);
+    if (!p->unchecked && (st = scan_input(ctx, p, defines, wg, fn)) != QKV_OK)
+        return st;
+    qkv_gpu_kernel *k;
+    if ((st = kivi_kernel(ctx, keys ? "kivi_quant_keys" : "kivi_quant_values", defines, &k)))
+        return st;
+    const size_t local[3] = {(size_t)wg, 1, 1};
+    if (keys) {
+        const size_t global[3] = {round_up(p->head_dim, (size_t)wg),
+                                  p->tokens / (size_t)p->group, bh};
+        const qkv_gpu_arg args[] = {
+            QKV_GPU_BUF(p->input),          QKV_GPU_BUF(p->codes),
+            QKV_GPU_BUF(p->scale),          QKV_GPU_BUF(p->min),
+            QKV_GPU_INT(p->head_dim),       QKV_GPU_INT(p->in_capacity),
+            QKV_GPU_INT(p->out_capacity),   QKV_GPU_INT(p->out_offset),
+        };
+        return qkv_gpu_ops_of(ctx)->launch(ctx, k, 3, global, local, 8, args);
+    }
+    const size_t items = p->tokens * (p->head_dim / (size_t)p->group);
+    const size_t global[3] = {round_up(items, (size_t)wg), bh, 1};
+    const qkv_gpu_arg args[] = {
+        QKV_GPU_BUF(p->input),        QKV_GPU_BUF(p->codes),       QKV_GPU_BUF(p->scale),
+        QKV_GPU_BUF(p->min),          QKV_GPU_INT(p->tokens),      QKV_GPU_INT(p->head_dim),
+        QKV_GPU_INT(p->in_capacity),  QKV_GPU_INT(p->out_capacity), QKV_GPU_INT(p->out_offset),
+    };
+    return qkv_gpu_ops_of(ctx)->launch(ctx, k, 2, global, local, 9, args);
+}
+
+static qkv_status gpu_quant_keys(qkv_context *ctx, const void *p, const qkv_tile_params *t)
+{
+    return gpu_quant(ctx, p, t, true);
+}
+
+static qkv_status gpu_quant_values(qkv_context *ctx, const void *p, const qkv_tile_params *t)
+{
+    return gpu_quant(ctx, p, t, false);
+}
+
+/* ---- dequantizers --------------------------------------------------------- */
+
+enum { DEQUANT_WG };
+static const qkv_tile_param_def dequant_space[] = {
+    {"wg", 128, {32, 64, 128, 256, 0}},
+};
+
+static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p,
+                              const qkv_tile_params *tile, bool keys)
+{
+    const char *fn = keys ? "kivi_dequant_keys" : "kivi_dequant_values";
+    const size_t bh = p->batch * p->heads, rows = bh * p->tokens;
+    const size_t sizes[] = {p->tokens, p->head_dim, rows, p->tokens * p->head_dim};
+    qkv_status st = check_int_sizes(4, sizes, fn);
+    if (st == QKV_OK && keys)
+        st = check_grid_yz(bh, "batch*heads", fn);
+    if (st != QKV_OK)
+        return st;
+    const int wg = tile->value[DEQUANT_WG];
+    char defines[128];
+    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DWG=%d", p->bits, p->group, wg);
+    qkv_gpu_kernel *k;
+    if ((st = kivi_kernel(ctx, keys ? "kivi_dequant_keys" : "kivi_dequant_values", defines, &k)))
+        return st;
+    const size_t local[2] = {(size_t)wg, 1};
+    if (keys) {
+        const size_t global[2] = {round_up(p->tokens * p->head_dim, (size_t)wg), bh};
+        const qkv_gpu_arg args[] = {QKV_GPU_BUF(p->codes),  QKV_GPU_BUF(p->scale),
+                                    QKV_GPU_BUF(p->min),    QKV_GPU_BUF(p->output),
+                                    QKV_GPU_INT(p->tokens), QKV_GPU_INT(p->head_dim)};
+        return qkv_gpu_ops_of(ctx)->launch(ctx, k, 2, global, local, 6, args);
+    }
+    const size_t global[2] = {round_up(rows * p->head_dim, (size_t)wg), 1};
+    const qkv_gpu_arg args[] = {QKV_GPU_BUF(p->codes),    QKV_GPU_BUF(p->scale),
+                                QKV_GPU_BUF(p->min),      QKV_GPU_BUF(p->output),
+                                QKV_GPU_INT(p->head_dim), QKV_GPU_INT(rows)};
+    return qkv_gpu_ops_of(ctx)->launch(ctx, k, 1, global, local, 6, args);
+}
+
+static qkv_status gpu_dequant_keys(qkv_context *ctx, const void *p, const qkv_tile_params *t)
+{
+    return gpu_dequant(ctx, p, t, true);
+}
+
+static qkv_status gpu_dequant_values(qkv_context *ctx, const void *p, const qkv_tile_params *t)
+{
+    return gpu_dequant(ctx, p, t, false);
+}
+
+/* ---- decode attention ----------------------------------------------------- */
+
+enum { DECODE_WG, DECODE_SPLIT };
+static const qkv_tile_param_def decode_space[] = {
+    {"wg", 128, {32, 64, 128, 256, 0}},
+    {"split", 256, {64, 128, 256, 512, 1024, 2048, 0}},
+};
+
+#define MAX_HEAD_DIM 256
+#define MERGE_WG 64
+
+/* The decode kernels' local memory must fit the device. */
+static bool decode_valid(const qkv_tile_params *t, const qkv_device_info *dev)
+{
+    const size_t local = (size_t)(t->value[DECODE_SPLIT] + t->value[DECODE_WG] + MAX_HEAD_DIM) * 4;
+    return (size_t)t->value[DECODE_WG] <= dev->max_work_group && local <= dev->local_mem;
+}
+
+static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
+{
+    return (size_t)t->value[0] <= dev->max_work_group;
+}
+
+static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
+{
+    const qkv_kivi_decode_params *p = params;
+    const char *fn = "kivi_decode_attention";
+    const size_t n = p->k_quant + p->k_resid, bq = p->batch * p->q_heads;
+    const size_t D = p->head_dim;
+    if (D > MAX_HEAD_DIM)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: head_dim %zu > %d on GPU backends", fn, D,
+                        MAX_HEAD_DIM);
+    const size_t sizes[] = {n, p->k_quant_capacity, p->k_resid_capacity, p->v_quant_capacity,
+                            p->v_resid_capacity, p->kv_heads, p->q_heads};
+    qkv_status st = check_int_sizes(7, sizes, fn);
+    if (st == QKV_OK)
+        st = check_grid_yz(bq, "batch*q_heads", fn);
+    if (st != QKV_OK)
+        return st;
+    const int wg = tile->value[DECODE_WG], split = tile->value[DECODE_SPLIT];
+    const size_t nsplit = (n + (size_t)split - 1) / (size_t)split;
+    char defines[160];
+    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d",
+             p->bits, p->group, D, wg, split);
+    qkv_gpu_kernel *partial, *merge;
+    qkv_buffer *part;
+    if ((st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
+        (st = kivi_kernel(ctx, "kivi_decode_merge", defines, &merge)) ||
+        (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
+        return st;
+    const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
+    const qkv_gpu_arg args[] = {
+        QKV_GPU_BUF(p->query),      QKV_GPU_BUF(p->k_codes),
+        QKV_GPU_BUF(p->k_scale),    QKV_GPU_BUF(p->k_min),
+        QKV_GPU_BUF(p->k_resid_data), QKV_GPU_BUF(p->v_codes),
+        QKV_GPU_BUF(p->v_scale),    QKV_GPU_BUF(p->v_min),
+        QKV_GPU_BUF(p->v_resid_data), QKV_GPU_BUF(part),
+        QKV_GPU_INT(p->q_heads / p->kv_heads), QKV_GPU_INT(p->kv_heads),
+        QKV_GPU_INT(n),             QKV_GPU_INT(p->k_quant),
+        QKV_GPU_INT(p->k_quant_capacity), QKV_GPU_INT(p->k_resid_capacity),
+        QKV_GPU_INT(p->v_quant),    QKV_GPU_INT(p->v_quant_capacity),
+        QKV_GPU_INT(p->v_resid_capacity), QKV_GPU_FLOAT(sm),
+    };
+    const size_t g1[2] = {nsplit * (size_t)wg, bq}, l1[2] = {(size_t)wg, 1};
+    st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 20, args);
+    if (st != QKV_OK)
+        return st;
+    const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
+    const size_t g2[2] = {round_up(D, MERGE_WG), bq}, l2[2] = {MERGE_WG, 1};
+    return qkv_gpu_ops_of(ctx)->launch(ctx, merge, 2, g2, l2, 3, margs);
+}
+
+/* ---- registry entries ----------------------------------------------------- */
+
+#define GPU_IMPL(NAME, OP, FN, SPACE, VALID)                                                   \
+    static const qkv_kernel_impl NAME = {OP, FN,                                              \
+                                         (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, VALID};
+
+GPU_IMPL(gpu_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_space, wg_valid)
+GPU_IMPL(gpu_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values, quant_space,
+         wg_valid)
+GPU_IMPL(gpu_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_space,
+         wg_valid)
+GPU_IMPL(gpu_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
+         dequant_space, wg_valid)
+GPU_IMPL(gpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space, decode_valid)
+
+const qkv_kernel_impl *const qkv_gpu_kernels[] = {
+    &gpu_quant_keys_impl, &gpu_quant_values_impl, &gpu_dequant_keys_impl,
+    &gpu_dequant_values_impl, &gpu_decode_impl, NULL,
+};
+
+int qkv_gpu_builds(qkv_gpu_build *out, int max)
+{
+    static const int bits[] = {2, 4, 8}, groups[] = {32, 128}, dims[] = {64, 128};
+    int n = 0;
+    for (int b = 0; b < 3; b++)
+        for (int g = 0; g < 2; g++) {
+            for (int f16 = 0; f16 < 2 && n < max; f16++, n++) {
+                out[n].program = "kivi";
+                snprintf(out[n].defines, sizeof out[n].defines,
+                         "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d", bits[b], groups[g], f16,
+                         quant_space[0].default_value);
+            }
+            for (int d = 0; d < 2 && bits[b] != 8 && n < max; d++, n++) {
+                out[n].program = "kivi";
+                snprintf(out[n].defines, sizeof out[n].defines,
+                         "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%d -DWG=%d -DSPLIT=%d", bits[b],
+                         groups[g], dims[d], decode_space[DECODE_WG].default_value,
+                         decode_space[DECODE_SPLIT].default_value);
+            }
+        }
+    return n;
+}

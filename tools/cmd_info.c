@@ -1,0 +1,69 @@
+/* cmd_info.c - `qkv info`: backends, devices, limits and the op registry. */
+#include "cli.h"
+#include "op_table.h"
+
+#include <stdio.h>
+
+static void print_device(const qkv_device_info *d)
+{
+    printf("  %s:%d  %s\n", qkv_backend_name(d->backend), d->index, d->name);
+    printf("      vendor %s | arch %s | %s\n", d->vendor, d->arch, d->version);
+    printf("      memory %.1f GiB | local/shared %zu KiB | max work-group %zu | units %d | "
+           "align %zu B\n",
+           (double)d->global_mem / (1 << 30), d->local_mem / 1024, d->max_work_group,
+           d->compute_units, d->mem_align);
+}
+
+/* One line per op: which backends implement it and their default tiles. */
+static void print_registry(void)
+{
+    printf("\nops (implementations and default tile parameters):\n");
+    for (int o = 0; o < QKV_OP_COUNT; o++) {
+        const qkv_op_desc *op = &qkv_op_table[o];
+        printf("  %-22s %s\n", op->name, op->summary);
+        for (int b = 0; b < QKV_BACKEND_COUNT; b++) {
+            const qkv_kernel_impl *impl = qkv_kernel_find(op->id, (qkv_backend_kind)b);
+            if (!impl)
+                continue;
+            printf("      %-7s", qkv_backend_name((qkv_backend_kind)b));
+            for (int p = 0; p < impl->nparams; p++)
+                printf(" %s=%d", impl->params[p].name, impl->params[p].default_value);
+            printf("%s\n", impl->nparams ? "  (defaults)" : "");
+        }
+    }
+}
+
+int cmd_info(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: qkv info\n\nPrints each backend (compiled or not), its devices with "
+               "name, architecture,\nruntime version and limits, then every op with the "
+               "backends implementing it\nand their default tile parameters.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "qkv info: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    printf("backends:\n");
+    for (int b = 0; b < QKV_BACKEND_COUNT; b++) {
+        const qkv_backend_kind kind = (qkv_backend_kind)b;
+        if (!qkv_backend_compiled(kind)) {
+            printf("  %s: not compiled into this build\n", qkv_backend_name(kind));
+            continue;
+        }
+        const int n = qkv_device_count(kind);
+        if (n == 0)
+            printf("  %s: compiled, no device found%s\n", qkv_backend_name(kind),
+                   kind == QKV_BACKEND_CUDA ? " (no driver libcuda.so.1 or no GPU)" : "");
+        for (int i = 0; i < n; i++) {
+            qkv_device_info d;
+            if (qkv_device_describe(kind, i, &d) == QKV_OK)
+                print_device(&d);
+            else
+                printf("  %s:%d: %s\n", qkv_backend_name(kind), i, qkv_last_error());
+        }
+    }
+    print_registry();
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* qkv.c - the qkv command: dispatch to subcommands. */
+#include "cli.h"
+#include "qkv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "qkv %d.%d - LLM inference kernels (KIVI ...) on ref, cpu, opencl and cuda\n"
+            "\n"
+            "usage: qkv COMMAND [options]   (qkv COMMAND --help for details)\n"
+            "\n"
+            "commands:\n"
+            "  info       backends compiled in, their devices and limits, the op registry\n"
+            "  validate   run every op x backend x shape against the scalar reference and\n"
+            "             print a conformance table; exits 1 on any FAIL\n"
+            "  run        run one op on tensors read from .npy files, write outputs as .npy\n"
+            "\n"
+            "backends: ref (scalar reference), cpu (OpenMP/AVX2), opencl[:N], cuda[:N]\n"
+            "environment: QKV_CPU_SCALAR=1 forces the cpu backend's portable scalar path;\n"
+            "  OMP_NUM_THREADS sets its threads; QKV_NVRTC_LIBRARY names libnvrtc to load.\n",
+            QKV_VERSION_MAJOR, QKV_VERSION_MINOR);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("qkv %d.%d\n", QKV_VERSION_MAJOR, QKV_VERSION_MINOR);
+        return 0;
+    }
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "qkv: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
