@@ -155,6 +155,12 @@ static void ocl_close(qkv_context *ctx)
 static qkv_status ocl_alloc(qkv_buffer *buf)
 {
     cl_state *s = buf->ctx->impl;
+    cl_ulong max_alloc = 0;
+    clGetDeviceInfo(s->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
+    if (max_alloc && buf->bytes > max_alloc)
+        return qkv_fail(QKV_ERR_NO_MEMORY,
+                        "OpenCL: %zu bytes exceed the device's largest allocation (%llu)",
+                        buf->bytes, (unsigned long long)max_alloc);
     cl_int err;
     buf->mem = clCreateBuffer(s->context, CL_MEM_READ_WRITE, buf->bytes, NULL, &err);
     if (err != CL_SUCCESS)

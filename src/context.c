@@ -146,6 +146,10 @@ qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf)
     *buf = NULL;
     if (bytes == 0)
         return qkv_fail(QKV_ERR_SHAPE, "qkv_buffer_create: zero bytes");
+    /* some runtimes (NVIDIA OpenCL) accept any size and fail later */
+    if (ctx->info.global_mem && bytes > ctx->info.global_mem)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_buffer_create: %zu bytes exceed the device's %zu",
+                        bytes, ctx->info.global_mem);
     qkv_buffer *b = calloc(1, sizeof *b);
     if (!b)
         return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_buffer_create: out of host memory");

@@ -2,6 +2,9 @@
 #ifndef QKV_INTERNAL_H
 #define QKV_INTERNAL_H
 
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "qkv.h"
 
 #include <stdarg.h>

@@ -16,7 +16,6 @@
 #define __kernel extern "C" __global__
 #define __global
 #define __constant
-#define __private
 #define __local __shared__
 #define restrict __restrict__
 #define QKV_FN static __device__ __forceinline__

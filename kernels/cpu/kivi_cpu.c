@@ -1,0 +1,467 @@
+/* kivi_cpu.c - the cpu backend's KIVI kernels: OpenMP drivers over work
+ * items (runs of key token groups, batches of value groups, dequantized
+ * groups or rows, decode splits), each item run by
+ * the AVX2 code of kivi_cpu_avx2.c when qkv_cpu_has_avx2(), else by the
+ * portable scalar code below.  Decode attention splits every (batch, kv
+ * head) over the token axis, handles all query heads of a kv head in one
+ * item (the packed cache is read once per kv head) and merges the splits
+ * FlashDecoding-style (running max, sum, partial output). */
+#include "kivi_cpu.h"
+
+#include "cpu_features.h"
+#include "quant_input_check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The AVX2 variant of a work item when the CPU has it, else the scalar. */
+#if KIVI_CPU_X86
+#define PICK(avx2_fn, scalar_fn) (qkv_cpu_has_avx2() ? (avx2_fn) : (scalar_fn))
+#else
+#define PICK(avx2_fn, scalar_fn) (scalar_fn)
+#endif
+
+/* A tile value, at least 1. */
+static int tile_value(const qkv_tile_params *tile, int i)
+{
+    return tile->value[i] > 0 ? tile->value[i] : 1;
+}
+
+/* ---- scalar helpers ------------------------------------------------------------ */
+
+/* Element i of an f16 or f32 array as f32. */
+static float load_elem(const void *x, qkv_dtype dt, size_t i)
+{
+    return dt == QKV_F16 ? qkv_f16_to_f32(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+}
+
+/* Code i of a packed LSB-first row of `bits`-bit codes. */
+static unsigned code_get(const uint32_t *row, size_t i, int bits)
+{
+    const size_t f = (size_t)(32 / bits);
+    return (unsigned)(row[i / f] >> (bits * (int)(i % f))) & ((1u << bits) - 1u);
+}
+
+/* Quantize x[0..n-1] to `bits` exactly as kivi.md: f16 scale/min bits out,
+ * codes packed LSB-first into words[0 .. n*bits/32) (overwritten). */
+static void quant_group_scalar(const float *x, size_t n, int bits, uint16_t *scale, uint16_t *mn,
+                               uint32_t *words)
+{
+    const float qmax = (float)((1 << bits) - 1);
+    float lo = x[0], hi = x[0];
+    for (size_t i = 1; i < n; i++) {
+        lo = fminf(lo, x[i]);
+        hi = fmaxf(hi, x[i]);
+    }
+    *scale = qkv_f32_to_f16((hi - lo) / qmax);
+    *mn = qkv_f32_to_f16(lo);
+    const float s = qkv_f16_to_f32(*scale), m = qkv_f16_to_f32(*mn);
+    const size_t f = (size_t)(32 / bits);
+    memset(words, 0, n / f * sizeof *words);
+    if (s == 0.0f)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const float t = fminf(fmaxf((x[i] - m) / s, 0.0f), qmax);
+        words[i / f] |= (uint32_t)rintf(t) << (bits * (int)(i % f));
+    }
+}
+
+/* ---- quantize ------------------------------------------------------------------ */
+
+typedef void (*keys_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                               size_t g1);
+typedef void (*values_batch_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t kb);
+
+/* Scalar: key token groups g0 .. g1-1 of head bh, all channels. */
+static void scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                     size_t g1)
+{
+    const size_t D = p->head_dim, G = (size_t)p->group, f = (size_t)(32 / p->bits);
+    const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
+    float x[128];
+    for (size_t g = g0; g < g1; g++) {
+        const size_t gout = p->out_offset / G + g;
+        for (size_t d = 0; d < D; d++) {
+            for (size_t i = 0; i < G; i++)
+                x[i] = load_elem(p->input->host, p->dtype,
+                                 (bh * p->in_capacity + g * G + i) * D + d);
+            const size_t row = bh * D + d;
+            quant_group_scalar(x, G, p->bits, (uint16_t *)p->scale->host + row * gcap + gout,
+                               (uint16_t *)p->min->host + row * gcap + gout,
+                               (uint32_t *)p->codes->host + row * wcap + gout * (G / f));
+        }
+    }
+}
+
+/* Scalar: value groups KIVI_CPU_VALUE_BATCH kb .. (fewer at the end) of
+ * head bh; group k is channels (k % (D/G)) * G .. of token k / (D/G). */
+static void scalar_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh, size_t kb)
+{
+    const size_t D = p->head_dim, G = (size_t)p->group, f = (size_t)(32 / p->bits), ng = D / G;
+    const size_t k1 = (kb + 1) * KIVI_CPU_VALUE_BATCH < p->tokens * ng
+                          ? (kb + 1) * KIVI_CPU_VALUE_BATCH
+                          : p->tokens * ng;
+    const size_t orow = bh * p->out_capacity + p->out_offset;
+    float x[128];
+    for (size_t k = kb * KIVI_CPU_VALUE_BATCH; k < k1; k++) {
+        for (size_t i = 0; i < G; i++)
+            x[i] = load_elem(p->input->host, p->dtype, bh * p->in_capacity * D + k * G + i);
+        quant_group_scalar(x, G, p->bits, (uint16_t *)p->scale->host + orow * ng + k,
+                           (uint16_t *)p->min->host + orow * ng + k,
+                           (uint32_t *)p->codes->host + orow * (D / f) + k * (G / f));
+    }
+}
+
+enum { QUANT_CHUNK, QUANT_KEY_GROUPS };
+/* Keys: items are runs of token groups (G tokens x D channels of a head). */
+static const qkv_tile_param_def quant_keys_space[] = {
+    /* work items per OpenMP chunk */
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}},
+    /* token groups per work item; >= 32 keeps threads off each other's
+     * cache lines of the per-channel output rows */
+    {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}},
+};
+/* Values: items of KIVI_CPU_VALUE_BATCH groups per OpenMP chunk. */
+static const qkv_tile_param_def quant_values_space[] = {
+    {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}},
+};
+
+/* Keys [B, H, T, D] -> per-channel groups along tokens, one item per
+ * (head, run of item_groups token groups). */
+static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+{
+    (void)ctx;
+    const qkv_kivi_quant_params *p = params;
+    if (!p->unchecked) {
+        const qkv_status st = qkv_host_check_quant_input(p, p->input->host, "kivi_quant_keys");
+        if (st != QKV_OK)
+            return st;
+    }
+    const keys_groups_fn fn = PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups);
+    const size_t ng = p->tokens / (size_t)p->group, per = (size_t)tile_value(t, QUANT_KEY_GROUPS);
+    const size_t nb = (ng + per - 1) / per, items = p->batch * p->heads * nb;
+    const int chunk = tile_value(t, QUANT_CHUNK);
+#pragma omp parallel for schedule(static, chunk)
+    for (size_t i = 0; i < items; i++) {
+        const size_t g0 = i % nb * per;
+        fn(p, i / nb, g0, g0 + per < ng ? g0 + per : ng);
+    }
+    return QKV_OK;
+}
+
+/* Values [B, H, T, D] -> per-token groups along channels, one item per
+ * KIVI_CPU_VALUE_BATCH groups of a head. */
+static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
+                                   const qkv_tile_params *t)
+{
+    (void)ctx;
+    const qkv_kivi_quant_params *p = params;
+    if (!p->unchecked) {
+        const qkv_status st = qkv_host_check_quant_input(p, p->input->host, "kivi_quant_values");
+        if (st != QKV_OK)
+            return st;
+    }
+    const values_batch_fn fn = PICK(kivi_avx2_quant_values_batch, scalar_quant_values_batch);
+    const size_t nb = (p->tokens * (p->head_dim / (size_t)p->group) + KIVI_CPU_VALUE_BATCH - 1) /
+                      KIVI_CPU_VALUE_BATCH;
+    const size_t items = p->batch * p->heads * nb;
+    const int chunk = tile_value(t, QUANT_CHUNK);
+#pragma omp parallel for schedule(static, chunk)
+    for (size_t i = 0; i < items; i++)
+        fn(p, i / nb, i % nb);
+    return QKV_OK;
+}
+
+/* ---- dequantize ------------------------------------------------------------------ */
+
+typedef void (*dq_keys_group_fn)(const qkv_kivi_dequant_params *p, size_t bh, size_t g);
+typedef void (*dq_values_row_fn)(const qkv_kivi_dequant_params *p, size_t row);
+
+/* Scalar: key token group g of head bh into out rows [G, D] (f32). */
+static void scalar_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g)
+{
+    const size_t T = p->tokens, D = p->head_dim, G = (size_t)p->group;
+    const size_t wcap = T * (size_t)p->bits / 32, gcap = T / G;
+    float *out = p->output->host;
+    for (size_t d = 0; d < D; d++) {
+        const size_t row = bh * D + d;
+        const float s = qkv_f16_to_f32(((const uint16_t *)p->scale->host)[row * gcap + g]);
+        const float m = qkv_f16_to_f32(((const uint16_t *)p->min->host)[row * gcap + g]);
+        const uint32_t *c = (const uint32_t *)p->codes->host + row * wcap;
+        for (size_t t = g * G; t < g * G + G; t++)
+            out[(bh * T + t) * D + d] = (float)code_get(c, t, p->bits) * s + m;
+    }
+}
+
+/* Scalar: value row `row` (= bh * tokens + t) into D f32. */
+static void scalar_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row)
+{
+    const size_t D = p->head_dim, G = (size_t)p->group;
+    const uint32_t *c = (const uint32_t *)p->codes->host + row * (D * (size_t)p->bits / 32);
+    const uint16_t *sc = (const uint16_t *)p->scale->host + row * (D / G);
+    const uint16_t *mn = (const uint16_t *)p->min->host + row * (D / G);
+    float *out = (float *)p->output->host + row * D;
+    for (size_t d = 0; d < D; d++)
+        out[d] = (float)code_get(c, d, p->bits) * qkv_f16_to_f32(sc[d / G]) +
+                 qkv_f16_to_f32(mn[d / G]);
+}
+
+enum { DEQUANT_CHUNK };
+/* Keys: token groups per OpenMP chunk. */
+static const qkv_tile_param_def dequant_keys_space[] = {
+    {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}},
+};
+/* Values: token rows per OpenMP chunk. */
+static const qkv_tile_param_def dequant_values_space[] = {
+    {"omp_chunk", 64, {8, 16, 32, 64, 128, 256, 512, 0}},
+};
+
+/* Packed keys -> f32 [B, H, T, D], one item per (head, token group). */
+static qkv_status cpu_dequant_keys(qkv_context *ctx, const void *params,
+                                   const qkv_tile_params *t)
+{
+    (void)ctx;
+    const qkv_kivi_dequant_params *p = params;
+    const dq_keys_group_fn fn = PICK(kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
+    const size_t ng = p->tokens / (size_t)p->group, items = p->batch * p->heads * ng;
+    const int chunk = tile_value(t, DEQUANT_CHUNK);
+#pragma omp parallel for schedule(static, chunk)
+    for (size_t i = 0; i < items; i++)
+        fn(p, i / ng, i % ng);
+    return QKV_OK;
+}
+
+/* Packed values -> f32 [B, H, T, D], one item per row. */
+static qkv_status cpu_dequant_values(qkv_context *ctx, const void *params,
+                                     const qkv_tile_params *t)
+{
+    (void)ctx;
+    const qkv_kivi_dequant_params *p = params;
+    const dq_values_row_fn fn = PICK(kivi_avx2_dequant_values_row, scalar_dequant_values_row);
+    const size_t rows = p->batch * p->heads * p->tokens;
+    const int chunk = tile_value(t, DEQUANT_CHUNK);
+#pragma omp parallel for schedule(static, chunk)
+    for (size_t r = 0; r < rows; r++)
+        fn(p, r);
+    return QKV_OK;
+}
+
+/* ---- decode attention: scalar work item ------------------------------------------ */
+
+/* Key t of kv head bkv, dequantized, into k[D]. */
+static void scalar_key_row(const kivi_cpu_decode *c, size_t bkv, size_t t, float *k)
+{
+    const qkv_kivi_decode_params *p = c->p;
+    const size_t D = c->D;
+    if (t >= p->k_quant) {
+        const uint16_t *r = c->k_resid + (bkv * p->k_resid_capacity + t - p->k_quant) * D;
+        for (size_t d = 0; d < D; d++)
+            k[d] = qkv_f16_to_f32(r[d]);
+        return;
+    }
+    const size_t wcap = p->k_quant_capacity * (size_t)c->bits / 32;
+    const size_t gcap = p->k_quant_capacity / c->G;
+    for (size_t d = 0; d < D; d++) {
+        const size_t row = bkv * D + d;
+        k[d] = (float)code_get(c->k_codes + row * wcap, t, c->bits) *
+                   qkv_f16_to_f32(c->k_scale[row * gcap + t / c->G]) +
+               qkv_f16_to_f32(c->k_min[row * gcap + t / c->G]);
+    }
+}
+
+/* Value t of kv head bkv, dequantized, into v[D]. */
+static void scalar_value_row(const kivi_cpu_decode *c, size_t bkv, size_t t, float *v)
+{
+    const qkv_kivi_decode_params *p = c->p;
+    const size_t D = c->D, ng = D / c->G;
+    if (t >= p->v_quant) {
+        const uint16_t *r = c->v_resid + (bkv * p->v_resid_capacity + t - p->v_quant) * D;
+        for (size_t d = 0; d < D; d++)
+            v[d] = qkv_f16_to_f32(r[d]);
+        return;
+    }
+    const size_t row = bkv * p->v_quant_capacity + t;
+    const uint32_t *codes = c->v_codes + row * (D * (size_t)c->bits / 32);
+    for (size_t d = 0; d < D; d++) {
+        const size_t g = row * ng + d / c->G;
+        v[d] = (float)code_get(codes, d, c->bits) * qkv_f16_to_f32(c->v_scale[g]) +
+               qkv_f16_to_f32(c->v_min[g]);
+    }
+}
+
+/* Scalar decode work item (see kivi_cpu_decode_item_fn). */
+static void scalar_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
+                               const kivi_cpu_scratch *s, float *part)
+{
+    const size_t n = t1 - t0, D = c->D, nq = c->nq;
+    float *row = s->table;
+    for (size_t t = t0; t < t1; t++) {
+        scalar_key_row(c, bkv, t, row);
+        for (size_t h = 0; h < nq; h++) {
+            float dot = 0.0f;
+            for (size_t d = 0; d < D; d++)
+                dot += s->qs[h * D + d] * row[d];
+            s->score[h * n + t - t0] = dot;
+        }
+    }
+    for (size_t h = 0; h < nq; h++) {
+        float *x = s->score + h * n, m = x[0], l = 0.0f;
+        for (size_t i = 1; i < n; i++)
+            m = fmaxf(m, x[i]);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = expf(x[i] - m);
+            l += x[i];
+        }
+        part[h * (D + 2)] = m;
+        part[h * (D + 2) + 1] = l;
+    }
+    memset(s->acc, 0, nq * D * sizeof *s->acc);
+    for (size_t t = t0; t < t1; t++) {
+        scalar_value_row(c, bkv, t, row);
+        for (size_t h = 0; h < nq; h++)
+            for (size_t d = 0; d < D; d++)
+                s->acc[h * D + d] += s->score[h * n + t - t0] * row[d];
+    }
+    for (size_t h = 0; h < nq; h++)
+        memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
+}
+
+/* ---- decode attention: driver ----------------------------------------------------- */
+
+enum { DECODE_SPLIT, DECODE_CHUNK, DECODE_VBLOCK, DECODE_PREFETCH };
+static const qkv_tile_param_def decode_space[] = {
+    /* tokens per work item (rounded up to a multiple of the group) */
+    {"split_tokens", 1024, {128, 256, 512, 1024, 2048, 4096, 0}},
+    /* work items per OpenMP dynamic chunk */
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}},
+    /* quantized value tokens per cache block of the AVX2 path */
+    {"value_block", 64, {16, 32, 64, 128, 256, 0}},
+    /* key-code prefetch distance in tokens (AVX2 path) */
+    {"prefetch", 512, {128, 256, 512, 1024, 2048, 0}},
+};
+
+/* Host pointer of an optional buffer. */
+static const void *host_of(const qkv_buffer *b) { return b ? b->host : NULL; }
+
+/* Fill c from the validated params and the tile. */
+static void decode_setup(kivi_cpu_decode *c, const qkv_kivi_decode_params *p,
+                         const qkv_tile_params *tile)
+{
+    c->p = p;
+    c->query = p->query->host;
+    c->k_codes = host_of(p->k_codes);
+    c->k_scale = host_of(p->k_scale);
+    c->k_min = host_of(p->k_min);
+    c->k_resid = host_of(p->k_resid_data);
+    c->v_codes = host_of(p->v_codes);
+    c->v_scale = host_of(p->v_scale);
+    c->v_min = host_of(p->v_min);
+    c->v_resid = host_of(p->v_resid_data);
+    c->D = p->head_dim;
+    c->G = (size_t)p->group;
+    c->nq = p->q_heads / p->kv_heads;
+    c->n = p->k_quant + p->k_resid;
+    c->split = ((size_t)tile_value(tile, DECODE_SPLIT) + c->G - 1) / c->G * c->G;
+    c->nsplit = (c->n + c->split - 1) / c->split;
+    c->vblock = (size_t)tile_value(tile, DECODE_VBLOCK);
+    c->prefetch = (size_t)tile_value(tile, DECODE_PREFETCH);
+    c->bits = p->bits;
+}
+
+/* Query heads of kv head bkv times the softmax scale into qs[nq][D]. */
+static void scale_queries(const kivi_cpu_decode *c, size_t bkv, float sm, float *qs)
+{
+    const float *q = c->query + bkv * c->nq * c->D; /* (b*Hkv + h)*nq == b*Hq + h*nq */
+    for (size_t i = 0; i < c->nq * c->D; i++)
+        qs[i] = q[i] * sm;
+}
+
+/* Merge the splits of every query head: output = sum_s o_s e^(m_s - M) /
+ * sum_s l_s e^(m_s - M), M = max_s m_s. */
+static void decode_merge(const kivi_cpu_decode *c, const float *part, float *out)
+{
+    const size_t D = c->D, nq = c->nq, rows = c->p->batch * c->p->q_heads;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const size_t bkv = r / nq, h = r % nq; /* r = bkv * nq + h */
+        const float *ps = part + (bkv * c->nsplit * nq + h) * (D + 2);
+        const size_t stride = nq * (D + 2);
+        float m = ps[0], l = 0.0f;
+        for (size_t s = 1; s < c->nsplit; s++)
+            m = fmaxf(m, ps[s * stride]);
+        float *o = out + r * D;
+        memset(o, 0, D * sizeof *o);
+        for (size_t s = 0; s < c->nsplit; s++) {
+            const float w = expf(ps[s * stride] - m);
+            l += ps[s * stride + 1] * w;
+            for (size_t d = 0; d < D; d++)
+                o[d] += ps[s * stride + 2 + d] * w;
+        }
+        for (size_t d = 0; d < D; d++)
+            o[d] /= l;
+    }
+}
+
+/* Fused decode: items (batch, kv head, split) in parallel, then the merge. */
+static qkv_status cpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
+{
+    (void)ctx;
+    const qkv_kivi_decode_params *p = params;
+    kivi_cpu_decode c;
+    decode_setup(&c, p, tile);
+    const size_t D = c.D, items = p->batch * p->kv_heads * c.nsplit;
+    const size_t scratch = c.nq * c.split + 2 * c.nq * D + kivi_cpu_table_floats(&c);
+    const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
+    const kivi_cpu_decode_item_fn item = PICK(kivi_avx2_decode_item, scalar_decode_item);
+    const int chunk = tile_value(tile, DECODE_CHUNK);
+    float *part = malloc(items * c.nq * (D + 2) * sizeof *part);
+    if (!part)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "kivi_decode_attention: out of host memory");
+    int failed = 0;
+#pragma omp parallel
+    {
+        float *buf = malloc(scratch * sizeof *buf);
+        if (!buf) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        const kivi_cpu_scratch s = {buf, buf + c.nq * c.split, buf + c.nq * (c.split + D),
+                                    buf + c.nq * (c.split + 2 * D)};
+#pragma omp for schedule(dynamic, chunk)
+        for (size_t i = 0; i < items; i++) {
+            if (!buf)
+                continue;
+            const size_t bkv = i / c.nsplit, t0 = i % c.nsplit * c.split;
+            const size_t t1 = t0 + c.split < c.n ? t0 + c.split : c.n;
+            scale_queries(&c, bkv, sm, s.qs);
+            item(&c, bkv, t0, t1, &s, part + i * c.nq * (D + 2));
+        }
+        free(buf);
+    }
+    if (failed) {
+        free(part);
+        return qkv_fail(QKV_ERR_NO_MEMORY, "kivi_decode_attention: out of host memory");
+    }
+    decode_merge(&c, part, p->output->host);
+    free(part);
+    return QKV_OK;
+}
+
+/* ---- registry entries ------------------------------------------------------------- */
+
+#define CPU_IMPL(NAME, OP, FN, SPACE)                                                          \
+    static const qkv_kernel_impl NAME = {OP, FN, (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, \
+                                         NULL};
+
+CPU_IMPL(cpu_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space)
+CPU_IMPL(cpu_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space)
+CPU_IMPL(cpu_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequant_keys_space)
+CPU_IMPL(cpu_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
+         dequant_values_space)
+CPU_IMPL(cpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space)
+
+const qkv_kernel_impl *const qkv_cpu_kernels[] = {
+    &cpu_quant_keys_impl, &cpu_quant_values_impl, &cpu_dequant_keys_impl,
+    &cpu_dequant_values_impl, &cpu_decode_impl, NULL,
+};

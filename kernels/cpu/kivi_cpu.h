@@ -1,0 +1,84 @@
+/* kivi_cpu.h - shared declarations of the cpu backend's KIVI kernels: the
+ * resolved decode arguments, the per-thread decode scratch, and the AVX2
+ * work-item functions (kivi_cpu_avx2.c) that the OpenMP drivers of
+ * kivi_cpu.c call when qkv_cpu_has_avx2() holds. */
+#ifndef QKV_KIVI_CPU_H
+#define QKV_KIVI_CPU_H
+
+#include "qkv_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define KIVI_CPU_X86 1
+#else
+#define KIVI_CPU_X86 0
+#endif
+
+/* Key channels per pass of the AVX2 key quantizer (4 vectors; divides
+ * every valid head_dim: D is a multiple of G >= 32). */
+#define KIVI_CPU_KEY_BLOCK 32
+/* Value groups (G channels of one token) per quantize-values work item. */
+#define KIVI_CPU_VALUE_BATCH 32
+
+/* Decode attention arguments: host pointers (NULL for an empty part), the
+ * validated params (capacities resolved) and the derived work split. */
+typedef struct kivi_cpu_decode {
+    const qkv_kivi_decode_params *p;
+    const float *query; /* [B, Hq, D] */
+    const uint32_t *k_codes;
+    const uint16_t *k_scale, *k_min, *k_resid;
+    const uint32_t *v_codes;
+    const uint16_t *v_scale, *v_min, *v_resid;
+    size_t D, G, nq;  /* head dim, group, query heads per kv head */
+    size_t n;         /* tokens per sequence */
+    size_t split;     /* tokens per work item, a multiple of G */
+    size_t nsplit;    /* work items per (batch, kv head) */
+    size_t vblock;    /* quantized value tokens per cache block */
+    size_t prefetch;  /* key-code prefetch distance in tokens */
+    int bits;
+} kivi_cpu_decode;
+
+/* One thread's decode scratch (f32). */
+typedef struct kivi_cpu_scratch {
+    float *score; /* [nq, split]: scores, then unnormalized probabilities */
+    float *qs;    /* [nq, D]: query heads times the softmax scale */
+    float *acc;   /* [nq, D]: unnormalized output of the work item */
+    float *table; /* kivi_cpu_table_floats(): per-path tables */
+} kivi_cpu_scratch;
+
+/* Key tokens per chunk of the AVX2 decode: their code words of all D
+ * channels are staged contiguously (rows of a power-of-two capacity would
+ * collide in a few L1 sets); a multiple of every G, at most 8 groups. */
+#define KIVI_CPU_KEY_CHUNK 256
+
+/* Floats of kivi_cpu_scratch.table: 4 D (query x scale per head), 16 D
+ * (8 key groups' scales and minima), D * KIVI_CPU_KEY_CHUNK / 8 (staged
+ * key codes, up to 4 bits) and 2 vblock (D/G) (value scales and minima of
+ * one token block); the scalar path uses D of it. */
+static inline size_t kivi_cpu_table_floats(const kivi_cpu_decode *c)
+{
+    return 20 * c->D + c->D * KIVI_CPU_KEY_CHUNK / 8 + 2 * c->vblock * (c->D / c->G);
+}
+
+/* Work item of decode: tokens [t0, t1) of kv head bkv (= b*Hkv + h) for its
+ * nq query heads, from s->qs; writes part[nq][D + 2] = {max score, sum of
+ * exp(score - max), sum of exp(score - max) * value[D]}. */
+typedef void (*kivi_cpu_decode_item_fn)(const kivi_cpu_decode *c, size_t bkv, size_t t0,
+                                        size_t t1, const kivi_cpu_scratch *s, float *part);
+
+#if KIVI_CPU_X86
+/* Quantize key token groups g0 .. g1-1 (G tokens x D channels each) of
+ * head bh. */
+void kivi_avx2_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                 size_t g1);
+/* Quantize value groups KIVI_CPU_VALUE_BATCH kb .. (fewer at the end) of
+ * head bh, counting the head's tokens x D/G groups in memory order. */
+void kivi_avx2_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh, size_t kb);
+/* Dequantize token group g of key head bh into f32 rows [G, D]. */
+void kivi_avx2_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g);
+/* Dequantize value row `row` (= bh * tokens + t) into D f32. */
+void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row);
+void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
+                           const kivi_cpu_scratch *s, float *part);
+#endif
+
+#endif

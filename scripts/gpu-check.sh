@@ -1,0 +1,55 @@
+#!/bin/sh
+# gpu-check.sh - one command for a lent GPU machine: builds qkv from the
+# carried dist tarball with CUDA, runs every test (Check carried by
+# scripts/gpu-prep.sh; CUDA is one of the backends every suite iterates),
+# `qkv validate --backend cuda` over all shapes, and writes its tables and
+# logs under $OUT (default ./gpu-out).  Tuning and benchmarks join this
+# script when the tuner and bench harness exist.
+#   usage: scripts/gpu-check.sh   (from the repository root, .carry/ present)
+set -u
+top=$(pwd)
+out=${OUT:-$top/gpu-out}
+mkdir -p "$out"
+jobs=$(nproc 2>/dev/null || echo 8)
+log() { echo "== $*" | tee -a "$out/summary.txt"; }
+
+log "machine: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
+log "date: $(date -u +%Y-%m-%dT%H:%MZ)  nvcc: $(nvcc --version 2>/dev/null | tail -1)"
+tarball=$(ls "$top"/.carry/qkv-*.tar.gz 2>/dev/null | head -1)
+[ -n "$tarball" ] || { log "no .carry/qkv-*.tar.gz: run scripts/gpu-prep.sh first"; exit 2; }
+deps="$top/.carry/deps"
+sed -i "s|/DEPS|$deps|" "$deps/lib/pkgconfig/check.pc" 2>/dev/null
+work=/tmp/qkv-gpu
+rm -rf "$work" && mkdir -p "$work" && tar -xzf "$tarball" -C "$work"
+src=$(ls -d "$work"/qkv-*/ | head -1)
+cd "$src" || exit 2
+
+log "configure"
+PKG_CONFIG_PATH="$deps/lib/pkgconfig" ./configure --with-cuda >"$out/build.log" 2>&1 \
+    || { tail -30 "$out/build.log"; log "configure FAILED"; exit 1; }
+tail -8 "$out/build.log" | tee -a "$out/summary.txt"
+log "build"
+make -j"$jobs" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; log "build FAILED"; exit 1; }
+grep -i "warning" "$out/build.log" | head -20 | tee -a "$out/summary.txt"
+
+status=0
+log "qkv info"
+./qkv info 2>&1 | tee "$out/info.txt"
+log "qkv validate --backend cuda --shapes all"
+./qkv validate --backend cuda --shapes all --report "$out/validate-cuda.md" >"$out/validate-cuda.txt" 2>&1 \
+    || status=1
+tail -3 "$out/validate-cuda.txt" | tee -a "$out/summary.txt"
+grep FAIL "$out/validate-cuda.txt" | head -20 | tee -a "$out/summary.txt"
+log "qkv validate (every backend present) --shapes all"
+./qkv validate --shapes all --report "$out/validate-all.md" >"$out/validate-all.txt" 2>&1 || status=1
+grep -E "^backend|passed|FAIL" "$out/validate-all.txt" | head -30 | tee -a "$out/summary.txt"
+rm -f "$out/validate-all.txt"
+log "make check (every suite runs on cpu, each OpenCL device and cuda:0)"
+OMP_NUM_THREADS=$jobs make -j4 check >"$out/check.log" 2>&1 || status=1
+grep -E "^(PASS|FAIL|SKIP|ERROR|# )" "$out/check.log" | tee -a "$out/summary.txt"
+for f in tests/*.log; do
+    grep -E "Checks:|SKIPPED|Failure|Error" "$f" | sed "s|^|$(basename "$f"): |" | tee -a "$out/summary.txt"
+done
+cat tests/*.log >"$out/tests.log" 2>/dev/null
+log "status $status"
+exit $status

@@ -1,0 +1,325 @@
+/* test_api.c - bad input to every public function: each gets a clear
+ * status and a message, and no output buffer is written. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#define SENTINEL 0x5c
+#define BUF_BYTES (1 << 16)
+
+static char targets[TEST_MAX_TARGETS][32];
+static int ntargets;
+
+/* Buffers of one context for a small quantize call (B=1, H=2, T=64, D=64). */
+typedef struct fixture {
+    qkv_context *ctx;
+    qkv_buffer *input, *codes, *scale, *min, *output;
+} fixture;
+
+static void fixture_open(fixture *f, const char *spec)
+{
+    ck_assert_msg(qkv_open(spec, &f->ctx) == QKV_OK, "open %s: %s", spec, qkv_last_error());
+    qkv_buffer **bufs[] = {&f->input, &f->codes, &f->scale, &f->min, &f->output};
+    uint8_t *fill = malloc(BUF_BYTES);
+    memset(fill, SENTINEL, BUF_BYTES);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert(qkv_buffer_create(f->ctx, BUF_BYTES, bufs[i]) == QKV_OK);
+        ck_assert(qkv_buffer_write(*bufs[i], 0, fill, BUF_BYTES) == QKV_OK);
+    }
+    free(fill);
+}
+
+/* Outputs still hold the sentinel everywhere. */
+static void assert_untouched(const fixture *f)
+{
+    uint8_t *back = malloc(BUF_BYTES);
+    const qkv_buffer *outs[] = {f->codes, f->scale, f->min, f->output};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert(qkv_buffer_read(outs[i], 0, back, BUF_BYTES) == QKV_OK);
+        for (size_t k = 0; k < BUF_BYTES; k++)
+            ck_assert_msg(back[k] == SENTINEL, "output %zu byte %zu was written", i, k);
+    }
+    free(back);
+}
+
+static void fixture_close(fixture *f)
+{
+    qkv_buffer *bufs[] = {f->input, f->codes, f->scale, f->min, f->output};
+    for (size_t i = 0; i < 5; i++)
+        qkv_buffer_destroy(bufs[i]);
+    qkv_close(f->ctx);
+}
+
+static qkv_kivi_quant_params good_quant(const fixture *f)
+{
+    return (qkv_kivi_quant_params){.batch = 1, .heads = 2, .tokens = 64, .head_dim = 64,
+                                   .bits = 2, .group = 32, .dtype = QKV_F32, .input = f->input,
+                                   .codes = f->codes, .scale = f->scale, .min = f->min};
+}
+
+/* Expect status `want` with a non-empty message and untouched outputs. */
+#define EXPECT_FAIL(f, call, want)                                                           \
+    do {                                                                                     \
+        const qkv_status got_ = (call);                                                      \
+        ck_assert_msg(got_ == (want), "%s: got %s (%s), want %s", #call,                     \
+                      qkv_status_name(got_), qkv_last_error(), qkv_status_name(want));       \
+        ck_assert_msg(strlen(qkv_last_error()) > 0, "%s: no error message", #call);          \
+        assert_untouched(f);                                                                 \
+    } while (0)
+
+START_TEST(test_open_errors)
+{
+    qkv_context *ctx = (qkv_context *)1;
+    ck_assert_int_eq(qkv_open(NULL, &ctx), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_open("cpu", NULL), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_open("tpu", &ctx), QKV_ERR_INVALID_ARG);
+    ck_assert_ptr_null(ctx);
+    ck_assert_int_eq(qkv_open("cpu:x", &ctx), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_open("cpu:7", &ctx), QKV_ERR_NO_DEVICE);
+    ck_assert_int_eq(qkv_open("opencl:99", &ctx),
+                     qkv_backend_compiled(QKV_BACKEND_OPENCL) ? QKV_ERR_NO_DEVICE
+                                                              : QKV_ERR_NO_BACKEND);
+    const qkv_status cuda = qkv_open("cuda", &ctx);
+    if (qkv_device_count(QKV_BACKEND_CUDA) == 0) {
+        ck_assert_int_eq(cuda, qkv_backend_compiled(QKV_BACKEND_CUDA) ? QKV_ERR_NO_DEVICE
+                                                                      : QKV_ERR_NO_BACKEND);
+        fprintf(stderr, "note: qkv_open(\"cuda\"): %s\n", qkv_last_error());
+    } else {
+        ck_assert_int_eq(cuda, QKV_OK);
+        qkv_close(ctx);
+    }
+    ck_assert_str_eq(qkv_status_name(QKV_ERR_NONFINITE), "QKV_ERR_NONFINITE");
+    ck_assert_str_eq(qkv_status_name((qkv_status)999), "QKV_ERR_UNKNOWN");
+    qkv_close(NULL);
+}
+END_TEST
+
+START_TEST(test_buffer_errors)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    qkv_buffer *b = NULL;
+    uint8_t byte = 0;
+    ck_assert_int_eq(qkv_buffer_create(f.ctx, 0, &b), QKV_ERR_SHAPE);
+    ck_assert_int_eq(qkv_buffer_create(NULL, 16, &b), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_buffer_create(f.ctx, 16, NULL), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_buffer_create(f.ctx, SIZE_MAX, &b), QKV_ERR_NO_MEMORY);
+    EXPECT_FAIL(&f, qkv_buffer_write(f.output, BUF_BYTES - 1, "ab", 2), QKV_ERR_SHAPE);
+    EXPECT_FAIL(&f, qkv_buffer_write(f.output, SIZE_MAX, "a", 1), QKV_ERR_SHAPE);
+    EXPECT_FAIL(&f, qkv_buffer_write(f.output, 0, NULL, 1), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_buffer_read(f.output, BUF_BYTES, &byte, 1), QKV_ERR_SHAPE);
+    ck_assert_int_eq(qkv_buffer_read(NULL, 0, &byte, 1), QKV_ERR_INVALID_ARG);
+    EXPECT_FAIL(&f, qkv_buffer_copy(f.output, 1, f.input, BUF_BYTES - 4, 8), QKV_ERR_SHAPE);
+    ck_assert_int_eq(qkv_buffer_view(f.output, 8, 8, &b), QKV_ERR_INVALID_ARG); /* misaligned */
+    ck_assert_int_eq(qkv_buffer_view(f.output, 0, BUF_BYTES + 1, &b), QKV_ERR_SHAPE);
+    ck_assert_int_eq(qkv_buffer_view(f.output, 4096, 0, &b), QKV_ERR_SHAPE);
+    ck_assert_uint_eq(qkv_buffer_size(NULL), 0);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_quant_argument_errors)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    qkv_kivi_quant_params p = good_quant(&f);
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(NULL, &p), QKV_ERR_INVALID_ARG);
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, NULL), QKV_ERR_INVALID_ARG);
+    p.codes = NULL;
+    EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good_quant(&f), p.tokens = 0;
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good_quant(&f), p.head_dim = 48; /* D % G != 0 */
+    EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good_quant(&f), p.tokens = 40; /* keys: T % G != 0 */
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good_quant(&f), p.bits = 3;
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good_quant(&f), p.group = 48;
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good_quant(&f), p.dtype = QKV_I32;
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good_quant(&f), p.batch = SIZE_MAX / 2, p.heads = 4; /* product overflows */
+    EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), QKV_ERR_OVERFLOW);
+    p = good_quant(&f), p.tokens = 1024; /* input buffer too small */
+    EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good_quant(&f), p.in_capacity = 32; /* capacity below tokens */
+    EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good_quant(&f), p.out_offset = SIZE_MAX - 10;
+    EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), QKV_ERR_OVERFLOW);
+    qkv_context *other;
+    ck_assert(qkv_open("ref", &other) == QKV_OK);
+    qkv_buffer *foreign;
+    ck_assert(qkv_buffer_create(other, BUF_BYTES, &foreign) == QKV_OK);
+    p = good_quant(&f), p.input = foreign;
+    EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    qkv_buffer_destroy(foreign);
+    qkv_close(other);
+    fixture_close(&f);
+}
+END_TEST
+
+/* Input of 2 heads x 64 tokens x 64 channels, one bad value at `at`. */
+static void write_input(fixture *f, qkv_dtype dtype, size_t at, float bad)
+{
+    const size_t n = 2 * 64 * 64;
+    if (dtype == QKV_F32) {
+        float *x = malloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(i % 13) * 0.25f;
+        x[at] = bad;
+        ck_assert(qkv_buffer_write(f->input, 0, x, n * sizeof *x) == QKV_OK);
+        free(x);
+    } else {
+        uint16_t *x = malloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++)
+            x[i] = qkv_f32_to_f16((float)(i % 13) * 0.25f);
+        x[at] = qkv_f32_to_f16(bad);
+        ck_assert(qkv_buffer_write(f->input, 0, x, n * sizeof *x) == QKV_OK);
+        free(x);
+    }
+}
+
+START_TEST(test_quant_nonfinite_input)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    const struct {
+        qkv_dtype dtype;
+        size_t at;
+        float value;
+        qkv_status want;
+    } cases[] = {
+        {QKV_F32, 0, NAN, QKV_ERR_NONFINITE},
+        {QKV_F32, 2 * 64 * 64 - 1, INFINITY, QKV_ERR_NONFINITE},
+        {QKV_F32, 777, -1e6f, QKV_ERR_RANGE},
+        {QKV_F16, 4000, NAN, QKV_ERR_NONFINITE},
+        {QKV_F16, 64 * 64, -INFINITY, QKV_ERR_NONFINITE},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        write_input(&f, cases[k].dtype, cases[k].at, cases[k].value);
+        qkv_kivi_quant_params p = good_quant(&f);
+        p.dtype = cases[k].dtype;
+        EXPECT_FAIL(&f, qkv_kivi_quant_keys(f.ctx, &p), cases[k].want);
+        EXPECT_FAIL(&f, qkv_kivi_quant_values(f.ctx, &p), cases[k].want);
+    }
+    /* a NaN outside the tokens quantized (capacity padding) is not looked at */
+    write_input(&f, QKV_F32, 64 * 64 - 1, NAN);
+    qkv_kivi_quant_params p = good_quant(&f);
+    p.tokens = 32, p.in_capacity = 64;
+    ck_assert_int_eq(qkv_kivi_quant_values(f.ctx, &p), QKV_OK);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_dequant_and_decode_errors)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    qkv_kivi_dequant_params d = {.batch = 1, .heads = 2, .tokens = 64, .head_dim = 64,
+                                 .bits = 2, .group = 32, .codes = f.input, .scale = f.input,
+                                 .min = f.input, .output = f.output};
+    d.tokens = 33; /* keys need whole groups */
+    EXPECT_FAIL(&f, qkv_kivi_dequant_keys(f.ctx, &d), QKV_ERR_SHAPE);
+    d.tokens = 4096; /* output too small */
+    EXPECT_FAIL(&f, qkv_kivi_dequant_values(f.ctx, &d), QKV_ERR_SHAPE);
+    d.tokens = 64, d.output = NULL;
+    EXPECT_FAIL(&f, qkv_kivi_dequant_values(f.ctx, &d), QKV_ERR_INVALID_ARG);
+    EXPECT_FAIL(&f, qkv_kivi_dequant_values(f.ctx, NULL), QKV_ERR_INVALID_ARG);
+
+    const qkv_kivi_decode_params good = {
+        .batch = 1, .q_heads = 4, .kv_heads = 2, .head_dim = 64, .k_quant = 32, .k_resid = 8,
+        .v_quant = 30, .v_resid = 10, .bits = 2, .group = 32, .query = f.input,
+        .k_codes = f.input, .k_scale = f.input, .k_min = f.input, .k_resid_data = f.input,
+        .v_codes = f.input, .v_scale = f.input, .v_min = f.input, .v_resid_data = f.input,
+        .output = f.output};
+    qkv_kivi_decode_params p = good;
+    ck_assert_int_eq(qkv_kivi_decode_attention(f.ctx, &p), QKV_OK);
+    uint8_t *fill = malloc(BUF_BYTES);
+    memset(fill, SENTINEL, BUF_BYTES);
+    ck_assert(qkv_buffer_write(f.output, 0, fill, BUF_BYTES) == QKV_OK);
+    free(fill);
+    p.v_resid = 11; /* keys 40 tokens, values 41 */
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.q_heads = 5;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.k_quant = 31, p.k_resid = 9;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.bits = 8;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_UNSUPPORTED);
+    p = good, p.k_quant = p.k_resid = p.v_quant = p.v_resid = 0;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.k_resid_capacity = 4;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.softmax_scale = NAN;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.k_quant = SIZE_MAX - 4;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_OVERFLOW);
+    p = good, p.v_resid_data = NULL;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.head_dim = 4096; /* buffers too small */
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_cache_errors)
+{
+    qkv_context *ctx;
+    ck_assert(qkv_open(targets[_i], &ctx) == QKV_OK);
+    qkv_kivi_cache *c = NULL;
+    qkv_kivi_cache_config cfg = {.batch = 1, .kv_heads = 2, .head_dim = 64, .max_tokens = 100,
+                                 .residual = 32, .bits = 2, .group = 32};
+    qkv_kivi_cache_config bad = cfg;
+    bad.residual = 48;
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_SHAPE);
+    bad = cfg, bad.bits = 8;
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_INVALID_ARG);
+    bad = cfg, bad.max_tokens = SIZE_MAX;
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    ck_assert_int_eq(qkv_kivi_cache_create(NULL, &cfg, &c), QKV_ERR_INVALID_ARG);
+    ck_assert(qkv_kivi_cache_create(ctx, &cfg, &c) == QKV_OK);
+    qkv_buffer *kv;
+    ck_assert(qkv_buffer_create(ctx, 2 * 101 * 64 * 4, &kv) == QKV_OK);
+    float *x = calloc(2 * 101 * 64, sizeof *x);
+    x[5] = NAN;
+    ck_assert(qkv_buffer_write(kv, 0, x, 2 * 101 * 64 * 4) == QKV_OK);
+    ck_assert_int_eq(qkv_kivi_cache_prefill(c, QKV_F32, 101, kv, kv), QKV_ERR_SHAPE);
+    ck_assert_int_eq(qkv_kivi_cache_prefill(c, QKV_F32, 40, kv, kv), QKV_ERR_NONFINITE);
+    qkv_kivi_cache_state st;
+    ck_assert(qkv_kivi_cache_state_get(c, &st) == QKV_OK);
+    ck_assert_uint_eq(st.tokens, 0); /* a failed prefill leaves the cache empty */
+    x[5] = 0.0f;
+    ck_assert(qkv_buffer_write(kv, 0, x, 2 * 101 * 64 * 4) == QKV_OK);
+    ck_assert_int_eq(qkv_kivi_cache_prefill(c, QKV_F32, 40, kv, kv), QKV_OK);
+    ck_assert_int_eq(qkv_kivi_cache_prefill(c, QKV_F32, 40, kv, kv), QKV_ERR_INVALID_ARG);
+    x[3] = INFINITY;
+    ck_assert(qkv_buffer_write(kv, 0, x, 4 * 64) == QKV_OK);
+    ck_assert_int_eq(qkv_kivi_cache_decode(c, QKV_F32, kv, kv, 4, kv, kv), QKV_ERR_NONFINITE);
+    ck_assert(qkv_kivi_cache_state_get(c, &st) == QKV_OK);
+    ck_assert_uint_eq(st.tokens, 40);
+    ck_assert_int_eq(qkv_kivi_cache_decode(c, QKV_F32, kv, kv, 4, kv, NULL), QKV_ERR_INVALID_ARG);
+    free(x);
+    qkv_buffer_destroy(kv);
+    qkv_kivi_cache_destroy(c);
+    qkv_close(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    ntargets = test_targets(targets, TEST_MAX_TARGETS);
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("bad-input");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_open_errors);
+    tcase_add_loop_test(tc, test_buffer_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_quant_argument_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_quant_nonfinite_input, 0, ntargets);
+    tcase_add_loop_test(tc, test_dequant_and_decode_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_cache_errors, 0, ntargets);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
