@@ -337,7 +337,8 @@ static const qkv_tile_param_def decode_space[] = {
     {"omp_chunk", 1, {1, 2, 4, 8, 0}},
     /* quantized value tokens per cache block of the AVX2 path */
     {"value_block", 64, {16, 32, 64, 128, 256, 0}},
-    /* key-code prefetch distance in tokens (AVX2 path) */
+    /* AVX2 path: key lines prefetched this many tokens past the next staged
+     * key chunk */
     {"prefetch", 512, {128, 256, 512, 1024, 2048, 0}},
 };
 
