@@ -90,6 +90,18 @@ START_TEST(test_open_errors)
         ck_assert_int_eq(cuda, QKV_OK);
         qkv_close(ctx);
     }
+    qkv_device_info info;
+    ck_assert_int_eq(qkv_context_info(NULL, &info), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_finish(NULL), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, NULL), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_device_describe((qkv_backend_kind)42, 0, &info), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 3, &info), QKV_ERR_NO_DEVICE);
+    ck_assert_int_eq(qkv_kivi_cache_state_get(NULL, &(qkv_kivi_cache_state){0}),
+                     QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_kivi_cache_tensors_get(NULL, &(qkv_kivi_cache_tensors){0}),
+                     QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_kivi_cache_prefill(NULL, QKV_F16, 1, NULL, NULL), QKV_ERR_INVALID_ARG);
+    qkv_kivi_cache_destroy(NULL);
     ck_assert_str_eq(qkv_status_name(QKV_ERR_NONFINITE), "QKV_ERR_NONFINITE");
     ck_assert_str_eq(qkv_status_name((qkv_status)999), "QKV_ERR_UNKNOWN");
     qkv_close(NULL);

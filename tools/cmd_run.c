@@ -217,6 +217,10 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "qkv run: --out DIR is required\n");
         rc = 2;
     }
+    if (!rc && !nin) {
+        fprintf(stderr, "qkv run: no --in NAME=FILE.npy given (see qkv run --help)\n");
+        rc = 2;
+    }
     if (!rc && (c.shape.bits != 2 && c.shape.bits != 4 && c.shape.bits != 8)) {
         fprintf(stderr, "qkv run: --bits must be 2, 4 or 8\n");
         rc = 2;

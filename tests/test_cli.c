@@ -1,0 +1,149 @@
+/* test_cli.c - the qkv command end to end: `qkv run` on .npy files against
+ * the reference, and the exit status and messages of bad invocations. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kivi_ref.h"
+#include "npy.h"
+#include "test_util.h"
+
+#ifndef QKV_BINARY
+#error "QKV_BINARY (path of the qkv command) must be defined"
+#endif
+
+static char dir[] = "/tmp/qkv-test-cli-XXXXXX";
+
+/* Run `qkv ARGS`, stdout and stderr into dir/out.txt; its exit status. */
+static int run_qkv(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s >%s/out.txt 2>&1", QKV_BINARY, args, dir);
+    const int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Whether dir/out.txt contains `text`. */
+static bool output_has(const char *text)
+{
+    char path[256], buf[8192] = "";
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strstr(buf, text) != NULL;
+}
+
+/* Values [1, 2, 3, 64] f32 quantized by `qkv run` on each backend equal the
+ * reference's codes, scales and minima. */
+START_TEST(test_run_quant_values)
+{
+    enum { T = 3, D = 64 };
+    const size_t shape[4] = {1, 2, T, D};
+    float x[2 * T * D];
+    for (int i = 0; i < 2 * T * D; i++)
+        x[i] = sinf((float)i * 0.37f) * 3.0f;
+    char path[256], args[1024];
+    snprintf(path, sizeof path, "%s/v.npy", dir);
+    ck_assert(qkv_npy_save(path, QKV_F32, 4, shape, x) == QKV_OK);
+    const qkv_kivi_quant_params p = {.batch = 1, .heads = 2, .tokens = T, .head_dim = D,
+                                     .in_capacity = T, .out_capacity = T, .bits = 4,
+                                     .group = 32, .dtype = QKV_F32};
+    uint32_t codes[2 * T * D / 8];
+    uint16_t scale[2 * T * 2], mn[2 * T * 2];
+    kivi_ref_quant_values(&p, x, codes, scale, mn);
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    for (int b = 0; b < 3; b++) {
+        if (b == 2 && qkv_device_count(QKV_BACKEND_OPENCL) == 0)
+            continue;
+        snprintf(args, sizeof args,
+                 "run kivi_quant_values --in input=%s --out %s/o%d --bits 4 --group 32 "
+                 "--backend %s",
+                 path, dir, b, backends[b]);
+        ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+        qkv_npy t;
+        snprintf(path, sizeof path, "%s/o%d/codes.npy", dir, b);
+        ck_assert(qkv_npy_load(path, &t) == QKV_OK);
+        ck_assert_int_eq(t.dtype, QKV_U32);
+        ck_assert_int_eq(t.ndim, 4);
+        ck_assert_uint_eq(t.shape[3], D / 8);
+        ck_assert(memcmp(t.data, codes, sizeof codes) == 0);
+        qkv_npy_free(&t);
+        snprintf(path, sizeof path, "%s/o%d/scale.npy", dir, b);
+        ck_assert(qkv_npy_load(path, &t) == QKV_OK);
+        ck_assert_int_eq(t.dtype, QKV_F16);
+        ck_assert(memcmp(t.data, scale, sizeof scale) == 0);
+        qkv_npy_free(&t);
+        snprintf(path, sizeof path, "%s/v.npy", dir);
+    }
+}
+END_TEST
+
+START_TEST(test_bad_invocations)
+{
+    char path[256], args[1024];
+    snprintf(path, sizeof path, "%s/bad.npy", dir);
+    FILE *f = fopen(path, "w");
+    fputs("\x93NUMPY garbage", f);
+    fclose(f);
+    snprintf(args, sizeof args, "run kivi_quant_keys --in input=%s --out %s/x", path, dir);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("npy"));
+    ck_assert_int_eq(run_qkv("run no_such_op --out /tmp"), 2);
+    ck_assert(output_has("unknown op"));
+    ck_assert_int_eq(run_qkv("run kivi_quant_keys --out /tmp/x"), 2);
+    ck_assert(output_has("--in"));
+    /* keys need T % G == 0: 3 tokens fail with the library's message */
+    const size_t shape[4] = {1, 1, 3, 32};
+    float x[96] = {0};
+    snprintf(path, sizeof path, "%s/k.npy", dir);
+    ck_assert(qkv_npy_save(path, QKV_F32, 4, shape, x) == QKV_OK);
+    snprintf(args, sizeof args, "run kivi_quant_keys --in input=%s --out %s/k", path, dir);
+    ck_assert_int_eq(run_qkv(args), 1);
+    ck_assert(output_has("QKV_ERR_SHAPE"));
+    x[7] = NAN;
+    const size_t shape32[4] = {1, 1, 1, 32};
+    ck_assert(qkv_npy_save(path, QKV_F32, 4, shape32, x) == QKV_OK);
+    snprintf(args, sizeof args, "run kivi_quant_values --in input=%s --out %s/k", path, dir);
+    ck_assert_int_eq(run_qkv(args), 1);
+    ck_assert(output_has("QKV_ERR_NONFINITE"));
+    ck_assert_int_eq(run_qkv("validate --shapes huge"), 2);
+    ck_assert_int_eq(run_qkv("frobnicate"), 2);
+    ck_assert_int_eq(run_qkv("--help"), 0);
+    ck_assert(output_has("validate"));
+    ck_assert_int_eq(run_qkv("run --help"), 0);
+    ck_assert(output_has("kivi_decode_attention"));
+    if (qkv_device_count(QKV_BACKEND_CUDA) == 0) { /* a named, absent backend fails */
+        ck_assert_int_eq(run_qkv("validate --backend cuda --op kivi_quant_keys"), 1);
+        ck_assert(output_has("unavailable"));
+    }
+    ck_assert_int_eq(run_qkv("validate --backend ref --op kivi_dequant_values"), 0);
+    ck_assert(output_has("passed, 0 failed"));
+    ck_assert_int_eq(run_qkv("info"), 0);
+    ck_assert(output_has("kivi_decode_attention"));
+}
+END_TEST
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("qkv-command");
+    tcase_add_test(tc, test_run_quant_values);
+    tcase_add_test(tc, test_bad_invocations);
+    suite_add_tcase(s, tc);
+    const int rc = test_run_suite(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return rc;
+}
