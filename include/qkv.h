@@ -230,6 +230,24 @@ typedef struct qkv_kivi_cache_tensors {
 } qkv_kivi_cache_tensors;
 qkv_status qkv_kivi_cache_tensors_get(const qkv_kivi_cache *cache, qkv_kivi_cache_tensors *t);
 
+/* ---- tile parameters ------------------------------------------------------
+ * Each op's kernel on a backend has named tile parameters (see `qkv info`).
+ * A call uses, in order: an override set here or in $QKV_TILE_PARAMS
+ * ("op:name=value,...;op:..."), the device's tuning table, a table of the
+ * same architecture, the backend's defaults.  Tables are read when a context
+ * opens from the installed data dir, the source tree's results/tuning and
+ * $QKV_TUNING_PATH (file or directory). */
+
+/* Force op's parameters on ctx, e.g. ("kivi_decode_attention",
+ * "wg=64,split=512"); unnamed parameters keep their defaults; params NULL
+ * removes the override.  Values must be candidates that fit the device. */
+qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *params);
+/* The parameters a call of op of the given size (context length for
+ * decode attention, tokens for the quantizers) uses on ctx, formatted as
+ * above, and where they come from: "override", "device", "arch", "default". */
+qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, char *params,
+                               size_t params_size, const char **level);
+
 /* ---- half-precision helpers -------------------------------------------- */
 uint16_t qkv_f32_to_f16(float x); /* round to nearest even */
 float qkv_f16_to_f32(uint16_t h);

@@ -1,5 +1,6 @@
 /* context.c - backend selection, contexts and buffers. */
 #include "qkv_internal.h"
+#include "tuning.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,7 @@ qkv_status qkv_open(const char *spec, qkv_context **ctx)
         free(c);
         return st;
     }
+    qkv_tuning_load(c);
     *ctx = c;
     return QKV_OK;
 }
@@ -120,6 +122,7 @@ void qkv_close(qkv_context *ctx)
     if (!ctx)
         return;
     qkv_buffer_destroy(ctx->scratch);
+    qkv_tuning_free(ctx);
     ctx->backend->close(ctx);
     free(ctx);
 }

@@ -491,25 +491,44 @@ static double decode_flops(const qkv_op_shape *s)
     return 4.0 * s->batch * s->q_heads * (double)(s->k_quant + s->k_resid) * s->head_dim;
 }
 
+/* Tuning shape classes: quantizers by tokens per call, decode attention
+ * by context length. */
+static size_t quant_class_size(const void *params)
+{
+    return ((const qkv_kivi_quant_params *)params)->tokens;
+}
+
+static size_t dequant_class_size(const void *params)
+{
+    return ((const qkv_kivi_dequant_params *)params)->tokens;
+}
+
+static size_t decode_class_size(const void *params)
+{
+    const qkv_kivi_decode_params *p = params;
+    return p->k_quant + p->k_resid;
+}
+
 const qkv_op_desc qkv_op_table[QKV_OP_COUNT] = {
     {QKV_OP_KIVI_QUANT_KEYS, "kivi_quant_keys",
      "KIVI keys -> packed per-channel codes, f16 scale/min", 0.0, quant_keys_describe,
      quant_fill, quant_keys_launch, quant_keys_ties, quant_infer, quant_keys_shapes,
-     quant_bytes, quant_flops},
+     quant_bytes, quant_flops, quant_class_size},
     {QKV_OP_KIVI_QUANT_VALUES, "kivi_quant_values",
      "KIVI values -> packed per-token codes, f16 scale/min", 0.0, quant_values_describe,
      quant_fill, quant_values_launch, quant_values_ties, quant_infer, quant_values_shapes,
-     quant_bytes, quant_flops},
+     quant_bytes, quant_flops, quant_class_size},
     {QKV_OP_KIVI_DEQUANT_KEYS, "kivi_dequant_keys", "packed per-channel keys -> f32", 1e-12,
      dequant_keys_describe, dequant_fill, dequant_keys_launch, NULL, dequant_keys_infer,
-     quant_keys_shapes, dequant_bytes, dequant_flops},
+     quant_keys_shapes, dequant_bytes, dequant_flops, dequant_class_size},
     {QKV_OP_KIVI_DEQUANT_VALUES, "kivi_dequant_values", "packed per-token values -> f32",
      1e-12, dequant_values_describe, dequant_fill, dequant_values_launch, NULL,
-     dequant_values_infer, quant_values_shapes, dequant_bytes, dequant_flops},
+     dequant_values_infer, quant_values_shapes, dequant_bytes, dequant_flops,
+     dequant_class_size},
     {QKV_OP_KIVI_DECODE_ATTENTION, "kivi_decode_attention",
      "fused decode attention over packed + f16 residual KV (GQA, batched)", 1e-10,
      decode_describe, decode_fill, decode_launch, NULL, decode_infer, decode_shapes,
-     decode_bytes, decode_flops},
+     decode_bytes, decode_flops, decode_class_size},
 };
 
 const qkv_op_desc *qkv_op_by_name(const char *name)

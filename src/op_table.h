@@ -65,6 +65,9 @@ typedef struct qkv_op_desc {
     /* Minimum bytes moved and flops of one call. */
     double (*bytes)(const qkv_op_shape *s);
     double (*flops)(const qkv_op_shape *s);
+    /* The size a call's tuning shape class is chosen by (e.g. context
+     * length), from the op's public params struct. */
+    size_t (*class_size)(const void *params);
 } qkv_op_desc;
 
 extern const qkv_op_desc qkv_op_table[QKV_OP_COUNT];

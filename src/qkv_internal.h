@@ -76,6 +76,7 @@ struct qkv_context {
     qkv_device_info info;
     void *impl;          /* backend state */
     qkv_buffer *scratch; /* temporary device memory, see qkv_gpu_scratch */
+    struct qkv_tuning *tuning; /* tables and overrides, see tuning.h */
 };
 
 /* ---- ops ------------------------------------------------------------------ */
@@ -107,9 +108,6 @@ typedef struct qkv_kernel_impl {
 const qkv_kernel_impl *qkv_kernel_find(qkv_op_id op, qkv_backend_kind backend);
 /* Defaults of an implementation's tile space. */
 void qkv_tile_defaults(const qkv_kernel_impl *impl, qkv_tile_params *tile);
-/* Parameters a call on ctx uses (defaults until the tuner's tables load). */
-void qkv_tile_for_context(const qkv_context *ctx, const qkv_kernel_impl *impl,
-                          qkv_tile_params *tile);
 /* Run `op` on ctx with params after the op's own argument checks. */
 qkv_status qkv_dispatch(qkv_context *ctx, qkv_op_id op, const void *params);
 

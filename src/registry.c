@@ -1,5 +1,6 @@
 /* registry.c - op x backend -> implementation lookup and tile parameters. */
-#include "qkv_internal.h"
+#include "op_table.h"
+#include "tuning.h"
 
 static const qkv_kernel_impl *const *backend_table(qkv_backend_kind backend)
 {
@@ -31,21 +32,15 @@ void qkv_tile_defaults(const qkv_kernel_impl *impl, qkv_tile_params *tile)
         tile->value[i] = i < impl->nparams ? impl->params[i].default_value : 0;
 }
 
-void qkv_tile_for_context(const qkv_context *ctx, const qkv_kernel_impl *impl,
-                          qkv_tile_params *tile)
-{
-    (void)ctx; /* per-device tables arrive with the tuner */
-    qkv_tile_defaults(impl, tile);
-}
-
 qkv_status qkv_dispatch(qkv_context *ctx, qkv_op_id op, const void *params)
 {
     const qkv_kernel_impl *impl = qkv_kernel_find(op, ctx->backend->kind);
     if (!impl)
         return qkv_fail(QKV_ERR_UNSUPPORTED, "op %d is not implemented on backend %s", (int)op,
                         qkv_backend_name(ctx->backend->kind));
+    const qkv_op_desc *desc = &qkv_op_table[op];
     qkv_tile_params tile;
-    qkv_tile_for_context(ctx, impl, &tile);
+    qkv_tile_resolve(ctx, op, impl, desc->class_size ? desc->class_size(params) : 0, &tile);
     qkv_clear_error();
     return impl->run(ctx, params, &tile);
 }

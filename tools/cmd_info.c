@@ -1,6 +1,7 @@
 /* cmd_info.c - `qkv info`: backends, devices, limits and the op registry. */
 #include "cli.h"
 #include "op_table.h"
+#include "tuning.h"
 
 #include <stdio.h>
 
@@ -14,10 +15,17 @@ static void print_device(const qkv_device_info *d)
            d->compute_units, d->mem_align);
 }
 
-/* One line per op: which backends implement it and their default tiles. */
+/* One line per op and backend: the parameters a call uses on the
+ * backend's first device (for a size of 4096) and which level supplied
+ * them (override, device table, architecture table, default). */
 static void print_registry(void)
 {
-    printf("\nops (implementations and default tile parameters):\n");
+    qkv_context *ctx[QKV_BACKEND_COUNT] = {0};
+    for (int b = 0; b < QKV_BACKEND_COUNT; b++)
+        if (qkv_device_count((qkv_backend_kind)b) > 0 &&
+            qkv_open(qkv_backend_name((qkv_backend_kind)b), &ctx[b]) != QKV_OK)
+            ctx[b] = NULL;
+    printf("\nops (tile parameters a call of size 4096 uses on device 0, and their source):\n");
     for (int o = 0; o < QKV_OP_COUNT; o++) {
         const qkv_op_desc *op = &qkv_op_table[o];
         printf("  %-22s %s\n", op->name, op->summary);
@@ -25,12 +33,18 @@ static void print_registry(void)
             const qkv_kernel_impl *impl = qkv_kernel_find(op->id, (qkv_backend_kind)b);
             if (!impl)
                 continue;
-            printf("      %-7s", qkv_backend_name((qkv_backend_kind)b));
-            for (int p = 0; p < impl->nparams; p++)
-                printf(" %s=%d", impl->params[p].name, impl->params[p].default_value);
-            printf("%s\n", impl->nparams ? "  (defaults)" : "");
+            char params[256] = "";
+            const char *level = "default";
+            if (ctx[b])
+                qkv_get_tile_params(ctx[b], op->name, 4096, params, sizeof params, &level);
+            else
+                qkv_tile_format(impl, &(qkv_tile_params){0}, params, 0);
+            printf("      %-7s %-44s %s\n", qkv_backend_name((qkv_backend_kind)b),
+                   impl->nparams ? params : "-", ctx[b] ? level : "(no device)");
         }
     }
+    for (int b = 0; b < QKV_BACKEND_COUNT; b++)
+        qkv_close(ctx[b]);
 }
 
 int cmd_info(int argc, char **argv)

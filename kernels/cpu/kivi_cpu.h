@@ -33,7 +33,7 @@ typedef struct kivi_cpu_decode {
     size_t split;     /* tokens per work item, a multiple of G */
     size_t nsplit;    /* work items per (batch, kv head) */
     size_t vblock;    /* quantized value tokens per cache block */
-    size_t prefetch;  /* key-code prefetch distance in tokens */
+    size_t prefetch;  /* key lines prefetched this far past the next chunk */
     int bits;
 } kivi_cpu_decode;
 
@@ -77,6 +77,7 @@ void kivi_avx2_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh, siz
 void kivi_avx2_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g);
 /* Dequantize value row `row` (= bh * tokens + t) into D f32. */
 void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row);
+/* Decode work item (see kivi_cpu_decode_item_fn). */
 void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
                            const kivi_cpu_scratch *s, float *part);
 #endif

@@ -1,0 +1,470 @@
+/* tuning.c - tuning tables at run time (format: docs/tuning.md).
+ *
+ * A table file holds one device:
+ *     device <backend> <device-key>
+ *     arch <backend> <arch-key>
+ *     entry op=<name> class=<bound> params=<k=v,...> [provenance key=value ...]
+ * A context keeps the entries of files whose device key (level "device") or
+ * arch key (level "arch") match its own; an entry whose parameters are not
+ * in the kernel's space or do not fit the device is dropped with a warning
+ * at load, and one that fails verification on first use is dropped then. */
+#include "tuning.h"
+#include "harness.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const size_t qkv_size_class_bound[QKV_SIZE_CLASSES] = {1, 16, 128, 1024, 4096, 16384, SIZE_MAX};
+
+typedef struct tuning_entry {
+    qkv_op_id op;
+    int size_class;
+    qkv_tile_level level;
+    int verified; /* 0 not yet, 1 passed, -1 failed */
+    qkv_tile_params tile;
+    char source[256]; /* file:line, for warnings */
+} tuning_entry;
+
+typedef struct qkv_tuning {
+    int n, cap;
+    tuning_entry *entries;
+    bool has_override[QKV_OP_COUNT];
+    qkv_tile_params override[QKV_OP_COUNT];
+    const qkv_tile_params *forced[QKV_OP_COUNT];
+} qkv_tuning;
+
+static qkv_tile_verifier verifier;
+
+const char *qkv_tile_level_name(qkv_tile_level level)
+{
+    static const char *const names[] = {"default", "arch", "device", "override"};
+    return names[level];
+}
+
+int qkv_size_class(size_t size)
+{
+    int c = 0;
+    while (size > qkv_size_class_bound[c])
+        c++;
+    return c;
+}
+
+/* A warning on stderr, unless QKV_QUIET=1. */
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+    const char *quiet = getenv("QKV_QUIET");
+    if (quiet && strcmp(quiet, "1") == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+/* Lower-case `text` with runs of other characters folded to '-'. */
+static void normalise(const char *prefix, const char *text, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "%s", prefix);
+    bool dash = true;
+    for (const char *p = text; *p && n + 1 < size; p++) {
+        if (isalnum((unsigned char)*p)) {
+            out[n++] = (char)tolower((unsigned char)*p);
+            dash = false;
+        } else if (!dash) {
+            out[n++] = '-';
+            dash = true;
+        }
+    }
+    while (n > 0 && out[n - 1] == '-')
+        n--;
+    out[n < size ? n : size - 1] = '\0';
+}
+
+void qkv_device_key(const qkv_device_info *dev, char *out, size_t size)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%s-", qkv_backend_name(dev->backend));
+    normalise(prefix, dev->name, out, size);
+}
+
+void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%s-", qkv_backend_name(dev->backend));
+    normalise(prefix, dev->arch, out, size);
+}
+
+/* Index of parameter `name` in impl's space, or -1. */
+static int param_index(const qkv_kernel_impl *impl, const char *name, size_t len)
+{
+    for (int i = 0; i < impl->nparams; i++)
+        if (strlen(impl->params[i].name) == len && strncmp(impl->params[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+static bool is_candidate(const qkv_tile_param_def *def, long v)
+{
+    for (int k = 0; k < QKV_MAX_CANDIDATES && def->candidates[k]; k++)
+        if (def->candidates[k] == v)
+            return true;
+    return false;
+}
+
+bool qkv_tile_parse(const qkv_kernel_impl *impl, const qkv_device_info *dev, const char *text,
+                    qkv_tile_params *tile, char *why, size_t why_size)
+{
+    qkv_tile_defaults(impl, tile);
+    const char *p = text;
+    while (*p) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        if (!eq || eq > end) {
+            snprintf(why, why_size, "'%.*s' is not name=value", (int)(end - p), p);
+            return false;
+        }
+        const int i = param_index(impl, p, (size_t)(eq - p));
+        char *vend;
+        const long v = strtol(eq + 1, &vend, 10);
+        if (i < 0) {
+            snprintf(why, why_size, "no tile parameter '%.*s'", (int)(eq - p), p);
+            return false;
+        }
+        if (vend != end || !is_candidate(&impl->params[i], v)) {
+            snprintf(why, why_size, "%s=%.*s is not among its candidate values",
+                     impl->params[i].name, (int)(end - eq - 1), eq + 1);
+            return false;
+        }
+        tile->value[i] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (impl->valid && dev && !impl->valid(tile, dev)) {
+        snprintf(why, why_size, "the configuration does not fit the device's limits");
+        return false;
+    }
+    return true;
+}
+
+void qkv_tile_format(const qkv_kernel_impl *impl, const qkv_tile_params *tile, char *out,
+                     size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < impl->nparams && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%s=%d", i ? "," : "", impl->params[i].name,
+                              tile->value[i]);
+}
+
+static qkv_tuning *tuning_of(qkv_context *ctx)
+{
+    if (!ctx->tuning)
+        ctx->tuning = calloc(1, sizeof *ctx->tuning);
+    return ctx->tuning;
+}
+
+/* Value of `key=` in a whitespace-separated line, copied into out. */
+static bool field(const char *line, const char *key, char *out, size_t size)
+{
+    const size_t klen = strlen(key);
+    for (const char *p = line; (p = strstr(p, key)); p += klen) {
+        if ((p == line || isspace((unsigned char)p[-1])) && p[klen] == '=') {
+            const size_t len = strcspn(p + klen + 1, " \t\r\n");
+            snprintf(out, size, "%.*s", (int)len, p + klen + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parse one "entry" line into t; warns and returns false when unusable. */
+static bool parse_entry(qkv_context *ctx, const char *line, const char *where,
+                        tuning_entry *t)
+{
+    char op[64], cls[32], params[256], why[160];
+    if (!field(line, "op", op, sizeof op) || !field(line, "class", cls, sizeof cls) ||
+        !field(line, "params", params, sizeof params)) {
+        warn("qkv: warning: %s: malformed entry (needs op=, class=, params=): ignored\n",
+             where);
+        return false;
+    }
+    const qkv_op_desc *desc = qkv_op_by_name(op);
+    const qkv_kernel_impl *impl = desc ? qkv_kernel_find(desc->id, ctx->backend->kind) : NULL;
+    if (!impl) {
+        warn("qkv: warning: %s: op '%s' unknown on this backend: ignored\n", where, op);
+        return false;
+    }
+    char *end;
+    const unsigned long long bound = strcmp(cls, "max") == 0 ? SIZE_MAX : strtoull(cls, &end, 10);
+    if (strcmp(cls, "max") != 0 && (*end || qkv_size_class_bound[qkv_size_class(bound)] != bound)) {
+        warn("qkv: warning: %s: class '%s' is not a class bound: ignored\n", where, cls);
+        return false;
+    }
+    if (!qkv_tile_parse(impl, &ctx->info, params, &t->tile, why, sizeof why)) {
+        warn("qkv: warning: %s: parameters %s (%s): ignored\n", where, params, why);
+        return false;
+    }
+    t->op = desc->id;
+    t->size_class = qkv_size_class((size_t)bound);
+    snprintf(t->source, sizeof t->source, "%s", where);
+    return true;
+}
+
+static void add_entry(qkv_tuning *tu, const tuning_entry *t)
+{
+    if (tu->n == tu->cap) {
+        const int cap = tu->cap ? 2 * tu->cap : 16;
+        tuning_entry *e = realloc(tu->entries, (size_t)cap * sizeof *e);
+        if (!e)
+            return;
+        tu->entries = e;
+        tu->cap = cap;
+    }
+    tu->entries[tu->n++] = *t;
+}
+
+/* Load one table file: its entries join ctx's at device or arch level
+ * when the file's keys match the context's device. */
+static void load_file(qkv_context *ctx, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char dev_key[160], arch_key[160], line[1024];
+    qkv_device_key(&ctx->info, dev_key, sizeof dev_key);
+    qkv_arch_key(&ctx->info, arch_key, sizeof arch_key);
+    qkv_tile_level level = QKV_LEVEL_DEFAULT;
+    bool device_seen = false;
+    for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
+        char kind[16] = "", backend[32] = "", key[160] = "", where[200];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        if (line[0] == '#' || sscanf(line, "%15s", kind) != 1)
+            continue;
+        if (strcmp(kind, "device") == 0 || strcmp(kind, "arch") == 0) {
+            if (sscanf(line, "%*s %31s %159s", backend, key) != 2) {
+                warn("qkv: warning: %s: malformed %s line: file ignored\n", where, kind);
+                break;
+            }
+            char want[200];
+            snprintf(want, sizeof want, "%s", kind[0] == 'd' ? dev_key : arch_key);
+            const bool match = strcmp(want, key) == 0;
+            if (kind[0] == 'd') {
+                device_seen = true;
+                level = match ? QKV_LEVEL_DEVICE : QKV_LEVEL_DEFAULT;
+            } else if (level == QKV_LEVEL_DEFAULT && match) {
+                level = QKV_LEVEL_ARCH;
+            }
+        } else if (strcmp(kind, "entry") == 0) {
+            if (!device_seen) {
+                warn("qkv: warning: %s: entry before the device line: file ignored\n", where);
+                break;
+            }
+            tuning_entry t = {.level = level};
+            if (level != QKV_LEVEL_DEFAULT && parse_entry(ctx, line, where, &t))
+                add_entry(tuning_of(ctx), &t);
+        } else {
+            warn("qkv: warning: %s: unknown line '%s': file ignored\n", where, kind);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Load every *.txt table of a directory, or one file. */
+static void load_path(qkv_context *ctx, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        load_file(ctx, path);
+        return;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".txt") == 0) {
+            char file[4096];
+            snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+            load_file(ctx, file);
+        }
+    }
+    closedir(d);
+}
+
+/* $QKV_TILE_PARAMS = "op:k=v,k=v;op:k=v" */
+static void load_env_overrides(qkv_context *ctx)
+{
+    const char *env = getenv("QKV_TILE_PARAMS");
+    if (!env)
+        return;
+    char *copy = strdup(env), *save = NULL;
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *colon = strchr(item, ':');
+        if (!colon) {
+            warn("qkv: warning: QKV_TILE_PARAMS item '%s' is not op:params: ignored\n", item);
+            continue;
+        }
+        *colon = '\0';
+        if (qkv_set_tile_params(ctx, item, colon + 1) != QKV_OK)
+            warn("qkv: warning: QKV_TILE_PARAMS: %s: ignored\n", qkv_last_error());
+    }
+    free(copy);
+}
+
+void qkv_tuning_load(qkv_context *ctx)
+{
+#ifdef QKV_DATADIR
+    load_path(ctx, QKV_DATADIR "/tuning");
+#endif
+#ifdef QKV_SRCDIR
+    load_path(ctx, QKV_SRCDIR "/results/tuning");
+#endif
+    const char *env = getenv("QKV_TUNING_PATH");
+    if (env)
+        load_path(ctx, env);
+    load_env_overrides(ctx);
+}
+
+void qkv_tuning_free(qkv_context *ctx)
+{
+    if (ctx->tuning)
+        free(ctx->tuning->entries);
+    free(ctx->tuning);
+    ctx->tuning = NULL;
+}
+
+void qkv_tuning_set_verifier(qkv_tile_verifier v) { verifier = v; }
+
+void qkv_tile_force(qkv_context *ctx, qkv_op_id op, const qkv_tile_params *tile)
+{
+    qkv_tuning *tu = tuning_of(ctx);
+    if (tu)
+        tu->forced[op] = tile;
+}
+
+/* The default verifier: op on its odd validation shape against the
+ * reference, guard regions and all. */
+static bool verify_against_reference(qkv_context *ctx, qkv_op_id op)
+{
+    const qkv_op_desc *desc = &qkv_op_table[op];
+    qkv_op_shape shapes[32];
+    const int n = desc->shapes("small", shapes, 32);
+    if (n == 0)
+        return false;
+    qkv_op_case c;
+    if (qkv_case_prepare(desc, &shapes[n > 1 ? 1 : 0], 77, &c) != QKV_OK)
+        return false;
+    qkv_check_result r;
+    qkv_case_check(desc, &c, ctx, &r);
+    qkv_case_free(&c);
+    return r.pass;
+}
+
+/* Verify entry e on ctx once; false (with a warning) if it fails. */
+static bool entry_usable(qkv_context *ctx, tuning_entry *e)
+{
+    if (e->verified == 0) {
+        const qkv_tile_params tile = e->tile;
+        qkv_tile_force(ctx, e->op, &tile);
+        const bool ok = (verifier ? verifier : verify_against_reference)(ctx, e->op);
+        qkv_tile_force(ctx, e->op, NULL);
+        e->verified = ok ? 1 : -1;
+        if (!ok)
+            warn("qkv: warning: %s: parameters fail verification against the reference on "
+                 "this device: ignored\n",
+                 e->source);
+    }
+    return e->verified > 0;
+}
+
+qkv_tile_level qkv_tile_resolve(qkv_context *ctx, qkv_op_id op, const qkv_kernel_impl *impl,
+                                size_t size, qkv_tile_params *tile)
+{
+    qkv_tuning *tu = ctx->tuning;
+    if (tu && tu->forced[op]) {
+        *tile = *tu->forced[op];
+        return QKV_LEVEL_OVERRIDE;
+    }
+    if (tu && tu->has_override[op]) {
+        *tile = tu->override[op];
+        return QKV_LEVEL_OVERRIDE;
+    }
+    const int want = qkv_size_class(size);
+    for (int level = QKV_LEVEL_DEVICE; tu && level >= QKV_LEVEL_ARCH; level--) {
+        for (;;) { /* nearest class; an entry failing verification drops out */
+            tuning_entry *best = NULL;
+            for (int i = 0; i < tu->n; i++) {
+                tuning_entry *e = &tu->entries[i];
+                if (e->op != op || (int)e->level != level || e->verified < 0)
+                    continue;
+                const int d = abs(e->size_class - want), bd = best ? abs(best->size_class - want) : 99;
+                if (d < bd || (d == bd && best && e->size_class < best->size_class))
+                    best = e;
+            }
+            if (!best)
+                break;
+            if (entry_usable(ctx, best)) {
+                *tile = best->tile;
+                return (qkv_tile_level)level;
+            }
+        }
+    }
+    qkv_tile_defaults(impl, tile);
+    return QKV_LEVEL_DEFAULT;
+}
+
+qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *params)
+{
+    if (!ctx || !op)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: NULL argument");
+    const qkv_op_desc *desc = qkv_op_by_name(op);
+    if (!desc)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: unknown op '%s'", op);
+    const qkv_kernel_impl *impl = qkv_kernel_find(desc->id, ctx->backend->kind);
+    if (!impl)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "qkv_set_tile_params: %s has no %s kernel", op,
+                        qkv_backend_name(ctx->backend->kind));
+    qkv_tuning *tu = tuning_of(ctx);
+    if (!tu)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_set_tile_params: out of host memory");
+    if (!params) {
+        tu->has_override[desc->id] = false;
+        return QKV_OK;
+    }
+    qkv_tile_params tile;
+    char why[160];
+    if (!qkv_tile_parse(impl, &ctx->info, params, &tile, why, sizeof why))
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: %s: %s", op, why);
+    tu->override[desc->id] = tile;
+    tu->has_override[desc->id] = true;
+    return QKV_OK;
+}
+
+qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, char *params,
+                               size_t params_size, const char **level)
+{
+    if (!ctx || !op || !params || !params_size)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_get_tile_params: NULL argument");
+    const qkv_op_desc *desc = qkv_op_by_name(op);
+    if (!desc)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_get_tile_params: unknown op '%s'", op);
+    const qkv_kernel_impl *impl = qkv_kernel_find(desc->id, ctx->backend->kind);
+    if (!impl)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "qkv_get_tile_params: %s has no %s kernel", op,
+                        qkv_backend_name(ctx->backend->kind));
+    qkv_tile_params tile;
+    const qkv_tile_level l = qkv_tile_resolve(ctx, desc->id, impl, size, &tile);
+    qkv_tile_format(impl, &tile, params, params_size);
+    if (level)
+        *level = qkv_tile_level_name(l);
+    return QKV_OK;
+}
