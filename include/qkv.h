@@ -230,10 +230,25 @@ typedef struct qkv_kivi_cache_tensors {
 } qkv_kivi_cache_tensors;
 qkv_status qkv_kivi_cache_tensors_get(const qkv_kivi_cache *cache, qkv_kivi_cache_tensors *t);
 
+/* ---- f16 dense decode attention ------------------------------------------
+ * The uncompressed baseline of KIVI's decode: one query per sequence against
+ * an f16 KV cache.
+ *  query  f32 [B, Hq, D]; output f32 [B, Hq, D]; Hq % Hkv == 0 (GQA).
+ *  keys, values f16 [B, Hkv, capacity, D]: rows [0, tokens) of each head used.
+ *  capacity 0 means tokens; softmax_scale 0 = 1/sqrt(D). */
+typedef struct qkv_f16_decode_params {
+    size_t batch, q_heads, kv_heads, head_dim;
+    size_t tokens, capacity;
+    float softmax_scale;
+    qkv_buffer *query, *keys, *values, *output;
+} qkv_f16_decode_params;
+
+qkv_status qkv_f16_decode_attention(qkv_context *ctx, const qkv_f16_decode_params *p);
+
 /* ---- tile parameters ------------------------------------------------------
  * Each op's kernel on a backend has named tile parameters (see `qkv info`).
  * A call uses, in order: an override set here or in $QKV_TILE_PARAMS
- * ("op:name=value,...;op:..."), the device's tuning table, a table of the
+ * ("[backend.]op:name=value,...;..."), the device's tuning table, a table of the
  * same architecture, the backend's defaults.  Tables are read when a context
  * opens from the installed data dir, the source tree's results/tuning and
  * $QKV_TUNING_PATH (file or directory). */

@@ -1,5 +1,6 @@
 /* ref_backend.c - the reference as a backend: each op's kernel entry calls
  * the scalar reference on the context's host buffers. */
+#include "dense_ref.h"
 #include "kivi_ref.h"
 #include "qkv_internal.h"
 #include "quant_input_check.h"
@@ -70,6 +71,15 @@ static qkv_status ref_decode(qkv_context *ctx, const void *params, const qkv_til
     return QKV_OK;
 }
 
+static qkv_status ref_f16_decode(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+{
+    (void)ctx;
+    (void)t;
+    const qkv_f16_decode_params *p = params;
+    dense_ref_f16_decode(p, p->query->host, p->keys->host, p->values->host, p->output->host);
+    return QKV_OK;
+}
+
 #define REF_IMPL(NAME, OP, FN)                                                                 \
     static const qkv_kernel_impl NAME = {OP, FN, 0, NULL, NULL};
 
@@ -78,8 +88,9 @@ REF_IMPL(ref_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)
 REF_IMPL(ref_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, ref_dequant_keys)
 REF_IMPL(ref_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, ref_dequant_values)
 REF_IMPL(ref_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, ref_decode)
+REF_IMPL(ref_f16_decode_impl, QKV_OP_F16_DECODE_ATTENTION, ref_f16_decode)
 
 const qkv_kernel_impl *const qkv_ref_kernels[] = {
     &ref_quant_keys_impl, &ref_quant_values_impl, &ref_dequant_keys_impl,
-    &ref_dequant_values_impl, &ref_decode_impl, NULL,
+    &ref_dequant_values_impl, &ref_decode_impl, &ref_f16_decode_impl, NULL,
 };

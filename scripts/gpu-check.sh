@@ -2,9 +2,9 @@
 # gpu-check.sh - one command for a lent GPU machine: builds qkv from the
 # carried dist tarball with CUDA, runs every test (Check carried by
 # scripts/gpu-prep.sh; CUDA is one of the backends every suite iterates),
-# `qkv validate --backend cuda` over all shapes, and writes its tables and
-# logs under $OUT (default ./gpu-out).  Tuning and benchmarks join this
-# script when the tuner and bench harness exist.
+# `qkv validate --backend cuda` over all shapes (and over every backend
+# present), a short `qkv tune --backend cuda`, and writes its tables and
+# logs under $OUT (default ./gpu-out): at most 8 files.
 #   usage: scripts/gpu-check.sh   (from the repository root, .carry/ present)
 set -u
 top=$(pwd)
@@ -36,10 +36,15 @@ status=0
 log "qkv info"
 ./qkv info 2>&1 | tee "$out/info.txt"
 log "qkv validate --backend cuda --shapes all"
-./qkv validate --backend cuda --shapes all --report "$out/validate-cuda.md" >"$out/validate-cuda.txt" 2>&1 \
+./qkv validate --backend cuda --shapes all --report "$out/validate-cuda.md" >/tmp/validate-cuda.txt 2>&1 \
     || status=1
-tail -3 "$out/validate-cuda.txt" | tee -a "$out/summary.txt"
-grep FAIL "$out/validate-cuda.txt" | head -20 | tee -a "$out/summary.txt"
+tail -3 /tmp/validate-cuda.txt | tee -a "$out/summary.txt"
+grep FAIL /tmp/validate-cuda.txt | head -20 | tee -a "$out/summary.txt"
+log "qkv tune --backend cuda (short: anneal, ${QKV_TUNE_EVALS:-16} evaluations per op)"
+./qkv tune --backend cuda --max-evals "${QKV_TUNE_EVALS:-16}" --out /tmp/tuning >"$out/tune-cuda.txt" 2>&1 \
+    || status=1
+grep -E "on |default|tuned|evaluated" "$out/tune-cuda.txt" | tee -a "$out/summary.txt"
+cat /tmp/tuning/cuda-*.txt >>"$out/tune-cuda.txt" 2>/dev/null
 log "qkv validate (every backend present) --shapes all"
 ./qkv validate --shapes all --report "$out/validate-all.md" >"$out/validate-all.txt" 2>&1 || status=1
 grep -E "^backend|passed|FAIL" "$out/validate-all.txt" | head -30 | tee -a "$out/summary.txt"

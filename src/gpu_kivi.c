@@ -267,7 +267,7 @@ GPU_IMPL(gpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space
 
 const qkv_kernel_impl *const qkv_gpu_kernels[] = {
     &gpu_quant_keys_impl, &gpu_quant_values_impl, &gpu_dequant_keys_impl,
-    &gpu_dequant_values_impl, &gpu_decode_impl, NULL,
+    &gpu_dequant_values_impl, &gpu_decode_impl, &qkv_gpu_f16_decode_impl, NULL,
 };
 
 int qkv_gpu_builds(qkv_gpu_build *out, int max)
@@ -290,5 +290,5 @@ int qkv_gpu_builds(qkv_gpu_build *out, int max)
                          decode_space[DECODE_SPLIT].default_value);
             }
         }
-    return n;
+    return n + qkv_gpu_dense_builds(out + n, max - n);
 }

@@ -30,8 +30,8 @@ static size_t tie_count(const qkv_op_case *c, int i)
     return c->t[i].cmp == QKV_CMP_CODES ? n * (size_t)(32 / c->shape.bits) : n;
 }
 
-qkv_status qkv_case_prepare(const qkv_op_desc *op, const qkv_op_shape *shape, uint64_t seed,
-                            qkv_op_case *c)
+qkv_status qkv_case_inputs(const qkv_op_desc *op, const qkv_op_shape *shape, uint64_t seed,
+                           qkv_op_case *c)
 {
     memset(c, 0, sizeof *c);
     c->shape = *shape;
@@ -49,8 +49,17 @@ qkv_status qkv_case_prepare(const qkv_op_desc *op, const qkv_op_shape *shape, ui
         }
     }
     op->fill_inputs(c, seed);
+    return QKV_OK;
+}
+
+qkv_status qkv_case_prepare(const qkv_op_desc *op, const qkv_op_shape *shape, uint64_t seed,
+                            qkv_op_case *c)
+{
+    qkv_status st = qkv_case_inputs(op, shape, seed, c);
+    if (st != QKV_OK)
+        return st;
     qkv_context *ref;
-    qkv_status st = qkv_open("ref", &ref);
+    st = qkv_open("ref", &ref);
     if (st == QKV_OK) {
         st = qkv_case_run(op, c, ref, c->host);
         qkv_close(ref);
@@ -69,9 +78,10 @@ qkv_status qkv_case_prepare(const qkv_op_desc *op, const qkv_op_shape *shape, ui
 static qkv_status upload(const qkv_op_case *c, qkv_context *ctx, size_t guard,
                          qkv_buffer **bufs, qkv_buffer **whole)
 {
+    for (int i = 0; i < c->ntensors; i++)
+        bufs[i] = whole[i] = NULL;
     for (int i = 0; i < c->ntensors; i++) {
         const size_t bytes = qkv_tensor_bytes(&c->t[i]);
-        bufs[i] = whole[i] = NULL;
         if (!bytes)
             continue;
         qkv_status st;
@@ -244,4 +254,19 @@ void qkv_case_check(const qkv_op_desc *op, const qkv_op_case *c, qkv_context *ct
         snprintf(r->message, sizeof r->message, "%s: %s", qkv_status_name(st), qkv_last_error());
     }
     release(c->ntensors, bufs, whole);
+}
+
+qkv_status qkv_case_upload(const qkv_op_case *c, qkv_context *ctx, qkv_buffer **bufs)
+{
+    qkv_buffer *whole[QKV_CASE_MAX_TENSORS];
+    const qkv_status st = upload(c, ctx, 0, bufs, whole);
+    if (st != QKV_OK)
+        release(c->ntensors, bufs, whole);
+    return st;
+}
+
+void qkv_case_release(const qkv_op_case *c, qkv_buffer **bufs)
+{
+    for (int i = 0; i < c->ntensors; i++)
+        qkv_buffer_destroy(bufs[i]);
 }

@@ -23,11 +23,21 @@ typedef struct qkv_check_result {
 qkv_status qkv_case_prepare(const qkv_op_desc *op, const qkv_op_shape *shape, uint64_t seed,
                             qkv_op_case *c);
 void qkv_case_free(qkv_op_case *c);
+/* Only describe, allocate and fill the inputs (no reference run: for
+ * benchmarks of shapes too large for the reference). */
+qkv_status qkv_case_inputs(const qkv_op_desc *op, const qkv_op_shape *shape, uint64_t seed,
+                           qkv_op_case *c);
 
 /* Run the case's inputs on ctx and write the outputs into out[i] (host
  * arrays of the output tensors' sizes; entries of inputs ignored). */
 qkv_status qkv_case_run(const qkv_op_desc *op, const qkv_op_case *c, qkv_context *ctx,
                         void *const *out);
+
+/* Device buffers of a case on ctx, inputs uploaded (bufs[i] NULL for empty
+ * tensors); for repeated launches, e.g. timing.  Release with
+ * qkv_case_release. */
+qkv_status qkv_case_upload(const qkv_op_case *c, qkv_context *ctx, qkv_buffer **bufs);
+void qkv_case_release(const qkv_op_case *c, qkv_buffer **bufs);
 
 /* Run on ctx with guarded, poisoned outputs and compare with the case's
  * reference outputs. */

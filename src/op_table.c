@@ -1,6 +1,7 @@
 /* op_table.c - the KIVI entries of the op registry (spec: kivi.md). */
 #include "op_table.h"
 #include "kivi_ref.h"
+#include "op_table_dense.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -529,6 +530,11 @@ const qkv_op_desc qkv_op_table[QKV_OP_COUNT] = {
      "fused decode attention over packed + f16 residual KV (GQA, batched)", 1e-10,
      decode_describe, decode_fill, decode_launch, NULL, decode_infer, decode_shapes,
      decode_bytes, decode_flops, decode_class_size},
+    {QKV_OP_F16_DECODE_ATTENTION, "f16_decode_attention",
+     "dense decode attention over an f16 KV cache (GQA, batched; KIVI's baseline)", 1e-10,
+     qkv_dense_decode_describe, qkv_dense_decode_fill, qkv_dense_decode_launch, NULL,
+     qkv_dense_decode_infer, qkv_dense_decode_shapes, qkv_dense_decode_bytes,
+     qkv_dense_decode_flops, qkv_dense_decode_class_size},
 };
 
 const qkv_op_desc *qkv_op_by_name(const char *name)

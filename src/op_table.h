@@ -11,6 +11,7 @@ typedef struct qkv_op_shape {
     char label[32];
     size_t batch, q_heads, kv_heads, tokens, head_dim;
     size_t k_quant, k_resid, v_quant, v_resid; /* decode attention */
+    size_t capacity; /* f16 decode: KV rows per head (0 = tokens) */
     int bits, group;
     qkv_dtype dtype; /* quantizer input */
 } qkv_op_shape;

@@ -87,6 +87,7 @@ typedef enum qkv_op_id {
     QKV_OP_KIVI_DEQUANT_KEYS,
     QKV_OP_KIVI_DEQUANT_VALUES,
     QKV_OP_KIVI_DECODE_ATTENTION,
+    QKV_OP_F16_DECODE_ATTENTION,
     QKV_OP_COUNT
 } qkv_op_id;
 

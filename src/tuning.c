@@ -300,7 +300,7 @@ static void load_path(qkv_context *ctx, const char *path)
     closedir(d);
 }
 
-/* $QKV_TILE_PARAMS = "op:k=v,k=v;op:k=v" */
+/* $QKV_TILE_PARAMS = "[backend.]op:k=v,k=v;..." (no prefix: every backend) */
 static void load_env_overrides(qkv_context *ctx)
 {
     const char *env = getenv("QKV_TILE_PARAMS");
@@ -314,6 +314,13 @@ static void load_env_overrides(qkv_context *ctx)
             continue;
         }
         *colon = '\0';
+        char *dot = strchr(item, '.'); /* optional backend prefix: "cpu.op" */
+        if (dot) {
+            *dot = '\0';
+            if (strcmp(item, qkv_backend_name(ctx->backend->kind)) != 0)
+                continue;
+            item = dot + 1;
+        }
         if (qkv_set_tile_params(ctx, item, colon + 1) != QKV_OK)
             warn("qkv: warning: QKV_TILE_PARAMS: %s: ignored\n", qkv_last_error());
     }
@@ -322,12 +329,15 @@ static void load_env_overrides(qkv_context *ctx)
 
 void qkv_tuning_load(qkv_context *ctx)
 {
+    const char *only = getenv("QKV_TUNING_ONLY_PATH"); /* 1: skip the built-in places */
+    if (!only || strcmp(only, "1") != 0) {
 #ifdef QKV_DATADIR
-    load_path(ctx, QKV_DATADIR "/tuning");
+        load_path(ctx, QKV_DATADIR "/tuning");
 #endif
 #ifdef QKV_SRCDIR
-    load_path(ctx, QKV_SRCDIR "/results/tuning");
+        load_path(ctx, QKV_SRCDIR "/results/tuning");
 #endif
+    }
     const char *env = getenv("QKV_TUNING_PATH");
     if (env)
         load_path(ctx, env);

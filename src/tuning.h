@@ -35,7 +35,8 @@ void qkv_tile_format(const qkv_kernel_impl *impl, const qkv_tile_params *tile, c
                      size_t size);
 
 /* Load the tables for ctx (installed data dir, the source tree's
- * results/tuning, $QKV_TUNING_PATH) and $QKV_TILE_PARAMS overrides. */
+ * results/tuning, $QKV_TUNING_PATH; only the last when
+ * QKV_TUNING_ONLY_PATH=1) and $QKV_TILE_PARAMS overrides. */
 void qkv_tuning_load(qkv_context *ctx);
 void qkv_tuning_free(qkv_context *ctx);
 

@@ -277,6 +277,38 @@ START_TEST(test_dequant_and_decode_errors)
 }
 END_TEST
 
+START_TEST(test_f16_decode_errors)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    const qkv_f16_decode_params good = {
+        .batch = 1, .q_heads = 4, .kv_heads = 2, .head_dim = 64, .tokens = 40,
+        .query = f.input, .keys = f.input, .values = f.input, .output = f.output};
+    qkv_f16_decode_params p = good;
+    ck_assert_int_eq(qkv_f16_decode_attention(f.ctx, &p), QKV_OK);
+    uint8_t *fill = malloc(BUF_BYTES);
+    memset(fill, SENTINEL, BUF_BYTES);
+    ck_assert(qkv_buffer_write(f.output, 0, fill, BUF_BYTES) == QKV_OK);
+    free(fill);
+    p.q_heads = 5;
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.tokens = 0;
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.capacity = 39;
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.softmax_scale = NAN;
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.capacity = SIZE_MAX / 2;
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_OVERFLOW);
+    p = good, p.keys = NULL;
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.head_dim = 4096; /* buffers too small */
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
+    EXPECT_FAIL(&f, qkv_f16_decode_attention(f.ctx, NULL), QKV_ERR_INVALID_ARG);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_cache_errors)
 {
     qkv_context *ctx;
@@ -331,6 +363,7 @@ int main(void)
     tcase_add_loop_test(tc, test_quant_argument_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_quant_nonfinite_input, 0, ntargets);
     tcase_add_loop_test(tc, test_dequant_and_decode_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_f16_decode_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_cache_errors, 0, ntargets);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

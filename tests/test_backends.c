@@ -106,9 +106,12 @@ END_TEST
 /* Every (program, defines) the GPU ops use builds on each OpenCL device. */
 START_TEST(test_opencl_builds_every_kernel)
 {
-    static const char *const kernels[] = {
-        "kivi_scan_input",   "kivi_quant_keys",     "kivi_quant_values",   "kivi_dequant_keys",
-        "kivi_dequant_values", "kivi_decode_partial", "kivi_decode_merge",
+    static const char *const kernels[][2] = {
+        {"kivi", "kivi_scan_input"},       {"kivi", "kivi_quant_keys"},
+        {"kivi", "kivi_quant_values"},     {"kivi", "kivi_dequant_keys"},
+        {"kivi", "kivi_dequant_values"},   {"kivi", "kivi_decode_partial"},
+        {"kivi", "kivi_decode_merge"},     {"dense", "dense_decode_partial"},
+        {"dense", "dense_decode_merge"},
     };
     qkv_gpu_build builds[64];
     const int nb = qkv_gpu_builds(builds, 64);
@@ -123,12 +126,14 @@ START_TEST(test_opencl_builds_every_kernel)
         ck_assert(qkv_open(spec, &ctx) == QKV_OK);
         for (int b = 0; b < nb; b++)
             for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+                if (strcmp(kernels[k][0], builds[b].program) != 0)
+                    continue;
                 qkv_gpu_kernel *kern;
-                ck_assert_msg(qkv_gpu_ops_of(ctx)->get_kernel(ctx, builds[b].program, kernels[k],
-                                                              builds[b].defines,
+                ck_assert_msg(qkv_gpu_ops_of(ctx)->get_kernel(ctx, builds[b].program,
+                                                              kernels[k][1], builds[b].defines,
                                                               &kern) == QKV_OK,
                               "%s [%s] %s: %s", builds[b].program, builds[b].defines,
-                              kernels[k], qkv_last_error());
+                              kernels[k][1], qkv_last_error());
             }
         qkv_close(ctx);
     }

@@ -131,19 +131,10 @@ END_TEST
 
 int main(void)
 {
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return EXIT_FAILURE;
-    }
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("qkv-command");
     tcase_add_test(tc, test_run_quant_values);
     tcase_add_test(tc, test_bad_invocations);
     suite_add_tcase(s, tc);
-    const int rc = test_run_suite(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-    return rc;
+    return test_run_suite_in_temp_dir(s, dir);
 }

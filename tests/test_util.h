@@ -42,4 +42,20 @@ static inline int test_run_suite(Suite *s)
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* Run `s` with a fresh temporary directory (template `dir`, ending in
+ * XXXXXX, filled in for the tests to use), removed afterwards. */
+static inline int test_run_suite_in_temp_dir(Suite *s, char *dir)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    const int rc = test_run_suite(s);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return rc;
+}
+
 #endif

@@ -17,6 +17,7 @@ static void usage(FILE *out)
             "  validate   run every op x backend x shape against the scalar reference and\n"
             "             print a conformance table; exits 1 on any FAIL\n"
             "  run        run one op on tensors read from .npy files, write outputs as .npy\n"
+            "  tune       search tile parameters on a device, write its tuning table\n"
             "\n"
             "backends: ref (scalar reference), cpu (OpenMP/AVX2), opencl[:N], cuda[:N]\n"
             "environment: QKV_CPU_SCALAR=1 forces the cpu backend's portable scalar path;\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return cmd_tune(argc - 1, argv + 1);
     fprintf(stderr, "qkv: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

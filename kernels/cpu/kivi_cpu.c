@@ -9,6 +9,7 @@
 #include "kivi_cpu.h"
 
 #include "cpu_features.h"
+#include "dense_cpu.h"
 #include "quant_input_check.h"
 
 #include <math.h>
@@ -464,5 +465,5 @@ CPU_IMPL(cpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space
 
 const qkv_kernel_impl *const qkv_cpu_kernels[] = {
     &cpu_quant_keys_impl, &cpu_quant_values_impl, &cpu_dequant_keys_impl,
-    &cpu_dequant_values_impl, &cpu_decode_impl, NULL,
+    &cpu_dequant_values_impl, &cpu_decode_impl, &qkv_cpu_f16_decode_impl, NULL,
 };

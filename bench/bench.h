@@ -1,0 +1,35 @@
+/* bench.h - what qkv-bench's main and its benchmark cases share. */
+#ifndef QKV_BENCH_H
+#define QKV_BENCH_H
+
+#include "op_table.h"
+#include "roof.h"
+
+/* One backend device under benchmark, with its measured roofs. */
+typedef struct bench_backend {
+    char spec[32]; /* "cpu", "opencl:0", "cuda:0", "ref" */
+    qkv_context *ctx;
+    qkv_device_info info;
+    bench_roof roof;
+} bench_backend;
+
+/* One benchmark: op x shape x backend. */
+typedef struct bench_item {
+    const qkv_op_desc *op;
+    qkv_op_shape shape;
+    bench_backend *backend;
+    bool unchecked; /* KIVI quantizers: unchecked = 1, the kernel without the input scan */
+} bench_item;
+
+/* Register `item` (kept by pointer) as "<op>[_unchecked]/<shape>/<spec>":
+ * each iteration is one launch + qkv_finish, counters per call "bytes" and
+ * "flops" (the op's minimum), rates "bytes_per_second", "flops_per_second",
+ * and the fractions of the device's roofs "copy_roof", "fma_roof"; the
+ * label names the tile parameters a call of the shape's tokens uses.  Inputs
+ * are prepared and uploaded once, untimed, when the benchmark first runs;
+ * consecutive items of the same op and shape share the host data. */
+void bench_case_register(bench_item *item);
+/* Free the host and device data of the last prepared case. */
+void bench_case_release(void);
+
+#endif

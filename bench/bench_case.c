@@ -1,0 +1,135 @@
+/* bench_case.c - one benchmark case: inputs prepared and uploaded once
+ * (outside the timing), each iteration one launch + qkv_finish. */
+#include "bench.h"
+#include "gbench_shim.h"
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SEED 20240601u
+
+/* The case held now: host data of one (op, shape), buffers on one backend. */
+static struct {
+    const bench_item *host_for, *dev_for;
+    qkv_op_case c;
+    qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
+} held;
+
+static char message[512];
+
+/* The last failure as a benchmark error message. */
+static const char *failure(qkv_status st)
+{
+    snprintf(message, sizeof message, "%s: %s", qkv_status_name(st), qkv_last_error());
+    return message;
+}
+
+static bool same_case(const bench_item *a, const bench_item *b)
+{
+    return a->op == b->op && strcmp(a->shape.label, b->shape.label) == 0;
+}
+
+static void release_device(void)
+{
+    if (held.dev_for)
+        qkv_case_release(&held.c, held.bufs);
+    held.dev_for = NULL;
+}
+
+void bench_case_release(void)
+{
+    release_device();
+    qkv_case_free(&held.c);
+    held.host_for = NULL;
+}
+
+/* Input bytes of a case (for the progress line). */
+static double input_bytes(const qkv_op_case *c)
+{
+    double bytes = 0.0;
+    for (int i = 0; i < c->ntensors; i++)
+        if (!c->t[i].output)
+            bytes += (double)qkv_tensor_bytes(&c->t[i]);
+    return bytes;
+}
+
+/* One call of the item's op on its backend's buffers (not waited for).
+ * Unchecked quantizers build the params from the op's tensors in their
+ * order: input, codes, scale, min. */
+static qkv_status launch(const bench_item *it)
+{
+    qkv_context *ctx = it->backend->ctx;
+    if (!it->unchecked)
+        return it->op->launch(ctx, &it->shape, held.bufs);
+    const qkv_op_shape *s = &it->shape;
+    const qkv_kivi_quant_params p = {
+        .batch = s->batch, .heads = s->kv_heads, .tokens = s->tokens, .head_dim = s->head_dim,
+        .bits = s->bits, .group = s->group, .dtype = s->dtype, .unchecked = 1,
+        .input = held.bufs[0], .codes = held.bufs[1], .scale = held.bufs[2],
+        .min = held.bufs[3],
+    };
+    return it->op->id == QKV_OP_KIVI_QUANT_KEYS ? qkv_kivi_quant_keys(ctx, &p)
+                                                : qkv_kivi_quant_values(ctx, &p);
+}
+
+/* Untimed: make the item's case current (inputs filled once per op and
+ * shape, uploaded once per backend) and warm it up with one call. */
+static const char *setup(void *arg)
+{
+    const bench_item *it = arg;
+    if (held.dev_for == it)
+        return NULL;
+    release_device();
+    qkv_status st = QKV_OK;
+    if (!held.host_for || !same_case(held.host_for, it)) {
+        bench_case_release();
+        if ((st = qkv_case_inputs(it->op, &it->shape, SEED, &held.c)) != QKV_OK)
+            return failure(st);
+        held.host_for = it;
+        fprintf(stderr, "qkv-bench: prepared %s %s (%.1f MB of inputs)\n", it->op->name,
+                it->shape.label, input_bytes(&held.c) / 1e6);
+    }
+    if ((st = qkv_case_upload(&held.c, it->backend->ctx, held.bufs)) != QKV_OK)
+        return failure(st);
+    held.dev_for = it;
+    if ((st = launch(it)) != QKV_OK || (st = qkv_finish(it->backend->ctx)) != QKV_OK)
+        return failure(st);
+    return NULL;
+}
+
+/* Timed: one call and the wait for it. */
+static const char *iteration(void *arg)
+{
+    const bench_item *it = arg;
+    qkv_status st = launch(it);
+    if (st == QKV_OK)
+        st = qkv_finish(it->backend->ctx);
+    return st == QKV_OK ? NULL : failure(st);
+}
+
+void bench_case_register(bench_item *item)
+{
+    const double bytes = item->op->bytes(&item->shape), flops = item->op->flops(&item->shape);
+    const bench_roof *roof = &item->backend->roof;
+    qkv_bench_counter counters[6] = {
+        {"bytes", bytes, 0},
+        {"flops", flops, 0},
+        {"bytes_per_second", bytes, 1},
+        {"flops_per_second", flops, 1},
+    };
+    int n = 4;
+    /* seconds a call would take at the roof, per second of measured time */
+    if (roof->copy_bytes_per_s > 0.0)
+        counters[n++] = (qkv_bench_counter){"copy_roof", bytes / roof->copy_bytes_per_s, 1};
+    if (roof->fma_flops_per_s > 0.0)
+        counters[n++] = (qkv_bench_counter){"fma_roof", flops / roof->fma_flops_per_s, 1};
+    char name[160], tiles[160] = "", label[192] = "";
+    snprintf(name, sizeof name, "%s%s/%s/%s", item->op->name, item->unchecked ? "_unchecked" : "",
+             item->shape.label, item->backend->spec);
+    const char *level = NULL;
+    if (qkv_get_tile_params(item->backend->ctx, item->op->name, item->shape.tokens, tiles,
+                            sizeof tiles, &level) == QKV_OK)
+        snprintf(label, sizeof label, "tiles %s (%s)", *tiles ? tiles : "-", level);
+    qkv_bench_register(name, label, setup, iteration, item, n, counters);
+}

@@ -1,0 +1,181 @@
+/* roof.c - measured roofs: the timing loop, and the host probes of the ref
+ * and cpu backends (an OpenMP copy; multiply-add chains in AVX2 FMA when the
+ * CPU has it, chosen at run time, else portable multiply + add). */
+#include "roof.h"
+#include "cpu_features.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ROOF_X86 1
+#else
+#define ROOF_X86 0
+#endif
+
+#define MIN_RUN_S 0.05
+#define HOST_COPY_BYTES ((size_t)256 << 20) /* per array: far beyond the caches */
+#define COPY_BLOCK ((size_t)1 << 20)        /* bytes per memcpy */
+#define FMA_CHAINS 12 /* independent 8-lane accumulators: > latency x FMA ports */
+#define FMA_LANES 8
+
+double bench_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double bench_best_rate(bench_work_fn fn, void *arg, int trials)
+{
+    long n = 1;
+    double best = 0.0;
+    for (int t = 0; t < trials;) {
+        const double t0 = bench_seconds();
+        const double work = fn(arg, n);
+        const double dt = bench_seconds() - t0;
+        if (work < 0.0)
+            return -1.0;
+        if (dt < MIN_RUN_S) {
+            n *= 2; /* still calibrating: not a trial */
+            continue;
+        }
+        if (work / dt > best)
+            best = work / dt;
+        t++;
+    }
+    return best;
+}
+
+/* Two host arrays of HOST_COPY_BYTES. */
+typedef struct host_copy {
+    char *src, *dst;
+} host_copy;
+
+/* n copies of src to dst, threads on blocks in static order (the same as
+ * the first touch); work = bytes read + written. */
+static double host_copy_run(void *arg, long n)
+{
+    const host_copy *c = arg;
+    const long blocks = (long)(HOST_COPY_BYTES / COPY_BLOCK);
+    for (long r = 0; r < n; r++) {
+#pragma omp parallel for schedule(static)
+        for (long b = 0; b < blocks; b++)
+            memcpy(c->dst + (size_t)b * COPY_BLOCK, c->src + (size_t)b * COPY_BLOCK, COPY_BLOCK);
+    }
+    return 2.0 * (double)n * (double)HOST_COPY_BYTES;
+}
+
+#if ROOF_X86
+/* n rounds of FMA_CHAINS 8-lane FMAs x = x * a + b, in named registers
+ * (an array would live in memory); the lanes' sum. */
+__attribute__((target("avx2,fma"))) static float fma_avx2(long n, float a, float b)
+{
+    const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    __m256 x0 = _mm256_set1_ps(1.0f), x1 = _mm256_set1_ps(2.0f), x2 = _mm256_set1_ps(3.0f);
+    __m256 x3 = _mm256_set1_ps(4.0f), x4 = _mm256_set1_ps(5.0f), x5 = _mm256_set1_ps(6.0f);
+    __m256 x6 = _mm256_set1_ps(7.0f), x7 = _mm256_set1_ps(8.0f), x8 = _mm256_set1_ps(9.0f);
+    __m256 x9 = _mm256_set1_ps(10.0f), x10 = _mm256_set1_ps(11.0f), x11 = _mm256_set1_ps(12.0f);
+    for (long i = 0; i < n; i++) {
+        x0 = _mm256_fmadd_ps(x0, va, vb);
+        x1 = _mm256_fmadd_ps(x1, va, vb);
+        x2 = _mm256_fmadd_ps(x2, va, vb);
+        x3 = _mm256_fmadd_ps(x3, va, vb);
+        x4 = _mm256_fmadd_ps(x4, va, vb);
+        x5 = _mm256_fmadd_ps(x5, va, vb);
+        x6 = _mm256_fmadd_ps(x6, va, vb);
+        x7 = _mm256_fmadd_ps(x7, va, vb);
+        x8 = _mm256_fmadd_ps(x8, va, vb);
+        x9 = _mm256_fmadd_ps(x9, va, vb);
+        x10 = _mm256_fmadd_ps(x10, va, vb);
+        x11 = _mm256_fmadd_ps(x11, va, vb);
+    }
+    const __m256 s = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)),
+                      _mm256_add_ps(_mm256_add_ps(x4, x5), _mm256_add_ps(x6, x7))),
+        _mm256_add_ps(_mm256_add_ps(x8, x9), _mm256_add_ps(x10, x11)));
+    float lanes[FMA_LANES], sum = 0.0f;
+    _mm256_storeu_ps(lanes, s);
+    for (int l = 0; l < FMA_LANES; l++)
+        sum += lanes[l];
+    return sum;
+}
+#endif
+
+/* The same rounds as separate multiply and add (the compiler vectorizes). */
+static float fma_portable(long n, float a, float b)
+{
+    float x[FMA_CHAINS * FMA_LANES], sum = 0.0f;
+    for (int k = 0; k < FMA_CHAINS * FMA_LANES; k++)
+        x[k] = 1.0f + (float)k;
+    for (long i = 0; i < n; i++)
+        for (int k = 0; k < FMA_CHAINS * FMA_LANES; k++)
+            x[k] = x[k] * a + b;
+    for (int k = 0; k < FMA_CHAINS * FMA_LANES; k++)
+        sum += x[k];
+    return sum;
+}
+
+static volatile float fma_sink; /* keeps the chains' results alive */
+
+/* n rounds on every OpenMP thread; work = flops (2 per multiply-add). */
+static double host_fma_run(void *arg, long n)
+{
+    (void)arg;
+    const bool avx2 = ROOF_X86 && qkv_cpu_has_avx2();
+    double threads = 1.0;
+    float total = 0.0f;
+#pragma omp parallel reduction(+ : total)
+    {
+#if ROOF_X86
+        total += avx2 ? fma_avx2(n, 0.999f, 1e-3f) : fma_portable(n, 0.999f, 1e-3f);
+#else
+        total += fma_portable(n, 0.999f, 1e-3f);
+#endif
+#ifdef _OPENMP
+#pragma omp master
+        threads = (double)omp_get_num_threads();
+#endif
+    }
+    fma_sink = total;
+    return threads * (double)n * FMA_CHAINS * FMA_LANES * 2.0;
+}
+
+/* Host roofs: copy between two first-touched arrays, FMA chains. */
+static qkv_status host_roof(int trials, bench_roof *roof)
+{
+    host_copy c = {malloc(HOST_COPY_BYTES), malloc(HOST_COPY_BYTES)};
+    if (!c.src || !c.dst) {
+        free(c.src);
+        free(c.dst);
+        return qkv_fail(QKV_ERR_NO_MEMORY, "roof: out of host memory");
+    }
+    const long blocks = (long)(HOST_COPY_BYTES / COPY_BLOCK);
+#pragma omp parallel for schedule(static)
+    for (long b = 0; b < blocks; b++) {
+        memset(c.src + (size_t)b * COPY_BLOCK, 1, COPY_BLOCK);
+        memset(c.dst + (size_t)b * COPY_BLOCK, 0, COPY_BLOCK);
+    }
+    roof->copy_bytes_per_s = bench_best_rate(host_copy_run, &c, trials);
+    free(c.src);
+    free(c.dst);
+    roof->fma_flops_per_s = bench_best_rate(host_fma_run, NULL, trials);
+    return QKV_OK;
+}
+
+qkv_status bench_roof_measure(qkv_context *ctx, int trials, bench_roof *roof)
+{
+    qkv_device_info info;
+    const qkv_status st = qkv_context_info(ctx, &info);
+    if (st != QKV_OK)
+        return st;
+#if defined(QKV_HAVE_OPENCL) || defined(QKV_HAVE_CUDA)
+    if (info.backend == QKV_BACKEND_OPENCL || info.backend == QKV_BACKEND_CUDA)
+        return bench_roof_gpu(ctx, trials, roof);
+#endif
+    return host_roof(trials, roof);
+}

@@ -1,0 +1,388 @@
+/* dense_cpu.c - the cpu backend's f16 dense decode attention.  Work items
+ * are (batch, kv head, split of the token axis) run by OpenMP; an item
+ * handles all query heads of its kv head, so every key and value row is
+ * read from memory once per kv head and converted f16 -> f32 once for all
+ * of them, and the splits are merged FlashDecoding-style (running max, sum,
+ * partial output).  The AVX2/F16C/FMA item (target attributes; chosen at
+ * run time when qkv_cpu_has_avx2() and D % 8 == 0) keeps query heads x
+ * tokens in 8 register accumulators for the scores and query heads x 16
+ * channels for the values, over L1-sized blocks of tokens; the portable
+ * scalar item does the same arithmetic one element at a time. */
+#include "dense_cpu.h"
+
+#include "avx2_math.h"
+#include "cpu_features.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A validated call, resolved for the work items. */
+typedef struct dense_decode {
+    const qkv_f16_decode_params *p;
+    const float *query;            /* [B, Hq, D] */
+    const uint16_t *keys, *values; /* [B, Hkv, capacity, D] */
+    size_t D, nq;                  /* head dim, query heads per kv head */
+    size_t split, nsplit;          /* tokens per item, items per kv head */
+    size_t block;                  /* tokens per L1 block of the AVX2 item */
+} dense_decode;
+
+/* One thread's scratch (f32). */
+typedef struct dense_scratch {
+    float *score; /* [nq, split]: scores, then unnormalized probabilities */
+    float *qs;    /* [nq, D]: query heads times the softmax scale */
+    float *acc;   /* [nq, D]: unnormalized output of the item */
+    float *row;   /* [D]: one converted key or value row (scalar item) */
+} dense_scratch;
+
+/* Work item: tokens [t0, t1) of kv head bkv (= b*Hkv + h) for its nq query
+ * heads, from s->qs; writes part[nq][D + 2] = {max score, sum of
+ * exp(score - max), sum of exp(score - max) * value[D]}. */
+typedef void (*dense_item_fn)(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
+                              const dense_scratch *s, float *part);
+
+/* Key (or value) row t of kv head bkv. */
+static const uint16_t *kv_row(const dense_decode *c, const uint16_t *base, size_t bkv, size_t t)
+{
+    return base + (bkv * c->p->capacity + t) * c->D;
+}
+
+/* ---- scalar item ------------------------------------------------------------------ */
+
+/* Scalar work item (see dense_item_fn). */
+static void scalar_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
+                        const dense_scratch *s, float *part)
+{
+    const size_t n = t1 - t0, D = c->D, nq = c->nq;
+    for (size_t t = t0; t < t1; t++) {
+        const uint16_t *k = kv_row(c, c->keys, bkv, t);
+        for (size_t d = 0; d < D; d++)
+            s->row[d] = qkv_f16_to_f32(k[d]);
+        for (size_t h = 0; h < nq; h++) {
+            float dot = 0.0f;
+            for (size_t d = 0; d < D; d++)
+                dot += s->qs[h * D + d] * s->row[d];
+            s->score[h * n + t - t0] = dot;
+        }
+    }
+    for (size_t h = 0; h < nq; h++) {
+        float *x = s->score + h * n, m = x[0], l = 0.0f;
+        for (size_t i = 1; i < n; i++)
+            m = fmaxf(m, x[i]);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = expf(x[i] - m);
+            l += x[i];
+        }
+        part[h * (D + 2)] = m;
+        part[h * (D + 2) + 1] = l;
+    }
+    memset(s->acc, 0, nq * D * sizeof *s->acc);
+    for (size_t t = t0; t < t1; t++) {
+        const uint16_t *v = kv_row(c, c->values, bkv, t);
+        for (size_t d = 0; d < D; d++)
+            s->row[d] = qkv_f16_to_f32(v[d]);
+        for (size_t h = 0; h < nq; h++)
+            for (size_t d = 0; d < D; d++)
+                s->acc[h * D + d] += s->score[h * n + t - t0] * s->row[d];
+    }
+    for (size_t h = 0; h < nq; h++)
+        memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
+}
+
+/* ---- AVX2 item -------------------------------------------------------------------- */
+
+#if QKV_CPU_X86
+/* Scores of HB query heads (rows of qs, [HB, D]) against TB key rows k
+ * [TB, D] (f16): sc[h * n + j] for h < HB, j < TB; HB * TB <= 8 register
+ * accumulators, with whichever of the query and key vectors are fewer kept
+ * in registers across the other. */
+QKV_AVX2_INLINE void score_tile(const float *qs, const uint16_t *k, size_t D, size_t n,
+                                float *sc, int HB, int TB)
+{
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        acc[i] = _mm256_setzero_ps();
+    for (size_t d = 0; d < D; d += 8) {
+        if (TB <= HB) {
+            __m256 kv[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < TB; j++)
+                kv[j] = qkv_avx2_load_h8(k + j * D + d);
+#pragma GCC unroll 4
+            for (int h = 0; h < HB; h++) {
+                const __m256 q = _mm256_loadu_ps(qs + h * D + d);
+#pragma GCC unroll 8
+                for (int j = 0; j < TB; j++)
+                    acc[h * TB + j] = _mm256_fmadd_ps(q, kv[j], acc[h * TB + j]);
+            }
+        } else {
+            __m256 q[4];
+#pragma GCC unroll 4
+            for (int h = 0; h < HB; h++)
+                q[h] = _mm256_loadu_ps(qs + h * D + d);
+#pragma GCC unroll 8
+            for (int j = 0; j < TB; j++) {
+                const __m256 kv = qkv_avx2_load_h8(k + j * D + d);
+#pragma GCC unroll 4
+                for (int h = 0; h < HB; h++)
+                    acc[h * TB + j] = _mm256_fmadd_ps(q[h], kv, acc[h * TB + j]);
+            }
+        }
+    }
+    float r[8];
+    _mm256_storeu_ps(r, qkv_avx2_hsum8(acc));
+#pragma GCC unroll 4
+    for (int h = 0; h < HB; h++)
+#pragma GCC unroll 8
+        for (int j = 0; j < TB; j++)
+            sc[(size_t)h * n + j] = r[h * TB + j];
+}
+
+/* Scores of HB heads against nt key rows from k: tiles of TB rows, then
+ * single rows. */
+QKV_AVX2_INLINE void score_rows(const float *qs, const uint16_t *k, size_t D, size_t n,
+                                size_t nt, float *sc, int HB, int TB)
+{
+    size_t j = 0;
+    for (; j + (size_t)TB <= nt; j += (size_t)TB)
+        score_tile(qs, k + j * D, D, n, sc + j, HB, TB);
+    for (; j < nt; j++)
+        score_tile(qs, k + j * D, D, n, sc + j, HB, 1);
+}
+
+/* score_rows for hb (1..4) heads, with 8 / hb rows per tile (2 for 3). */
+static QKV_AVX2_FN void score_rows_dispatch(const float *qs, const uint16_t *k, size_t D,
+                                            size_t n, size_t nt, float *sc, int hb)
+{
+    switch (hb) {
+    case 1: score_rows(qs, k, D, n, nt, sc, 1, 8); break;
+    case 2: score_rows(qs, k, D, n, nt, sc, 2, 4); break;
+    case 3: score_rows(qs, k, D, n, nt, sc, 3, 2); break;
+    default: score_rows(qs, k, D, n, nt, sc, 4, 2); break;
+    }
+}
+
+/* acc[h][d .. d + 8 DB) += sum_j pr[h * n + j] * v[j][d ..] over nt value
+ * rows v [nt, D] (f16), for HB heads: HB x DB register accumulators. */
+QKV_AVX2_INLINE void value_tile(const float *pr, size_t n, const uint16_t *v, size_t nt,
+                                size_t D, size_t d, float *acc, int HB, int DB)
+{
+    __m256 o[4][2];
+#pragma GCC unroll 4
+    for (int h = 0; h < HB; h++)
+#pragma GCC unroll 2
+        for (int i = 0; i < DB; i++)
+            o[h][i] = _mm256_loadu_ps(acc + (size_t)h * D + d + 8 * i);
+    for (size_t j = 0; j < nt; j++) {
+        __m256 vv[2];
+#pragma GCC unroll 2
+        for (int i = 0; i < DB; i++)
+            vv[i] = qkv_avx2_load_h8(v + j * D + d + 8 * i);
+#pragma GCC unroll 4
+        for (int h = 0; h < HB; h++) {
+            const __m256 pb = _mm256_broadcast_ss(pr + (size_t)h * n + j);
+#pragma GCC unroll 2
+            for (int i = 0; i < DB; i++)
+                o[h][i] = _mm256_fmadd_ps(pb, vv[i], o[h][i]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int h = 0; h < HB; h++)
+#pragma GCC unroll 2
+        for (int i = 0; i < DB; i++)
+            _mm256_storeu_ps(acc + (size_t)h * D + d + 8 * i, o[h][i]);
+}
+
+/* Values of nt rows into acc [HB, D] for HB heads: 16 channels at a time,
+ * then 8. */
+QKV_AVX2_INLINE void value_rows(const float *pr, size_t n, const uint16_t *v, size_t nt,
+                                size_t D, float *acc, int HB)
+{
+    size_t d = 0;
+    for (; d + 16 <= D; d += 16)
+        value_tile(pr, n, v, nt, D, d, acc, HB, 2);
+    if (d < D)
+        value_tile(pr, n, v, nt, D, d, acc, HB, 1);
+}
+
+/* value_rows for hb (1..4) heads. */
+static QKV_AVX2_FN void value_rows_dispatch(const float *pr, size_t n, const uint16_t *v,
+                                            size_t nt, size_t D, float *acc, int hb)
+{
+    switch (hb) {
+    case 1: value_rows(pr, n, v, nt, D, acc, 1); break;
+    case 2: value_rows(pr, n, v, nt, D, acc, 2); break;
+    case 3: value_rows(pr, n, v, nt, D, acc, 3); break;
+    default: value_rows(pr, n, v, nt, D, acc, 4); break;
+    }
+}
+
+/* In place x[i] = exp(x[i] - max) for i < n; *mx = max, *sum = sum. */
+QKV_AVX2_INLINE void softmax_partial(float *x, size_t n, float *mx, float *sum)
+{
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
+    float m = qkv_avx2_hmax(vm);
+    for (; i < n; i++)
+        m = fmaxf(m, x[i]);
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 vs = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = qkv_avx2_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float l = qkv_avx2_hsum(vs);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        l += x[i];
+    }
+    *mx = m;
+    *sum = l;
+}
+
+/* AVX2 work item (see dense_item_fn; D % 8 == 0): scores then values, each
+ * over blocks of c->block tokens visited once per group of 4 query heads. */
+static QKV_AVX2_FN void avx2_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
+                                  const dense_scratch *s, float *part)
+{
+    const size_t n = t1 - t0, D = c->D, nq = c->nq;
+    for (size_t tb = t0; tb < t1; tb += c->block) {
+        const size_t nt = t1 - tb < c->block ? t1 - tb : c->block;
+        const uint16_t *k = kv_row(c, c->keys, bkv, tb);
+        for (size_t h0 = 0; h0 < nq; h0 += 4)
+            score_rows_dispatch(s->qs + h0 * D, k, D, n, nt, s->score + h0 * n + tb - t0,
+                                nq - h0 < 4 ? (int)(nq - h0) : 4);
+    }
+    for (size_t h = 0; h < nq; h++)
+        softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
+    memset(s->acc, 0, nq * D * sizeof *s->acc);
+    for (size_t tb = t0; tb < t1; tb += c->block) {
+        const size_t nt = t1 - tb < c->block ? t1 - tb : c->block;
+        const uint16_t *v = kv_row(c, c->values, bkv, tb);
+        for (size_t h0 = 0; h0 < nq; h0 += 4)
+            value_rows_dispatch(s->score + h0 * n + tb - t0, n, v, nt, D, s->acc + h0 * D,
+                                nq - h0 < 4 ? (int)(nq - h0) : 4);
+    }
+    for (size_t h = 0; h < nq; h++)
+        memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
+}
+#endif
+
+/* ---- driver ----------------------------------------------------------------------- */
+
+enum { SPLIT_TOKENS, OMP_CHUNK, BLOCK_TOKENS };
+static const qkv_tile_param_def f16_decode_space[] = {
+    /* tokens per work item */
+    {"split_tokens", 512, {64, 128, 256, 512, 1024, 2048, 4096, 0}},
+    /* work items per OpenMP dynamic chunk */
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}},
+    /* AVX2 item: tokens per block visited by every head group (L1 reuse) */
+    {"block_tokens", 32, {8, 16, 32, 64, 128, 0}},
+};
+
+/* A tile value, at least 1. */
+static size_t tile_value(const qkv_tile_params *tile, int i)
+{
+    return tile->value[i] > 0 ? (size_t)tile->value[i] : 1;
+}
+
+/* Query heads of kv head bkv times the softmax scale sm into qs[nq][D]. */
+static void scale_queries(const dense_decode *c, size_t bkv, float sm, float *qs)
+{
+    const float *q = c->query + bkv * c->nq * c->D; /* (b*Hkv + h)*nq == b*Hq + h*nq */
+    for (size_t i = 0; i < c->nq * c->D; i++)
+        qs[i] = q[i] * sm;
+}
+
+/* Merge the splits of every query head into out [B*Hq, D]: output =
+ * sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s. */
+static void merge_splits(const dense_decode *c, const float *part, float *out)
+{
+    const size_t D = c->D, nq = c->nq, rows = c->p->batch * c->p->q_heads;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const size_t bkv = r / nq, h = r % nq;
+        const float *ps = part + (bkv * c->nsplit * nq + h) * (D + 2);
+        const size_t stride = nq * (D + 2);
+        float m = ps[0], l = 0.0f;
+        for (size_t s = 1; s < c->nsplit; s++)
+            m = fmaxf(m, ps[s * stride]);
+        float *o = out + r * D;
+        memset(o, 0, D * sizeof *o);
+        for (size_t s = 0; s < c->nsplit; s++) {
+            const float w = expf(ps[s * stride] - m);
+            l += ps[s * stride + 1] * w;
+            for (size_t d = 0; d < D; d++)
+                o[d] += ps[s * stride + 2 + d] * w;
+        }
+        for (size_t d = 0; d < D; d++)
+            o[d] /= l;
+    }
+}
+
+/* The item function for this CPU and head dim. */
+static dense_item_fn pick_item(size_t D)
+{
+#if QKV_CPU_X86
+    if (qkv_cpu_has_avx2() && D % 8 == 0)
+        return avx2_item;
+#endif
+    (void)D;
+    return scalar_item;
+}
+
+/* Decode: items (batch, kv head, split) in parallel, then the merge. */
+static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
+                                 const qkv_tile_params *tile)
+{
+    (void)ctx;
+    const qkv_f16_decode_params *p = params;
+    const size_t D = p->head_dim, nq = p->q_heads / p->kv_heads;
+    const size_t split = tile_value(tile, SPLIT_TOKENS);
+    const dense_decode c = {p, p->query->host, p->keys->host, p->values->host, D, nq, split,
+                            (p->tokens + split - 1) / split, tile_value(tile, BLOCK_TOKENS)};
+    const size_t items = p->batch * p->kv_heads * c.nsplit;
+    const size_t scratch = nq * split + 2 * nq * D + D;
+    const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
+    const dense_item_fn item = pick_item(D);
+    const int chunk = (int)tile_value(tile, OMP_CHUNK);
+    float *part = malloc(items * nq * (D + 2) * sizeof *part);
+    if (!part)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "f16_decode_attention: out of host memory");
+    int failed = 0;
+#pragma omp parallel
+    {
+        float *buf = malloc(scratch * sizeof *buf);
+        if (!buf) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        const dense_scratch s = {buf, buf + nq * split, buf + nq * (split + D),
+                                 buf + nq * (split + 2 * D)};
+#pragma omp for schedule(dynamic, chunk)
+        for (size_t i = 0; i < items; i++) {
+            if (!buf)
+                continue;
+            const size_t bkv = i / c.nsplit, t0 = i % c.nsplit * split;
+            const size_t t1 = t0 + split < p->tokens ? t0 + split : p->tokens;
+            scale_queries(&c, bkv, sm, s.qs);
+            item(&c, bkv, t0, t1, &s, part + i * nq * (D + 2));
+        }
+        free(buf);
+    }
+    if (failed) {
+        free(part);
+        return qkv_fail(QKV_ERR_NO_MEMORY, "f16_decode_attention: out of host memory");
+    }
+    merge_splits(&c, part, p->output->host);
+    free(part);
+    return QKV_OK;
+}
+
+const qkv_kernel_impl qkv_cpu_f16_decode_impl = {
+    QKV_OP_F16_DECODE_ATTENTION, cpu_f16_decode,
+    (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space, NULL};

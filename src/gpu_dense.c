@@ -1,0 +1,125 @@
+/* gpu_dense.c - host side of the f16 dense decode attention on OpenCL and
+ * CUDA: the two FlashDecoding passes of kernels/opencl/dense.cl with the
+ * tile parameters turned into -D macros. */
+#include "gpu.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+
+#define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
+#define MAX_HEAD_DIM 256
+#define ROW_LANES 32 /* work-items per key/value row (dense.cl's ROW_LANES) */
+#define MERGE_WG 64
+
+enum { DENSE_WG, DENSE_SPLIT, DENSE_HEADS };
+static const qkv_tile_param_def f16_decode_space[] = {
+    /* work-group size, a multiple of ROW_LANES */
+    {"wg", 128, {64, 128, 256, 0}},
+    /* tokens per work-group (FlashDecoding split) */
+    {"split", 256, {64, 128, 256, 512, 1024, 0}},
+    /* most query heads of a kv head sharing one pass over its rows */
+    {"heads", 8, {1, 2, 4, 8, 0}},
+};
+
+/* Bytes of local memory of dense_decode_partial: the lane partials
+ * [wg, ROW_LANES + 1] and the scores [heads, split], f32. */
+static size_t local_bytes(int wg, int split, int heads)
+{
+    return ((size_t)wg * (ROW_LANES + 1) + (size_t)heads * (size_t)split) * sizeof(float);
+}
+
+/* The partial kernel's local memory and work-group must fit the device. */
+static bool f16_decode_valid(const qkv_tile_params *t, const qkv_device_info *dev)
+{
+    const int wg = t->value[DENSE_WG], split = t->value[DENSE_SPLIT];
+    return (size_t)wg <= dev->max_work_group &&
+           local_bytes(wg, split, t->value[DENSE_HEADS]) <= dev->local_mem;
+}
+
+/* Query heads per work-group: the largest power of two <= heads that
+ * divides the query heads per kv head. */
+static int head_group(size_t q_per_kv, int heads)
+{
+    int qg = 1;
+    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
+        qg *= 2;
+    return qg;
+}
+
+/* -D options of a build of dense.cl. */
+static void dense_defines(char *out, size_t size, size_t D, int wg, int split, int qg)
+{
+    snprintf(out, size, "-DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DROW_LANES=%d", D, wg, split,
+             qg, ROW_LANES);
+}
+
+/* Checks a call against the kernels' limits: D, 32-bit sizes, grid. */
+static qkv_status check_limits(const qkv_f16_decode_params *p)
+{
+    const char *fn = "f16_decode_attention";
+    if (p->head_dim > MAX_HEAD_DIM)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: head_dim %zu > %d on GPU backends", fn,
+                        p->head_dim, MAX_HEAD_DIM);
+    if (p->capacity > INT_MAX || p->q_heads > INT_MAX)
+        return qkv_fail(QKV_ERR_SHAPE, "%s: sizes exceed the GPU kernels' 32-bit range", fn);
+    if (p->batch * p->q_heads > MAX_GRID_YZ)
+        return qkv_fail(QKV_ERR_SHAPE, "%s: %zu heads exceed the GPU grid limit %d", fn,
+                        p->batch * p->q_heads, MAX_GRID_YZ);
+    return QKV_OK;
+}
+
+/* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
+static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
+                                 const qkv_tile_params *tile)
+{
+    const qkv_f16_decode_params *p = params;
+    const size_t D = p->head_dim, q_per_kv = p->q_heads / p->kv_heads;
+    const size_t bq = p->batch * p->q_heads;
+    const int wg = tile->value[DENSE_WG], split = tile->value[DENSE_SPLIT];
+    const int qg = head_group(q_per_kv, tile->value[DENSE_HEADS]);
+    const size_t groups = bq / (size_t)qg, nsplit = (p->tokens + (size_t)split - 1) / (size_t)split;
+    qkv_status st = check_limits(p);
+    if (st != QKV_OK)
+        return st;
+    char defines[160];
+    dense_defines(defines, sizeof defines, D, wg, split, qg);
+    const qkv_gpu_ops *gpu = qkv_gpu_ops_of(ctx);
+    qkv_gpu_kernel *partial, *merge;
+    qkv_buffer *part;
+    if ((st = gpu->get_kernel(ctx, "dense", "dense_decode_partial", defines, &partial)) ||
+        (st = gpu->get_kernel(ctx, "dense", "dense_decode_merge", defines, &merge)) ||
+        (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
+        return st;
+    const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
+    const qkv_gpu_arg args[] = {
+        QKV_GPU_BUF(p->query),   QKV_GPU_BUF(p->keys),     QKV_GPU_BUF(p->values),
+        QKV_GPU_BUF(part),       QKV_GPU_INT(q_per_kv),    QKV_GPU_INT(p->tokens),
+        QKV_GPU_INT(p->capacity), QKV_GPU_FLOAT(sm),
+    };
+    const size_t g1[2] = {nsplit * (size_t)wg, groups}, l1[2] = {(size_t)wg, 1};
+    if ((st = gpu->launch(ctx, partial, 2, g1, l1, 8, args)))
+        return st;
+    const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
+    const size_t g2[2] = {(D + MERGE_WG - 1) / MERGE_WG * MERGE_WG, bq}, l2[2] = {MERGE_WG, 1};
+    return gpu->launch(ctx, merge, 2, g2, l2, 3, margs);
+}
+
+const qkv_kernel_impl qkv_gpu_f16_decode_impl = {
+    QKV_OP_F16_DECODE_ATTENTION, gpu_f16_decode,
+    (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space,
+    f16_decode_valid};
+
+int qkv_gpu_dense_builds(qkv_gpu_build *out, int max)
+{
+    static const int dims[] = {64, 128}, groups[] = {1, 2, 4, 8};
+    int n = 0;
+    for (int d = 0; d < 2; d++)
+        for (int g = 0; g < 4 && n < max; g++, n++) {
+            out[n].program = "dense";
+            dense_defines(out[n].defines, sizeof out[n].defines, (size_t)dims[d],
+                          f16_decode_space[DENSE_WG].default_value,
+                          f16_decode_space[DENSE_SPLIT].default_value, groups[g]);
+        }
+    return n;
+}

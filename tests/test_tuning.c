@@ -1,0 +1,250 @@
+/* test_tuning.c - tuning tables at run time (device, arch and default
+ * levels, overrides by API and environment, corrupt/truncated/foreign
+ * tables, entries that fail verification) and the tuner itself. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "tuner.h"
+
+#define OP "kivi_decode_attention"
+
+static char dir[] = "/tmp/qkv-test-tuning-XXXXXX";
+static char table[300];
+
+/* Write the cpu device's table (this machine's keys) with `entries`. */
+static void write_table(const char *device_line, const char *arch_line, const char *entries)
+{
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    char dev[160], arch[160];
+    qkv_device_key(&ctx->info, dev, sizeof dev);
+    qkv_arch_key(&ctx->info, arch, sizeof arch);
+    qkv_close(ctx);
+    FILE *f = fopen(table, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "# test table\n");
+    if (device_line)
+        fprintf(f, "%s\n", device_line);
+    else
+        fprintf(f, "device cpu %s\n", dev);
+    if (arch_line)
+        fprintf(f, "%s\n", arch_line);
+    else
+        fprintf(f, "arch cpu %s\n", arch);
+    fputs(entries, f);
+    fclose(f);
+}
+
+/* Parameters and level a call of `size` gets on a fresh cpu context. */
+static void resolve(size_t size, char *params, const char **level)
+{
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, size, params, 256, level) == QKV_OK);
+    qkv_close(ctx);
+}
+
+static void setup(void)
+{
+    snprintf(table, sizeof table, "%s/table.txt", dir);
+    setenv("QKV_TUNING_PATH", table, 1);
+    setenv("QKV_QUIET", "1", 1);
+    setenv("QKV_TUNING_ONLY_PATH", "1", 1); /* committed tables stay out */
+    unsetenv("QKV_TILE_PARAMS");
+    qkv_tuning_set_verifier(NULL);
+}
+
+START_TEST(test_device_level_and_classes)
+{
+    write_table(NULL, NULL,
+                "entry op=" OP " class=1024 params=split_tokens=256,omp_chunk=2\n"
+                "entry op=" OP " class=max params=split_tokens=4096\n");
+    char p[256];
+    const char *level;
+    resolve(1000, p, &level);
+    ck_assert_str_eq(level, "device");
+    ck_assert(strstr(p, "split_tokens=256,omp_chunk=2") != NULL);
+    resolve(100000, p, &level); /* its own class */
+    ck_assert(strstr(p, "split_tokens=4096") != NULL);
+    resolve(3000, p, &level); /* class 4096: nearest is 1024 */
+    ck_assert(strstr(p, "split_tokens=256") != NULL);
+}
+END_TEST
+
+START_TEST(test_arch_level_and_default)
+{
+    /* another device of the same architecture */
+    write_table("device cpu cpu-some-other-model", NULL,
+                "entry op=" OP " class=4096 params=split_tokens=512\n");
+    char p[256];
+    const char *level;
+    resolve(4096, p, &level);
+    ck_assert_str_eq(level, "arch");
+    ck_assert(strstr(p, "split_tokens=512") != NULL);
+    /* another device and another architecture: defaults */
+    write_table("device cpu cpu-some-other-model", "arch cpu cpu-other-arch",
+                "entry op=" OP " class=4096 params=split_tokens=512\n");
+    resolve(4096, p, &level);
+    ck_assert_str_eq(level, "default");
+    ck_assert(strstr(p, "split_tokens=1024") != NULL);
+}
+END_TEST
+
+/* Corrupt, truncated or impossible entries are ignored, never used. */
+START_TEST(test_bad_tables_ignored)
+{
+    static const char *const bad[] = {
+        "entry op=" OP " class=4096 params=split_tokens=777\n",        /* not a candidate */
+        "entry op=" OP " class=4096 params=no_such=1\n",               /* unknown name */
+        "entry op=" OP " class=4096 params=split_tokens=512,omp_ch",   /* truncated */
+        "entry op=" OP " class=4000 params=split_tokens=512\n",        /* not a class */
+        "entry op=no_such_op class=4096 params=x=1\n",                 /* unknown op */
+        "entry op=" OP " params=split_tokens=512\n",                   /* missing class */
+        "\x01\x02garbage\xff\n",                                       /* binary junk */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_table(NULL, NULL, bad[i]);
+        char p[256];
+        const char *level;
+        resolve(4096, p, &level);
+        ck_assert_msg(strcmp(level, "default") == 0, "bad table %zu used: %s", i, p);
+    }
+    write_table("device", NULL, "entry op=" OP " class=4096 params=split_tokens=512\n");
+    char p[256];
+    const char *level;
+    resolve(4096, p, &level);
+    ck_assert_str_eq(level, "default");
+}
+END_TEST
+
+static int verifications;
+static bool failing_verifier(qkv_context *ctx, qkv_op_id op)
+{
+    (void)ctx;
+    (void)op;
+    verifications++;
+    return false;
+}
+
+/* An entry that fails verification on first use falls back to the next
+ * level, and is not verified again on that context. */
+START_TEST(test_failed_verification_ignored)
+{
+    write_table(NULL, NULL, "entry op=" OP " class=4096 params=split_tokens=512\n");
+    qkv_tuning_set_verifier(failing_verifier);
+    verifications = 0;
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    char p[256];
+    const char *level;
+    for (int k = 0; k < 3; k++) {
+        ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &level) == QKV_OK);
+        ck_assert_str_eq(level, "default");
+    }
+    ck_assert_int_eq(verifications, 1);
+    qkv_close(ctx);
+}
+END_TEST
+
+/* The real verifier passes a correct entry, and calls use it. */
+START_TEST(test_verified_entry_used_by_calls)
+{
+    write_table(NULL, NULL, "entry op=" OP " class=128 params=split_tokens=128,value_block=16\n");
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    char p[256];
+    const char *level;
+    ck_assert(qkv_get_tile_params(ctx, OP, 100, p, sizeof p, &level) == QKV_OK);
+    ck_assert_str_eq(level, "device");
+    qkv_close(ctx);
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+    write_table(NULL, NULL, "entry op=" OP " class=4096 params=split_tokens=512\n");
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    char p[256];
+    const char *level;
+    ck_assert(qkv_set_tile_params(ctx, OP, "split_tokens=2048") == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &level) == QKV_OK);
+    ck_assert_str_eq(level, "override");
+    ck_assert(strstr(p, "split_tokens=2048") != NULL);
+    ck_assert_int_eq(qkv_set_tile_params(ctx, OP, "split_tokens=3"), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_set_tile_params(ctx, "no_op", "a=1"), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_set_tile_params(NULL, OP, "a=1"), QKV_ERR_INVALID_ARG);
+    ck_assert(qkv_set_tile_params(ctx, OP, NULL) == QKV_OK); /* back to the table */
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &level) == QKV_OK);
+    ck_assert_str_eq(level, "device");
+    qkv_close(ctx);
+    setenv("QKV_TILE_PARAMS", "cpu." OP ":split_tokens=256;opencl." OP ":wg=64", 1);
+    resolve(4096, p, &level);
+    ck_assert_str_eq(level, "override");
+    ck_assert(strstr(p, "split_tokens=256") != NULL);
+    setenv("QKV_TILE_PARAMS", OP ":split_tokens=999", 1); /* invalid: ignored */
+    resolve(4096, p, &level);
+    ck_assert_str_eq(level, "device");
+}
+END_TEST
+
+/* Exhaustive search over a small space writes a table line the runtime
+ * then uses; a rerun is served from the cache. */
+START_TEST(test_tuner_end_to_end)
+{
+    unsetenv("QKV_TUNING_PATH");
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    const qkv_op_desc *op = qkv_op_by_name("kivi_dequant_values");
+    qkv_op_shape shapes[32];
+    op->shapes("small", shapes, 32);
+    char cache[400];
+    snprintf(cache, sizeof cache, "%s/cache.log", dir);
+    qkv_tune_options opt = {QKV_TUNE_EXHAUSTIVE, 1.0, 0, 0, 0.0, 1, 3, 1, cache, NULL};
+    qkv_tune_result r;
+    ck_assert(qkv_tune_op(ctx, op, &shapes[1], &opt, &r) == QKV_OK);
+    ck_assert_int_gt(r.space, 1);
+    ck_assert_int_eq(r.evals, r.space); /* every point, the default once */
+    ck_assert_int_eq(r.failed, 0);
+    ck_assert(r.best_us > 0 && r.best_us <= r.default_us);
+    ck_assert(qkv_tune_write_table(dir, ctx, op, &shapes[1], &opt, &r) == QKV_OK);
+    qkv_tune_result again;
+    opt.strategy = QKV_TUNE_RANDOM, opt.count = 2;
+    ck_assert(qkv_tune_op(ctx, op, &shapes[1], &opt, &again) == QKV_OK);
+    ck_assert_int_eq(again.evals, 3);
+    char dev[160], path[400];
+    qkv_device_key(&ctx->info, dev, sizeof dev);
+    qkv_close(ctx);
+    snprintf(path, sizeof path, "%s/%s.txt", dir, dev);
+    setenv("QKV_TUNING_PATH", path, 1);
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    char p[256];
+    const char *level;
+    ck_assert(qkv_get_tile_params(ctx, "kivi_dequant_values", shapes[1].tokens, p, sizeof p,
+                                  &level) == QKV_OK);
+    ck_assert_str_eq(level, "device");
+    qkv_close(ctx);
+    opt.strategy = QKV_TUNE_ANNEAL, opt.max_evals = 4, opt.cache_path = NULL;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    ck_assert(qkv_tune_op(ctx, op, &shapes[1], &opt, &again) == QKV_OK);
+    ck_assert_int_le(again.evals, 4);
+    qkv_close(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tuning");
+    TCase *tc = tcase_create("tables");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_device_level_and_classes);
+    tcase_add_test(tc, test_arch_level_and_default);
+    tcase_add_test(tc, test_bad_tables_ignored);
+    tcase_add_test(tc, test_failed_verification_ignored);
+    tcase_add_test(tc, test_verified_entry_used_by_calls);
+    tcase_add_test(tc, test_overrides);
+    tcase_add_test(tc, test_tuner_end_to_end);
+    suite_add_tcase(s, tc);
+    return test_run_suite_in_temp_dir(s, dir);
+}

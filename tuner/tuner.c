@@ -1,0 +1,325 @@
+/* tuner.c - search strategies, verified measurements and the table writer
+ * (see tuner.h; the table format is in docs/tuning.md). */
+#include "tuner.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TIE_MARGIN 0.02 /* a new winner must be this much faster */
+
+const char *qkv_tune_strategy_name(qkv_tune_strategy s)
+{
+    static const char *const names[] = {"exhaustive", "random", "anneal"};
+    return names[s];
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Everything one tuning run needs. */
+typedef struct tuner {
+    qkv_context *ctx;
+    const qkv_op_desc *op;
+    const qkv_kernel_impl *impl;
+    const qkv_tune_options *opt;
+    qkv_op_case tune_case, odd_case;
+    qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
+    char key_prefix[256]; /* device|op|shape of cache lines */
+    int ncand[QKV_MAX_TILE_PARAMS];
+    double start;
+    qkv_tune_result *res;
+} tuner;
+
+/* Tile values of the configuration with candidate indices idx. */
+static void tile_of(const tuner *t, const int *idx, qkv_tile_params *tile)
+{
+    qkv_tile_defaults(t->impl, tile);
+    for (int i = 0; i < t->impl->nparams; i++)
+        tile->value[i] = t->impl->params[i].candidates[idx[i]];
+}
+
+static bool tile_valid(const tuner *t, const qkv_tile_params *tile)
+{
+    return !t->impl->valid || t->impl->valid(tile, &t->ctx->info);
+}
+
+/* Cached time of `params` (microseconds, or -1 for a failed check); false
+ * if not in the cache. */
+static bool cache_lookup(const tuner *t, const char *params, double *us)
+{
+    FILE *f = t->opt->cache_path ? fopen(t->opt->cache_path, "r") : NULL;
+    if (!f)
+        return false;
+    char line[1024], want[640];
+    snprintf(want, sizeof want, "%s %s ", t->key_prefix, params);
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, want, strlen(want)) == 0) {
+            const char *v = line + strlen(want);
+            *us = strncmp(v, "FAIL", 4) == 0 ? -1.0 : strtod(v, NULL);
+            found = true; /* later lines win */
+        }
+    fclose(f);
+    return found;
+}
+
+static void cache_store(const tuner *t, const char *params, double us)
+{
+    FILE *f = t->opt->cache_path ? fopen(t->opt->cache_path, "a") : NULL;
+    if (!f)
+        return;
+    if (us < 0)
+        fprintf(f, "%s %s FAIL\n", t->key_prefix, params);
+    else
+        fprintf(f, "%s %s %.3f\n", t->key_prefix, params, us);
+    fclose(f);
+}
+
+/* Median time of the op with `tile` forced, in microseconds; -1 if it does
+ * not verify on the odd and the tuning shape. */
+static double measure(tuner *t, const qkv_tile_params *tile)
+{
+    qkv_tile_force(t->ctx, t->op->id, tile);
+    double us = -1.0;
+    qkv_check_result r_odd, r_tune;
+    qkv_case_check(t->op, &t->odd_case, t->ctx, &r_odd);
+    if (r_odd.pass)
+        qkv_case_check(t->op, &t->tune_case, t->ctx, &r_tune);
+    if (r_odd.pass && r_tune.pass) {
+        const int reps = t->opt->repeats > 0 ? t->opt->repeats : 1;
+        double *samples = malloc((size_t)reps * sizeof *samples);
+        bool ok = samples != NULL;
+        for (int i = 0; ok && i < t->opt->warmup; i++)
+            ok = t->op->launch(t->ctx, &t->tune_case.shape, t->bufs) == QKV_OK &&
+                 qkv_finish(t->ctx) == QKV_OK;
+        for (int i = 0; ok && i < reps; i++) {
+            const double t0 = now_seconds();
+            ok = t->op->launch(t->ctx, &t->tune_case.shape, t->bufs) == QKV_OK &&
+                 qkv_finish(t->ctx) == QKV_OK;
+            samples[i] = (now_seconds() - t0) * 1e6;
+        }
+        if (ok) {
+            qsort(samples, (size_t)reps, sizeof *samples, cmp_double);
+            us = samples[reps / 2];
+        }
+        free(samples);
+    }
+    qkv_tile_force(t->ctx, t->op->id, NULL);
+    return us;
+}
+
+/* Whether the budget in evaluations or seconds is spent. */
+static bool budget_spent(const tuner *t)
+{
+    const qkv_tune_options *o = t->opt;
+    return (o->max_evals > 0 && t->res->evals >= o->max_evals) ||
+           (o->max_seconds > 0 && now_seconds() - t->start >= o->max_seconds);
+}
+
+/* Evaluate one configuration (cache first), update the winner; returns
+ * its time (-1: failed verification). */
+static double evaluate(tuner *t, const int *idx)
+{
+    qkv_tile_params tile;
+    tile_of(t, idx, &tile);
+    char params[256];
+    qkv_tile_format(t->impl, &tile, params, sizeof params);
+    double us;
+    const bool cached = cache_lookup(t, params, &us);
+    if (!cached) {
+        us = measure(t, &tile);
+        cache_store(t, params, us);
+    }
+    qkv_tune_result *r = t->res;
+    r->evals++;
+    if (us < 0)
+        r->failed++;
+    else if (us < r->best_us * (1.0 - TIE_MARGIN)) {
+        r->best = tile;
+        r->best_us = us;
+    }
+    if (t->opt->progress) {
+        char time[32] = "FAIL";
+        if (us >= 0)
+            snprintf(time, sizeof time, "%.1f us", us);
+        fprintf(t->opt->progress, "  [%3d] %-48s %12s%s   best %.1f us\n", r->evals, params,
+                time, cached ? " (cached)" : "", r->best_us);
+        fflush(t->opt->progress);
+    }
+    return us;
+}
+
+/* Candidate indices of the default configuration. */
+static void default_indices(const tuner *t, int *idx)
+{
+    for (int i = 0; i < t->impl->nparams; i++) {
+        idx[i] = 0;
+        for (int k = 0; k < t->ncand[i]; k++)
+            if (t->impl->params[i].candidates[k] == t->impl->params[i].default_value)
+                idx[i] = k;
+    }
+}
+
+/* Decode configuration number n (mixed radix) into indices. */
+static void indices_of(const tuner *t, long n, int *idx)
+{
+    for (int i = t->impl->nparams - 1; i >= 0; i--) {
+        idx[i] = (int)(n % t->ncand[i]);
+        n /= t->ncand[i];
+    }
+}
+
+/* Numbers of every configuration valid on the device; count in *n. */
+static long *valid_points(tuner *t, long *n)
+{
+    long total = 1;
+    for (int i = 0; i < t->impl->nparams; i++)
+        total *= t->ncand[i];
+    long *pts = malloc((size_t)total * sizeof *pts);
+    *n = 0;
+    for (long k = 0; pts && k < total; k++) {
+        int idx[QKV_MAX_TILE_PARAMS];
+        qkv_tile_params tile;
+        indices_of(t, k, idx);
+        tile_of(t, idx, &tile);
+        if (tile_valid(t, &tile))
+            pts[(*n)++] = k;
+    }
+    return pts;
+}
+
+/* Exhaustive, or random over a shuffled list of the valid points; the
+ * default (already measured) is skipped. */
+static void search_list(tuner *t, const long *pts, long n, long take, const int *def)
+{
+    for (long k = 0; k < n && take > 0 && !budget_spent(t); k++) {
+        int idx[QKV_MAX_TILE_PARAMS];
+        indices_of(t, pts[k], idx);
+        if (memcmp(idx, def, (size_t)t->impl->nparams * sizeof *idx) == 0)
+            continue;
+        evaluate(t, idx);
+        take--;
+    }
+}
+
+static void shuffle(long *pts, long n, uint64_t *rng)
+{
+    for (long k = n - 1; k > 0; k--) {
+        const long j = (long)(qkv_rng_next(rng) % (uint64_t)(k + 1));
+        const long tmp = pts[k];
+        pts[k] = pts[j];
+        pts[j] = tmp;
+    }
+}
+
+/* Simulated annealing: from the default, move one parameter one candidate
+ * up or down; accept worse moves with probability exp(-rel. loss / T). */
+static void search_anneal(tuner *t, const int *start, double start_us, long space)
+{
+    uint64_t rng = t->opt->seed;
+    int cur[QKV_MAX_TILE_PARAMS];
+    memcpy(cur, start, sizeof cur);
+    double cur_us = start_us < 0 ? 1e30 : start_us, temp = 0.2;
+    const int limit = t->opt->max_evals > 0 ? t->opt->max_evals : (int)(2 * space);
+    for (int step = 0; step < 4 * limit && !budget_spent(t) && t->res->evals < space; step++) {
+        int next[QKV_MAX_TILE_PARAMS];
+        memcpy(next, cur, sizeof next);
+        const int i = (int)(qkv_rng_next(&rng) % (uint64_t)t->impl->nparams);
+        next[i] += (qkv_rng_next(&rng) & 1) ? 1 : -1;
+        if (next[i] < 0 || next[i] >= t->ncand[i])
+            continue;
+        qkv_tile_params tile;
+        tile_of(t, next, &tile);
+        if (!tile_valid(t, &tile))
+            continue;
+        const double us = evaluate(t, next);
+        const double u = (double)(qkv_rng_next(&rng) >> 11) / 9007199254740992.0;
+        if (us >= 0 && (us < cur_us || u < exp(-(us - cur_us) / cur_us / temp))) {
+            memcpy(cur, next, sizeof cur);
+            cur_us = us;
+        }
+        temp *= 0.93;
+    }
+}
+
+/* Prepare cases and device buffers; the default is measured first. */
+static qkv_status tuner_setup(tuner *t, const qkv_op_shape *shape)
+{
+    qkv_op_shape small[32];
+    const int ns = t->op->shapes("small", small, 32);
+    if (!ns)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s has no small validation shape", t->op->name);
+    qkv_status st = qkv_case_prepare(t->op, shape, 1, &t->tune_case);
+    if (st != QKV_OK)
+        return st;
+    if ((st = qkv_case_prepare(t->op, &small[ns > 1 ? 1 : 0], 2, &t->odd_case)) != QKV_OK) {
+        qkv_case_free(&t->tune_case);
+        return st;
+    }
+    if ((st = qkv_case_upload(&t->tune_case, t->ctx, t->bufs)) != QKV_OK) {
+        qkv_case_free(&t->tune_case);
+        qkv_case_free(&t->odd_case);
+    }
+    return st;
+}
+
+qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_shape *shape,
+                       const qkv_tune_options *opt, qkv_tune_result *res)
+{
+    tuner t = {.ctx = ctx, .op = op, .opt = opt, .res = res, .start = now_seconds()};
+    memset(res, 0, sizeof *res);
+    t.impl = qkv_kernel_find(op->id, ctx->backend->kind);
+    if (!t.impl || t.impl->nparams == 0)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s has no tunable kernel on %s", op->name,
+                        qkv_backend_name(ctx->backend->kind));
+    for (int i = 0; i < t.impl->nparams; i++)
+        while (t.ncand[i] < QKV_MAX_CANDIDATES && t.impl->params[i].candidates[t.ncand[i]])
+            t.ncand[i]++;
+    char dev[160];
+    qkv_device_key(&ctx->info, dev, sizeof dev);
+    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s %s", dev, op->name, shape->label);
+    qkv_status st = tuner_setup(&t, shape);
+    if (st != QKV_OK)
+        return st;
+    long n = 0;
+    long *pts = valid_points(&t, &n);
+    res->space = (int)n;
+    int idx[QKV_MAX_TILE_PARAMS];
+    default_indices(&t, idx);
+    qkv_tile_defaults(t.impl, &res->defaults);
+    res->best = res->defaults;
+    res->best_us = 1e30;
+    res->default_us = evaluate(&t, idx); /* the incumbent */
+    if (res->default_us < 0)
+        st = qkv_fail(QKV_ERR_BACKEND, "%s: the default configuration fails verification",
+                      op->name);
+    else if (pts) {
+        uint64_t rng = opt->seed;
+        switch (opt->strategy) {
+        case QKV_TUNE_EXHAUSTIVE: search_list(&t, pts, n, n, idx); break;
+        case QKV_TUNE_RANDOM:
+            shuffle(pts, n, &rng);
+            search_list(&t, pts, n,
+                        opt->count > 0 ? opt->count : (long)ceil(opt->fraction * (double)n), idx);
+            break;
+        case QKV_TUNE_ANNEAL: search_anneal(&t, idx, res->default_us, n); break;
+        }
+    }
+    free(pts);
+    qkv_case_release(&t.tune_case, t.bufs);
+    qkv_case_free(&t.tune_case);
+    qkv_case_free(&t.odd_case);
+    return st;
+}

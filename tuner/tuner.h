@@ -1,0 +1,47 @@
+/* tuner.h - searches an op's tile-parameter space on one device: every
+ * candidate verified against the reference (tuning shape and an odd shape,
+ * guard regions), timed as the median of repeated runs after warm-up, and
+ * remembered in a resumable cache; winners go to a per-device table. */
+#ifndef QKV_TUNER_H
+#define QKV_TUNER_H
+
+#include <stdio.h>
+
+#include "harness.h"
+#include "tuning.h"
+
+typedef enum { QKV_TUNE_EXHAUSTIVE, QKV_TUNE_RANDOM, QKV_TUNE_ANNEAL } qkv_tune_strategy;
+
+const char *qkv_tune_strategy_name(qkv_tune_strategy s);
+
+typedef struct qkv_tune_options {
+    qkv_tune_strategy strategy;
+    double fraction;     /* random: share of the valid points (0, 1] ... */
+    int count;           /* ... or this many (count wins when > 0) */
+    int max_evals;       /* budget in evaluations (0: no limit) */
+    double max_seconds;  /* budget in seconds (0: no limit) */
+    int warmup, repeats; /* runs before timing; timed runs (median) */
+    uint64_t seed;
+    const char *cache_path; /* resumable measurement cache, NULL: none */
+    FILE *progress;         /* progress lines, NULL: quiet */
+} qkv_tune_options;
+
+typedef struct qkv_tune_result {
+    qkv_tile_params best, defaults;
+    double best_us, default_us; /* medians */
+    int evals;                  /* configurations measured (cache hits too) */
+    int failed;                 /* configurations that did not verify */
+    int space;                  /* valid configurations for the device */
+} qkv_tune_result;
+
+/* Tune op on ctx for `shape` (class by shape->tokens). */
+qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_shape *shape,
+                       const qkv_tune_options *opt, qkv_tune_result *res);
+
+/* Write (or update) dir/<device-key>.txt with the result of tuning op on
+ * shape: one entry line per (op, class), provenance included. */
+qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const qkv_op_desc *op,
+                                const qkv_op_shape *shape, const qkv_tune_options *opt,
+                                const qkv_tune_result *res);
+
+#endif
