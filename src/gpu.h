@@ -50,7 +50,8 @@ qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out);
 
 /* One (program, defines) combination the GPU ops compile; qkv_gpu_builds
  * lists those of every op with default tiles over the supported bits,
- * groups, dtypes and head dims (for compile-only tests). */
+ * groups, dtypes and head dims, plus the benchmarks' roof probes (for
+ * compile-only tests). */
 typedef struct qkv_gpu_build {
     const char *program;
     char defines[256];

@@ -290,5 +290,9 @@ int qkv_gpu_builds(qkv_gpu_build *out, int max)
                          decode_space[DECODE_SPLIT].default_value);
             }
         }
+    if (n < max) { /* the benchmarks' roof probes (bench/roof_gpu.c) */
+        out[n].program = "roof";
+        out[n++].defines[0] = '\0';
+    }
     return n + qkv_gpu_dense_builds(out + n, max - n);
 }

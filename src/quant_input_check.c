@@ -11,10 +11,11 @@ qkv_status qkv_quant_input_status(int flags, const char *fn)
     return QKV_OK;
 }
 
-/* Flags of one row of n f16 values: branch-free so it vectorizes. */
+/* Flags of one row of n f16 values (branch-free, vectorized). */
 static int scan_f16(const uint16_t *x, size_t n)
 {
     int inf_or_nan = 0;
+#pragma omp simd reduction(| : inf_or_nan)
     for (size_t i = 0; i < n; i++)
         inf_or_nan |= (x[i] & 0x7c00u) == 0x7c00u;
     return inf_or_nan;
@@ -26,6 +27,7 @@ static int scan_f32(const float *x, size_t n)
 {
     const uint32_t *u = (const uint32_t *)x;
     int inf_or_nan = 0, big = 0;
+#pragma omp simd reduction(| : inf_or_nan, big)
     for (size_t i = 0; i < n; i++) {
         inf_or_nan |= (u[i] & 0x7f800000u) == 0x7f800000u;
         big |= (u[i] & 0x7fffffffu) > 0x477fe000u;
