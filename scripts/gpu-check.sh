@@ -45,10 +45,11 @@ log "qkv tune --backend cuda (short: anneal, ${QKV_TUNE_EVALS:-16} evaluations p
     || status=1
 grep -E "on |default|tuned|evaluated" "$out/tune-cuda.txt" | tee -a "$out/summary.txt"
 cat /tmp/tuning/cuda-*.txt >>"$out/tune-cuda.txt" 2>/dev/null
-log "qkv validate (every backend present) --shapes all"
-./qkv validate --shapes all --report "$out/validate-all.md" >"$out/validate-all.txt" 2>&1 || status=1
-grep -E "^backend|passed|FAIL" "$out/validate-all.txt" | head -30 | tee -a "$out/summary.txt"
-rm -f "$out/validate-all.txt"
+if [ -z "${QKV_QUICK:-}" ]; then # QKV_QUICK=1: make check covers the other backends
+    log "qkv validate (every backend present) --shapes all"
+    ./qkv validate --shapes all --report "$out/validate-all.md" >/tmp/validate-all.txt 2>&1 || status=1
+    grep -E "^backend|passed|FAIL" /tmp/validate-all.txt | head -30 | tee -a "$out/summary.txt"
+fi
 log "make check (every suite runs on cpu, each OpenCL device and cuda:0)"
 OMP_NUM_THREADS=$jobs make -j4 check >"$out/check.log" 2>&1 || status=1
 grep -E "^(PASS|FAIL|SKIP|ERROR|# )" "$out/check.log" | tee -a "$out/summary.txt"
