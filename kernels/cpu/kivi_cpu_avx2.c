@@ -8,6 +8,7 @@
 
 #if KIVI_CPU_X86
 
+#include "avx2_math.h"
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -43,24 +44,6 @@ AVX2_INLINE __m256 load8_h16_strided(const uint16_t *h, size_t stride)
                                           (short)h[3 * stride], (short)h[4 * stride],
                                           (short)h[5 * stride], (short)h[6 * stride],
                                           (short)h[7 * stride]));
-}
-
-/* Sum of the 8 lanes. */
-AVX2_INLINE float hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* Maximum of the 8 lanes. */
-AVX2_INLINE float hmax(__m256 v)
-{
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* Codes i..i+7 (i % 8 == 0) of a packed LSB-first row of `bits`-bit codes,
@@ -117,28 +100,6 @@ AVX2_INLINE __m256 quant_divisor(__m256 s)
 AVX2_INLINE __m256i quant8(__m256 v, __m256 m, __m256 s, __m256 qmax)
 {
     return _mm256_cvtps_epi32(_mm256_min_ps(qmax, _mm256_div_ps(_mm256_sub_ps(v, m), s)));
-}
-
-/* e^x for 8 lanes (Cephes expf polynomial, ~2 ulp), x clamped to
- * [-87, 88]; NaN stays NaN. */
-AVX2_INLINE __m256 exp8(__m256 x)
-{
-    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x); /* NaN in x is returned */
-    x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
-    const __m256 n =
-        _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), ROUND_NEAREST);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
 /* ---- quantize keys ------------------------------------------------------------ */
@@ -621,7 +582,7 @@ AVX2_INLINE void key_group_table(const float *qs, size_t D, int nh, const float 
             _mm256_storeu_ps(a + (size_t)h * D + d, _mm256_mul_ps(qv, _mm256_loadu_ps(st + d)));
             b = _mm256_fmadd_ps(qv, _mm256_loadu_ps(mt + d), b);
         }
-        bias[h] = hsum(b);
+        bias[h] = qkv_avx2_hsum(b);
     }
 }
 
@@ -707,7 +668,7 @@ AVX2_INLINE void key_resid_scores(const kivi_cpu_decode *c, size_t bkv, size_t t
                     acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(s->qs + (h0 + h) * D + d), kv, acc[h]);
             }
             for (size_t h = 0; h < nh; h++)
-                s->score[(h0 + h) * n + t - t0] = hsum(acc[h]);
+                s->score[(h0 + h) * n + t - t0] = qkv_avx2_hsum(acc[h]);
         }
     }
 }
@@ -721,17 +682,17 @@ AVX2_INLINE void softmax_partial(float *x, size_t n, float *mx, float *sum)
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
-    float m = hmax(vm);
+    float m = qkv_avx2_hmax(vm);
     for (; i < n; i++)
         m = fmaxf(m, x[i]);
     const __m256 mv = _mm256_set1_ps(m);
     __m256 vs = _mm256_setzero_ps();
     for (i = 0; i + 8 <= n; i += 8) {
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        const __m256 e = qkv_avx2_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
         _mm256_storeu_ps(x + i, e);
         vs = _mm256_add_ps(vs, e);
     }
-    float l = hsum(vs);
+    float l = qkv_avx2_hsum(vs);
     for (; i < n; i++) {
         x[i] = expf(x[i] - m);
         l += x[i];
