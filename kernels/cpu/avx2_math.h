@@ -12,6 +12,8 @@
 
 #if QKV_CPU_X86
 #include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
 
 #define QKV_AVX2_FN __attribute__((target("avx2,fma,f16c")))
 #define QKV_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
@@ -70,6 +72,32 @@ QKV_AVX2_INLINE __m256 qkv_avx2_exp8(__m256 x)
     const __m256i e =
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* In place x[i] = exp(x[i] - max) for i < n; *mx = max, *sum = sum. */
+QKV_AVX2_INLINE void qkv_avx2_softmax_partial(float *x, size_t n, float *mx, float *sum)
+{
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
+    float m = qkv_avx2_hmax(vm);
+    for (; i < n; i++)
+        m = fmaxf(m, x[i]);
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 vs = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = qkv_avx2_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float l = qkv_avx2_hsum(vs);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        l += x[i];
+    }
+    *mx = m;
+    *sum = l;
 }
 #endif
 

@@ -12,6 +12,7 @@
 
 #include "avx2_math.h"
 #include "cpu_features.h"
+#include "softmax.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -65,17 +66,8 @@ static void scalar_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
             s->score[h * n + t - t0] = dot;
         }
     }
-    for (size_t h = 0; h < nq; h++) {
-        float *x = s->score + h * n, m = x[0], l = 0.0f;
-        for (size_t i = 1; i < n; i++)
-            m = fmaxf(m, x[i]);
-        for (size_t i = 0; i < n; i++) {
-            x[i] = expf(x[i] - m);
-            l += x[i];
-        }
-        part[h * (D + 2)] = m;
-        part[h * (D + 2) + 1] = l;
-    }
+    for (size_t h = 0; h < nq; h++)
+        cpu_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
     memset(s->acc, 0, nq * D * sizeof *s->acc);
     for (size_t t = t0; t < t1; t++) {
         const uint16_t *v = kv_row(c, c->values, bkv, t);
@@ -218,31 +210,6 @@ static QKV_AVX2_FN void value_rows_dispatch(const float *pr, size_t n, const uin
     }
 }
 
-/* In place x[i] = exp(x[i] - max) for i < n; *mx = max, *sum = sum. */
-QKV_AVX2_INLINE void softmax_partial(float *x, size_t n, float *mx, float *sum)
-{
-    __m256 vm = _mm256_set1_ps(-INFINITY);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
-    float m = qkv_avx2_hmax(vm);
-    for (; i < n; i++)
-        m = fmaxf(m, x[i]);
-    const __m256 mv = _mm256_set1_ps(m);
-    __m256 vs = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        const __m256 e = qkv_avx2_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
-        _mm256_storeu_ps(x + i, e);
-        vs = _mm256_add_ps(vs, e);
-    }
-    float l = qkv_avx2_hsum(vs);
-    for (; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        l += x[i];
-    }
-    *mx = m;
-    *sum = l;
-}
 
 /* AVX2 work item (see dense_item_fn; D % 8 == 0): scores then values, each
  * over blocks of c->block tokens visited once per group of 4 query heads. */
@@ -258,7 +225,7 @@ static QKV_AVX2_FN void avx2_item(const dense_decode *c, size_t bkv, size_t t0, 
                                 nq - h0 < 4 ? (int)(nq - h0) : 4);
     }
     for (size_t h = 0; h < nq; h++)
-        softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
+        qkv_avx2_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
     memset(s->acc, 0, nq * D * sizeof *s->acc);
     for (size_t tb = t0; tb < t1; tb += c->block) {
         const size_t nt = t1 - tb < c->block ? t1 - tb : c->block;

@@ -11,6 +11,7 @@
 #include "cpu_features.h"
 #include "dense_cpu.h"
 #include "quant_input_check.h"
+#include "softmax.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -306,17 +307,8 @@ static void scalar_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, 
             s->score[h * n + t - t0] = dot;
         }
     }
-    for (size_t h = 0; h < nq; h++) {
-        float *x = s->score + h * n, m = x[0], l = 0.0f;
-        for (size_t i = 1; i < n; i++)
-            m = fmaxf(m, x[i]);
-        for (size_t i = 0; i < n; i++) {
-            x[i] = expf(x[i] - m);
-            l += x[i];
-        }
-        part[h * (D + 2)] = m;
-        part[h * (D + 2) + 1] = l;
-    }
+    for (size_t h = 0; h < nq; h++)
+        cpu_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
     memset(s->acc, 0, nq * D * sizeof *s->acc);
     for (size_t t = t0; t < t1; t++) {
         scalar_value_row(c, bkv, t, row);

@@ -675,31 +675,6 @@ AVX2_INLINE void key_resid_scores(const kivi_cpu_decode *c, size_t bkv, size_t t
 
 /* ---- decode attention: softmax and values ------------------------------------- */
 
-/* In place x[i] = exp(x[i] - max) for i < n; *mx = max, *sum = sum. */
-AVX2_INLINE void softmax_partial(float *x, size_t n, float *mx, float *sum)
-{
-    __m256 vm = _mm256_set1_ps(-INFINITY);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
-    float m = qkv_avx2_hmax(vm);
-    for (; i < n; i++)
-        m = fmaxf(m, x[i]);
-    const __m256 mv = _mm256_set1_ps(m);
-    __m256 vs = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        const __m256 e = qkv_avx2_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
-        _mm256_storeu_ps(x + i, e);
-        vs = _mm256_add_ps(vs, e);
-    }
-    float l = qkv_avx2_hsum(vs);
-    for (; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        l += x[i];
-    }
-    *mx = m;
-    *sum = l;
-}
 
 /* acc[h][D] += sum_t p[h * n + t] * (code[t][d] * sf[t][g] + mf[t][g]) over
  * nb quantized value tokens; codes: row of the first token, wrow words per
@@ -819,7 +794,7 @@ AVX2_FN void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t 
         key_quant_scores(c, bkv, t0, kq, n, s);
     key_resid_scores(c, bkv, t0, kq > t0 ? kq : t0, t1, n, s);
     for (size_t h = 0; h < c->nq; h++)
-        softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
+        qkv_avx2_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
     memset(s->acc, 0, c->nq * D * sizeof *s->acc);
     if (t0 < vq)
         value_quant_accum(c, bkv, t0, t0, vq, n, s);
