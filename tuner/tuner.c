@@ -181,12 +181,14 @@ static void indices_of(const tuner *t, long n, int *idx)
     }
 }
 
-/* Numbers of every configuration valid on the device; count in *n. */
-static long *valid_points(tuner *t, long *n)
+/* Numbers of every configuration valid on the device; count in *n, size of
+ * the whole space in *total. */
+static long *valid_points(tuner *t, long *n, long *total_out)
 {
     long total = 1;
     for (int i = 0; i < t->impl->nparams; i++)
         total *= t->ncand[i];
+    *total_out = total;
     long *pts = malloc((size_t)total * sizeof *pts);
     *n = 0;
     for (long k = 0; pts && k < total; k++) {
@@ -224,27 +226,78 @@ static void shuffle(long *pts, long n, uint64_t *rng)
     }
 }
 
-/* Simulated annealing: from the default, move one parameter one candidate
- * up or down; accept worse moves with probability exp(-rel. loss / T). */
-static void search_anneal(tuner *t, const int *start, double start_us, long space)
+/* Mixed-radix number of the configuration with candidate indices idx. */
+static long number_of(const tuner *t, const int *idx)
+{
+    long n = 0;
+    for (int i = 0; i < t->impl->nparams; i++)
+        n = n * t->ncand[i] + idx[i];
+    return n;
+}
+
+/* A random valid point not measured yet (seen[k] is NaN), or -1. */
+static long unvisited_point(const long *pts, long n, const double *seen, uint64_t *rng)
+{
+    for (int tries = 0; tries < 64 && n > 0; tries++) {
+        const long k = pts[qkv_rng_next(rng) % (uint64_t)n];
+        if (isnan(seen[k]))
+            return k;
+    }
+    return -1;
+}
+
+/* Simulated annealing with restarts: from the default, move one parameter
+ * one candidate up or down; accept worse moves with probability
+ * exp(-relative loss / T).  Points are measured once (revisits reuse the
+ * time); after 4 * nparams + 4 steps without a new best the walk restarts
+ * at a random unmeasured point with the initial temperature. */
+static void search_anneal(tuner *t, const int *start, double start_us, const long *pts,
+                          long space, long total)
 {
     uint64_t rng = t->opt->seed;
+    double *seen = malloc((size_t)total * sizeof *seen);
+    if (!seen)
+        return;
+    for (long k = 0; k < total; k++)
+        seen[k] = NAN;
     int cur[QKV_MAX_TILE_PARAMS];
     memcpy(cur, start, sizeof cur);
-    double cur_us = start_us < 0 ? 1e30 : start_us, temp = 0.2;
+    seen[number_of(t, cur)] = start_us;
+    double cur_us = start_us < 0 ? 1e30 : start_us, best = cur_us, temp = 0.2;
     const int limit = t->opt->max_evals > 0 ? t->opt->max_evals : (int)(2 * space);
-    for (int step = 0; step < 4 * limit && !budget_spent(t) && t->res->evals < space; step++) {
+    const int patience = 4 * t->impl->nparams + 4;
+    int stall = 0;
+    for (int step = 0; step < 8 * limit && !budget_spent(t) && t->res->evals < space; step++) {
         int next[QKV_MAX_TILE_PARAMS];
         memcpy(next, cur, sizeof next);
-        const int i = (int)(qkv_rng_next(&rng) % (uint64_t)t->impl->nparams);
-        next[i] += (qkv_rng_next(&rng) & 1) ? 1 : -1;
-        if (next[i] < 0 || next[i] >= t->ncand[i])
-            continue;
+        if (stall >= patience) { /* restart */
+            const long k = unvisited_point(pts, space, seen, &rng);
+            if (k < 0)
+                break;
+            indices_of(t, k, next);
+            temp = 0.2;
+            stall = 0;
+            cur_us = 1e30; /* accept the restart point */
+        } else {
+            const int i = (int)(qkv_rng_next(&rng) % (uint64_t)t->impl->nparams);
+            next[i] += (qkv_rng_next(&rng) & 1) ? 1 : -1;
+            if (next[i] < 0 || next[i] >= t->ncand[i])
+                continue;
+        }
         qkv_tile_params tile;
         tile_of(t, next, &tile);
         if (!tile_valid(t, &tile))
             continue;
-        const double us = evaluate(t, next);
+        const long k = number_of(t, next);
+        double us = seen[k];
+        stall++;
+        if (isnan(us)) {
+            us = seen[k] = evaluate(t, next);
+            if (us >= 0 && us < best) {
+                best = us;
+                stall = 0;
+            }
+        }
         const double u = (double)(qkv_rng_next(&rng) >> 11) / 9007199254740992.0;
         if (us >= 0 && (us < cur_us || u < exp(-(us - cur_us) / cur_us / temp))) {
             memcpy(cur, next, sizeof cur);
@@ -252,6 +305,7 @@ static void search_anneal(tuner *t, const int *start, double start_us, long spac
         }
         temp *= 0.93;
     }
+    free(seen);
 }
 
 /* Prepare cases and device buffers; the default is measured first. */
@@ -293,8 +347,8 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_sha
     qkv_status st = tuner_setup(&t, shape);
     if (st != QKV_OK)
         return st;
-    long n = 0;
-    long *pts = valid_points(&t, &n);
+    long n = 0, total = 0;
+    long *pts = valid_points(&t, &n, &total);
     res->space = (int)n;
     int idx[QKV_MAX_TILE_PARAMS];
     default_indices(&t, idx);
@@ -314,7 +368,7 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_sha
             search_list(&t, pts, n,
                         opt->count > 0 ? opt->count : (long)ceil(opt->fraction * (double)n), idx);
             break;
-        case QKV_TUNE_ANNEAL: search_anneal(&t, idx, res->default_us, n); break;
+        case QKV_TUNE_ANNEAL: search_anneal(&t, idx, res->default_us, pts, n, total); break;
         }
     }
     free(pts);
