@@ -30,6 +30,18 @@ static int tile_value(const qkv_tile_params *tile, int i)
     return tile->value[i] > 0 ? tile->value[i] : 1;
 }
 
+/* Order this thread's non-temporal stores (when it made any) before the
+ * end of the parallel region. */
+static void store_fence(bool stream)
+{
+#if KIVI_CPU_X86
+    if (stream)
+        kivi_avx2_store_fence();
+#else
+    (void)stream;
+#endif
+}
+
 /* ---- scalar helpers ------------------------------------------------------------ */
 
 /* Element i of an f16 or f32 array as f32. */
@@ -73,7 +85,8 @@ static void quant_group_scalar(const float *x, size_t n, int bits, uint16_t *sca
 
 typedef void (*keys_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
                                size_t g1);
-typedef void (*values_batch_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t kb);
+typedef void (*values_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                 size_t k1);
 
 /* Scalar: key token groups g0 .. g1-1 of head bh, all channels. */
 static void scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
@@ -96,17 +109,15 @@ static void scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, 
     }
 }
 
-/* Scalar: value groups KIVI_CPU_VALUE_BATCH kb .. (fewer at the end) of
- * head bh; group k is channels (k % (D/G)) * G .. of token k / (D/G). */
-static void scalar_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh, size_t kb)
+/* Scalar: value groups k0 .. k1-1 of head bh; group k is channels
+ * (k % (D/G)) * G .. of token k / (D/G). */
+static void scalar_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                       size_t k1)
 {
     const size_t D = p->head_dim, G = (size_t)p->group, f = (size_t)(32 / p->bits), ng = D / G;
-    const size_t k1 = (kb + 1) * KIVI_CPU_VALUE_BATCH < p->tokens * ng
-                          ? (kb + 1) * KIVI_CPU_VALUE_BATCH
-                          : p->tokens * ng;
     const size_t orow = bh * p->out_capacity + p->out_offset;
     float x[128];
-    for (size_t k = kb * KIVI_CPU_VALUE_BATCH; k < k1; k++) {
+    for (size_t k = k0; k < k1; k++) {
         for (size_t i = 0; i < G; i++)
             x[i] = load_elem(p->input->host, p->dtype, bh * p->in_capacity * D + k * G + i);
         quant_group_scalar(x, G, p->bits, (uint16_t *)p->scale->host + orow * ng + k,
@@ -115,7 +126,7 @@ static void scalar_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh,
     }
 }
 
-enum { QUANT_CHUNK, QUANT_KEY_GROUPS };
+enum { QUANT_CHUNK, QUANT_ITEM_GROUPS };
 /* Keys: items are runs of token groups (G tokens x D channels of a head). */
 static const qkv_tile_param_def quant_keys_space[] = {
     /* work items per OpenMP chunk */
@@ -124,9 +135,12 @@ static const qkv_tile_param_def quant_keys_space[] = {
      * cache lines of the per-channel output rows */
     {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}},
 };
-/* Values: items of KIVI_CPU_VALUE_BATCH groups per OpenMP chunk. */
+/* Values: items are runs of value groups (G channels of one token). */
 static const qkv_tile_param_def quant_values_space[] = {
+    /* work items per OpenMP chunk */
     {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}},
+    /* value groups per work item */
+    {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}},
 };
 
 /* Keys [B, H, T, D] -> per-channel groups along tokens, one item per
@@ -141,7 +155,7 @@ static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv
             return st;
     }
     const keys_groups_fn fn = PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups);
-    const size_t ng = p->tokens / (size_t)p->group, per = (size_t)tile_value(t, QUANT_KEY_GROUPS);
+    const size_t ng = p->tokens / (size_t)p->group, per = (size_t)tile_value(t, QUANT_ITEM_GROUPS);
     const size_t nb = (ng + per - 1) / per, items = p->batch * p->heads * nb;
     const int chunk = tile_value(t, QUANT_CHUNK);
 #pragma omp parallel for schedule(static, chunk)
@@ -153,7 +167,7 @@ static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv
 }
 
 /* Values [B, H, T, D] -> per-token groups along channels, one item per
- * KIVI_CPU_VALUE_BATCH groups of a head. */
+ * (head, run of item_groups groups). */
 static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
                                    const qkv_tile_params *t)
 {
@@ -164,25 +178,32 @@ static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
         if (st != QKV_OK)
             return st;
     }
-    const values_batch_fn fn = PICK(kivi_avx2_quant_values_batch, scalar_quant_values_batch);
-    const size_t nb = (p->tokens * (p->head_dim / (size_t)p->group) + KIVI_CPU_VALUE_BATCH - 1) /
-                      KIVI_CPU_VALUE_BATCH;
+    const values_groups_fn fn = PICK(kivi_avx2_quant_values_groups, scalar_quant_values_groups);
+    const size_t ng = p->tokens * (p->head_dim / (size_t)p->group);
+    const size_t per = (size_t)tile_value(t, QUANT_ITEM_GROUPS), nb = (ng + per - 1) / per;
     const size_t items = p->batch * p->heads * nb;
     const int chunk = tile_value(t, QUANT_CHUNK);
 #pragma omp parallel for schedule(static, chunk)
-    for (size_t i = 0; i < items; i++)
-        fn(p, i / nb, i % nb);
+    for (size_t i = 0; i < items; i++) {
+        const size_t k0 = i % nb * per;
+        fn(p, i / nb, k0, k0 + per < ng ? k0 + per : ng);
+    }
     return QKV_OK;
 }
 
 /* ---- dequantize ------------------------------------------------------------------ */
 
-typedef void (*dq_keys_group_fn)(const qkv_kivi_dequant_params *p, size_t bh, size_t g);
-typedef void (*dq_values_row_fn)(const qkv_kivi_dequant_params *p, size_t row);
+/* Dequantize work items; `stream` asks for non-temporal stores (the
+ * scalar items ignore it). */
+typedef void (*dq_keys_group_fn)(const qkv_kivi_dequant_params *p, size_t bh, size_t g,
+                                 bool stream);
+typedef void (*dq_values_row_fn)(const qkv_kivi_dequant_params *p, size_t row, bool stream);
 
 /* Scalar: key token group g of head bh into out rows [G, D] (f32). */
-static void scalar_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g)
+static void scalar_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g,
+                                      bool stream)
 {
+    (void)stream;
     const size_t T = p->tokens, D = p->head_dim, G = (size_t)p->group;
     const size_t wcap = T * (size_t)p->bits / 32, gcap = T / G;
     float *out = p->output->host;
@@ -197,8 +218,10 @@ static void scalar_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t b
 }
 
 /* Scalar: value row `row` (= bh * tokens + t) into D f32. */
-static void scalar_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row)
+static void scalar_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row,
+                                      bool stream)
 {
+    (void)stream;
     const size_t D = p->head_dim, G = (size_t)p->group;
     const uint32_t *c = (const uint32_t *)p->codes->host + row * (D * (size_t)p->bits / 32);
     const uint16_t *sc = (const uint16_t *)p->scale->host + row * (D / G);
@@ -209,15 +232,28 @@ static void scalar_dequant_values_row(const qkv_kivi_dequant_params *p, size_t r
                  qkv_f16_to_f32(mn[d / G]);
 }
 
-enum { DEQUANT_CHUNK };
-/* Keys: token groups per OpenMP chunk. */
+enum { DEQUANT_CHUNK, DEQUANT_STORES };
+enum { STORES_CACHED = 1, STORES_STREAMING = 2 };
+/* Keys: token groups per OpenMP chunk; output stores. */
 static const qkv_tile_param_def dequant_keys_space[] = {
     {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}},
+    /* 1: ordinary stores, 2: non-temporal (bypass the cache; the AVX2 item
+     * on a 32-byte aligned output) */
+    {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}},
 };
-/* Values: token rows per OpenMP chunk. */
+/* Values: token rows per OpenMP chunk; output stores as for keys. */
 static const qkv_tile_param_def dequant_values_space[] = {
     {"omp_chunk", 64, {8, 16, 32, 64, 128, 256, 512, 0}},
+    {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}},
 };
+
+/* Whether a dequantizer streams its stores: asked for, on the AVX2 path,
+ * to a 32-byte aligned output. */
+static bool dequant_streams(const qkv_tile_params *t, const void *out, bool avx2)
+{
+    return avx2 && tile_value(t, DEQUANT_STORES) == STORES_STREAMING &&
+           (uintptr_t)out % 32 == 0;
+}
 
 /* Packed keys -> f32 [B, H, T, D], one item per (head, token group). */
 static qkv_status cpu_dequant_keys(qkv_context *ctx, const void *params,
@@ -226,11 +262,16 @@ static qkv_status cpu_dequant_keys(qkv_context *ctx, const void *params,
     (void)ctx;
     const qkv_kivi_dequant_params *p = params;
     const dq_keys_group_fn fn = PICK(kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
+    const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_keys_group);
     const size_t ng = p->tokens / (size_t)p->group, items = p->batch * p->heads * ng;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
-#pragma omp parallel for schedule(static, chunk)
-    for (size_t i = 0; i < items; i++)
-        fn(p, i / ng, i % ng);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static, chunk) nowait
+        for (size_t i = 0; i < items; i++)
+            fn(p, i / ng, i % ng, stream);
+        store_fence(stream);
+    }
     return QKV_OK;
 }
 
@@ -241,11 +282,16 @@ static qkv_status cpu_dequant_values(qkv_context *ctx, const void *params,
     (void)ctx;
     const qkv_kivi_dequant_params *p = params;
     const dq_values_row_fn fn = PICK(kivi_avx2_dequant_values_row, scalar_dequant_values_row);
+    const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_values_row);
     const size_t rows = p->batch * p->heads * p->tokens;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
-#pragma omp parallel for schedule(static, chunk)
-    for (size_t r = 0; r < rows; r++)
-        fn(p, r);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static, chunk) nowait
+        for (size_t r = 0; r < rows; r++)
+            fn(p, r, stream);
+        store_fence(stream);
+    }
     return QKV_OK;
 }
 

@@ -16,7 +16,8 @@
 /* Key channels per pass of the AVX2 key quantizer (4 vectors; divides
  * every valid head_dim: D is a multiple of G >= 32). */
 #define KIVI_CPU_KEY_BLOCK 32
-/* Value groups (G channels of one token) per quantize-values work item. */
+/* Value groups (G channels of one token) whose scales the AVX2 value
+ * quantizer keeps in registers at a time. */
 #define KIVI_CPU_VALUE_BATCH 32
 
 /* Decode attention arguments: host pointers (NULL for an empty part), the
@@ -70,13 +71,20 @@ typedef void (*kivi_cpu_decode_item_fn)(const kivi_cpu_decode *c, size_t bkv, si
  * head bh. */
 void kivi_avx2_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
                                  size_t g1);
-/* Quantize value groups KIVI_CPU_VALUE_BATCH kb .. (fewer at the end) of
- * head bh, counting the head's tokens x D/G groups in memory order. */
-void kivi_avx2_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh, size_t kb);
-/* Dequantize token group g of key head bh into f32 rows [G, D]. */
-void kivi_avx2_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g);
-/* Dequantize value row `row` (= bh * tokens + t) into D f32. */
-void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row);
+/* Quantize value groups k0 .. k1-1 of head bh, counting the head's
+ * tokens x D/G groups (G channels of one token) in memory order. */
+void kivi_avx2_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                   size_t k1);
+/* Dequantize token group g of key head bh into f32 rows [G, D]; `stream`:
+ * non-temporal stores (output 32-byte aligned; kivi_avx2_store_fence()
+ * before another thread reads it). */
+void kivi_avx2_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g,
+                                  bool stream);
+/* Dequantize value row `row` (= bh * tokens + t) into D f32; `stream` as
+ * above. */
+void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row, bool stream);
+/* Orders this thread's non-temporal stores before its later stores. */
+void kivi_avx2_store_fence(void);
 /* Decode work item (see kivi_cpu_decode_item_fn). */
 void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
                            const kivi_cpu_scratch *s, float *part);

@@ -372,16 +372,14 @@ AVX2_INLINE void values_scale8(const void *x, size_t base, size_t ng, qkv_dtype 
     *m8 = _mm256_cvtph_ps(m16);
 }
 
-/* Item kb of head bh: value groups KIVI_CPU_VALUE_BATCH kb .. (fewer at
- * the end) of the head's T * D/G groups, contiguous in input and output.
- * All scales first (independent chains overlap), then the codes group by
- * group. */
-AVX2_INLINE void quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_t kb,
+/* Value groups k0 .. k0+ng-1 (ng <= KIVI_CPU_VALUE_BATCH) of head bh,
+ * counting the head's T * D/G groups in memory order (contiguous in input
+ * and output).  All scales first (independent chains overlap), then the
+ * codes group by group. */
+AVX2_INLINE void quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_t k0, size_t ng,
                                 qkv_dtype dt, int bits, size_t G)
 {
     const size_t D = p->head_dim, f = (size_t)(32 / bits), wpg = G / f;
-    const size_t ngh = p->tokens * (D / G), k0 = kb * KIVI_CPU_VALUE_BATCH;
-    const size_t ng = ngh - k0 < KIVI_CPU_VALUE_BATCH ? ngh - k0 : KIVI_CPU_VALUE_BATCH;
     const size_t orow = bh * p->out_capacity + p->out_offset;
     const void *x = p->input->host;
     const size_t base = bh * p->in_capacity * D + k0 * G;
@@ -401,54 +399,89 @@ AVX2_INLINE void quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_
     }
 }
 
-AVX2_FN void kivi_avx2_quant_values_batch(const qkv_kivi_quant_params *p, size_t bh, size_t kb)
+/* Value groups k0 .. k1-1 of head bh, KIVI_CPU_VALUE_BATCH at a time. */
+AVX2_INLINE void quant_values_groups_t(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                       size_t k1, qkv_dtype dt, int bits, size_t G)
 {
-#define QV(DT, B, GG) quant_values_t(p, bh, kb, DT, B, GG)
+    for (size_t k = k0; k < k1; k += KIVI_CPU_VALUE_BATCH)
+        quant_values_t(p, bh, k, k1 - k < KIVI_CPU_VALUE_BATCH ? k1 - k : KIVI_CPU_VALUE_BATCH,
+                       dt, bits, G);
+}
+
+AVX2_FN void kivi_avx2_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                           size_t k1)
+{
+#define QV(DT, B, GG) quant_values_groups_t(p, bh, k0, k1, DT, B, GG)
     QUANT_DISPATCH(p, QV)
 #undef QV
 }
 
 /* ---- dequantize --------------------------------------------------------------- */
 
-/* Keys, token group g of head bh: lanes = 8 channels, one word per channel
- * gathered, then f tokens per word, q*s + m (exact in one f32 rounding). */
+/* Store 8 f32 at out: non-temporal when `stream` (out 32-byte aligned). */
+AVX2_INLINE void store8(float *out, __m256 v, bool stream)
+{
+    if (stream)
+        _mm256_stream_ps(out, v);
+    else
+        _mm256_storeu_ps(out, v);
+}
+
+/* Keys, token group g of head bh, in blocks of 32 channels (whole cache
+ * lines of each output row, so streaming stores fill them): lanes = 8
+ * channels, one word per channel gathered, then f tokens per word,
+ * q*s + m (exact in one f32 rounding). */
 AVX2_INLINE void dequant_keys_group_t(const qkv_kivi_dequant_params *p, size_t bh, size_t g,
-                                      int bits)
+                                      int bits, bool stream)
 {
     const size_t T = p->tokens, D = p->head_dim, G = (size_t)p->group, f = (size_t)(32 / bits);
     const size_t wcap = T / f, gcap = T / G;
     const __m256i mask = _mm256_set1_epi32((1 << bits) - 1);
-    for (size_t d = 0; d < D; d += 8) {
-        const size_t row = bh * D + d;
-        const __m256 s = load8_h16_strided((const uint16_t *)p->scale->host + row * gcap + g, gcap);
-        const __m256 m = load8_h16_strided((const uint16_t *)p->min->host + row * gcap + g, gcap);
-        const uint32_t *c = (const uint32_t *)p->codes->host + row * wcap + g * (G / f);
+    for (size_t d0 = 0; d0 < D; d0 += KIVI_CPU_KEY_BLOCK) {
+        __m256 s[4], m[4];
+        const uint32_t *c[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) {
+            const size_t row = bh * D + d0 + 8 * (size_t)v;
+            s[v] = load8_h16_strided((const uint16_t *)p->scale->host + row * gcap + g, gcap);
+            m[v] = load8_h16_strided((const uint16_t *)p->min->host + row * gcap + g, gcap);
+            c[v] = (const uint32_t *)p->codes->host + row * wcap + g * (G / f);
+        }
         for (size_t w = 0; w < G / f; w++) {
-            const __m256i wv = _mm256_setr_epi32(
-                (int)c[w], (int)c[wcap + w], (int)c[2 * wcap + w], (int)c[3 * wcap + w],
-                (int)c[4 * wcap + w], (int)c[5 * wcap + w], (int)c[6 * wcap + w],
-                (int)c[7 * wcap + w]);
-            float *out = (float *)p->output->host + (bh * T + g * G + w * f) * D + d;
+            __m256i wv[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                wv[v] = _mm256_setr_epi32((int)c[v][w], (int)c[v][wcap + w],
+                                          (int)c[v][2 * wcap + w], (int)c[v][3 * wcap + w],
+                                          (int)c[v][4 * wcap + w], (int)c[v][5 * wcap + w],
+                                          (int)c[v][6 * wcap + w], (int)c[v][7 * wcap + w]);
+            float *out = (float *)p->output->host + (bh * T + g * G + w * f) * D + d0;
             for (size_t k = 0; k < f; k++, out += D) {
-                const __m256i q =
-                    _mm256_and_si256(_mm256_srl_epi32(wv, _mm_cvtsi32_si128(bits * (int)k)), mask);
-                _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), s, m));
+                const __m128i sh = _mm_cvtsi32_si128(bits * (int)k);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) {
+                    const __m256i q = _mm256_and_si256(_mm256_srl_epi32(wv[v], sh), mask);
+                    store8(out + 8 * v, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), s[v], m[v]),
+                           stream);
+                }
             }
         }
     }
 }
 
-AVX2_FN void kivi_avx2_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g)
+AVX2_FN void kivi_avx2_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g,
+                                          bool stream)
 {
     switch (p->bits) {
-    case 2: dequant_keys_group_t(p, bh, g, 2); break;
-    case 4: dequant_keys_group_t(p, bh, g, 4); break;
-    default: dequant_keys_group_t(p, bh, g, 8); break;
+    case 2: dequant_keys_group_t(p, bh, g, 2, stream); break;
+    case 4: dequant_keys_group_t(p, bh, g, 4, stream); break;
+    default: dequant_keys_group_t(p, bh, g, 8, stream); break;
     }
 }
 
 /* Value row `row`: lanes = channels, 16 per step (one group each). */
-AVX2_INLINE void dequant_values_row_t(const qkv_kivi_dequant_params *p, size_t row, int bits)
+AVX2_INLINE void dequant_values_row_t(const qkv_kivi_dequant_params *p, size_t row, int bits,
+                                      bool stream)
 {
     const size_t D = p->head_dim, G = (size_t)p->group;
     const uint32_t *c = (const uint32_t *)p->codes->host + row * (D * (size_t)bits / 32);
@@ -459,19 +492,22 @@ AVX2_INLINE void dequant_values_row_t(const qkv_kivi_dequant_params *p, size_t r
         const __m256 s = _mm256_set1_ps(h2f(sc[i / G])), m = _mm256_set1_ps(h2f(mn[i / G]));
         __m256 lo, hi;
         codes16f(c, i, bits, &lo, &hi);
-        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(lo, s, m));
-        _mm256_storeu_ps(out + i + 8, _mm256_fmadd_ps(hi, s, m));
+        store8(out + i, _mm256_fmadd_ps(lo, s, m), stream);
+        store8(out + i + 8, _mm256_fmadd_ps(hi, s, m), stream);
     }
 }
 
-AVX2_FN void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row)
+AVX2_FN void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row,
+                                          bool stream)
 {
     switch (p->bits) {
-    case 2: dequant_values_row_t(p, row, 2); break;
-    case 4: dequant_values_row_t(p, row, 4); break;
-    default: dequant_values_row_t(p, row, 8); break;
+    case 2: dequant_values_row_t(p, row, 2, stream); break;
+    case 4: dequant_values_row_t(p, row, 4, stream); break;
+    default: dequant_values_row_t(p, row, 8, stream); break;
     }
 }
+
+AVX2_FN void kivi_avx2_store_fence(void) { _mm_sfence(); }
 
 /* ---- decode attention: keys --------------------------------------------------- */
 

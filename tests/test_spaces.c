@@ -1,0 +1,142 @@
+/* test_spaces.c - every op's tile space on every backend: the points the
+ * tuner may pick are forced one by one and checked against the reference
+ * on the op's odd ("small") shapes with guard regions.  Spaces of up to
+ * FULL_POINTS[backend] points are covered whole; larger ones by a fixed
+ * sample in which every candidate of every parameter appears at least
+ * once, plus seeded random points. */
+#include <string.h>
+
+#include "harness.h"
+#include "qkv_internal.h"
+#include "test_util.h"
+#include "tuning.h"
+
+#define MAX_SHAPES 32
+#define SEED 4321u
+
+static char targets[TEST_MAX_TARGETS][32];
+static int ntargets;
+
+/* Points checked whole per backend kind (GPU points each cost a program
+ * build). */
+static size_t full_points(qkv_backend_kind kind)
+{
+    return kind == QKV_BACKEND_CPU ? 120 : 24;
+}
+
+/* Number of candidates of parameter i. */
+static int candidates(const qkv_kernel_impl *impl, int i)
+{
+    int n = 0;
+    while (n < QKV_MAX_CANDIDATES && impl->params[i].candidates[n])
+        n++;
+    return n;
+}
+
+/* Tile of configuration number `k` of the space (mixed radix over the
+ * parameters' candidate counts). */
+static void point_of(const qkv_kernel_impl *impl, size_t k, qkv_tile_params *tile)
+{
+    qkv_tile_defaults(impl, tile);
+    for (int i = 0; i < impl->nparams; i++) {
+        const size_t n = (size_t)candidates(impl, i);
+        tile->value[i] = impl->params[i].candidates[k % n];
+        k /= n;
+    }
+}
+
+/* Tile of the sample's point j: for j < widest, candidate j (mod its count)
+ * of every parameter, shifted per parameter so pairs vary; then an LCG. */
+static void sample_point(const qkv_kernel_impl *impl, size_t j, int widest, uint64_t *lcg,
+                         qkv_tile_params *tile)
+{
+    qkv_tile_defaults(impl, tile);
+    for (int i = 0; i < impl->nparams; i++) {
+        const int n = candidates(impl, i);
+        size_t c;
+        if (j < (size_t)widest) {
+            c = (j + (size_t)i) % (size_t)n;
+        } else {
+            *lcg = *lcg * 6364136223846793005ull + 1442695040888963407ull;
+            c = (size_t)(*lcg >> 33) % (size_t)n;
+        }
+        tile->value[i] = impl->params[i].candidates[c];
+    }
+}
+
+/* Check one forced tile on every prepared case; counts the valid points. */
+static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_kernel_impl *impl,
+                        const qkv_tile_params *tile, qkv_op_case *cases, int ncases,
+                        size_t *checked)
+{
+    if (impl->valid && !impl->valid(tile, &ctx->info))
+        return;
+    char text[256];
+    qkv_tile_format(impl, tile, text, sizeof text);
+    qkv_tile_force(ctx, op->id, tile);
+    for (int k = 0; k < ncases; k++) {
+        qkv_check_result r;
+        qkv_case_check(op, &cases[k], ctx, &r);
+        ck_assert_msg(r.pass, "%s on %s with %s, shape %s: %s", op->name,
+                      qkv_backend_name(ctx->backend->kind), text, cases[k].shape.label,
+                      r.message);
+    }
+    qkv_tile_force(ctx, op->id, NULL);
+    (*checked)++;
+}
+
+START_TEST(test_every_point)
+{
+    const qkv_op_desc *op = &qkv_op_table[_i];
+    qkv_op_shape shapes[MAX_SHAPES];
+    const int ns = op->shapes("small", shapes, MAX_SHAPES);
+    ck_assert_int_gt(ns, 0);
+    qkv_op_case cases[MAX_SHAPES];
+    for (int k = 0; k < ns; k++)
+        ck_assert_msg(qkv_case_prepare(op, &shapes[k], SEED + (uint64_t)k, &cases[k]) == QKV_OK,
+                      "%s %s: reference failed: %s", op->name, shapes[k].label,
+                      qkv_last_error());
+    for (int t = 0; t < ntargets; t++) {
+        qkv_context *ctx;
+        ck_assert_msg(qkv_open(targets[t], &ctx) == QKV_OK, "open %s: %s", targets[t],
+                      qkv_last_error());
+        const qkv_kernel_impl *impl = qkv_kernel_find(op->id, ctx->backend->kind);
+        ck_assert_ptr_nonnull(impl);
+        size_t total = 1;
+        int widest = 1;
+        for (int i = 0; i < impl->nparams; i++) {
+            total *= (size_t)candidates(impl, i);
+            widest = candidates(impl, i) > widest ? candidates(impl, i) : widest;
+        }
+        const size_t budget = full_points(ctx->backend->kind);
+        size_t checked = 0;
+        uint64_t lcg = SEED;
+        for (size_t k = 0; k < (total <= budget ? total : budget); k++) {
+            qkv_tile_params tile;
+            if (total <= budget)
+                point_of(impl, k, &tile);
+            else
+                sample_point(impl, k, widest, &lcg, &tile);
+            check_point(ctx, op, impl, &tile, cases, ns, &checked);
+        }
+        fprintf(stderr, "%-22s %-10s %zu of %zu points checked%s\n", op->name, targets[t],
+                checked, total, total <= budget ? " (all valid ones)" : " (sample)");
+        ck_assert_msg(checked > 0, "%s on %s: no valid point", op->name, targets[t]);
+        qkv_close(ctx);
+    }
+    for (int k = 0; k < ns; k++)
+        qkv_case_free(&cases[k]);
+}
+END_TEST
+
+int main(void)
+{
+    setenv("QKV_QUIET", "1", 1);
+    ntargets = test_targets(targets, TEST_MAX_TARGETS);
+    Suite *s = suite_create("spaces");
+    TCase *tc = tcase_create("every point");
+    tcase_set_timeout(tc, 1200);
+    tcase_add_loop_test(tc, test_every_point, 0, QKV_OP_COUNT);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
