@@ -6,8 +6,9 @@
  * partial output).  The AVX2/F16C/FMA item (target attributes; chosen at
  * run time when qkv_cpu_has_avx2() and D % 8 == 0) keeps query heads x
  * tokens in 8 register accumulators for the scores and query heads x 16
- * channels for the values, over L1-sized blocks of tokens; the portable
- * scalar item does the same arithmetic one element at a time. */
+ * channels for the values, over L1-sized blocks of tokens, and prefetches
+ * the key and value rows ahead of use in software; the portable scalar item
+ * does the same arithmetic one element at a time. */
 #include "dense_cpu.h"
 
 #include "avx2_math.h"
@@ -26,6 +27,7 @@ typedef struct dense_decode {
     size_t D, nq;                  /* head dim, query heads per kv head */
     size_t split, nsplit;          /* tokens per item, items per kv head */
     size_t block;                  /* tokens per L1 block of the AVX2 item */
+    size_t prefetch;               /* AVX2 item: key rows prefetched this far ahead */
 } dense_decode;
 
 /* One thread's scratch (f32). */
@@ -87,7 +89,8 @@ static void scalar_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
 /* Scores of HB query heads (rows of qs, [HB, D]) against TB key rows k
  * [TB, D] (f16): sc[h * n + j] for h < HB, j < TB; HB * TB <= 8 register
  * accumulators, with whichever of the query and key vectors are fewer kept
- * in registers across the other. */
+ * in registers across the other (the empty asm keeps GCC from folding a
+ * query load into every FMA, which made the loop load-bound). */
 QKV_AVX2_INLINE void score_tile(const float *qs, const uint16_t *k, size_t D, size_t n,
                                 float *sc, int HB, int TB)
 {
@@ -95,6 +98,7 @@ QKV_AVX2_INLINE void score_tile(const float *qs, const uint16_t *k, size_t D, si
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         acc[i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
     for (size_t d = 0; d < D; d += 8) {
         if (TB <= HB) {
             __m256 kv[8];
@@ -103,7 +107,8 @@ QKV_AVX2_INLINE void score_tile(const float *qs, const uint16_t *k, size_t D, si
                 kv[j] = qkv_avx2_load_h8(k + j * D + d);
 #pragma GCC unroll 4
             for (int h = 0; h < HB; h++) {
-                const __m256 q = _mm256_loadu_ps(qs + h * D + d);
+                __m256 q = _mm256_loadu_ps(qs + h * D + d);
+                __asm__("" : "+x"(q));
 #pragma GCC unroll 8
                 for (int j = 0; j < TB; j++)
                     acc[h * TB + j] = _mm256_fmadd_ps(q, kv[j], acc[h * TB + j]);
@@ -131,27 +136,46 @@ QKV_AVX2_INLINE void score_tile(const float *qs, const uint16_t *k, size_t D, si
             sc[(size_t)h * n + j] = r[h * TB + j];
 }
 
+/* Prefetch rows [j0, j1) (D f16 each) of key rows pk into L1 and of value
+ * rows pv into L2: the scores stream the keys, and the values, read later
+ * in a strided order the hardware prefetcher does not follow, are fetched
+ * at the same pace. */
+QKV_AVX2_INLINE void prefetch_rows(const uint16_t *pk, const uint16_t *pv, size_t j0, size_t j1,
+                                   size_t D)
+{
+    for (size_t i = j0 * D * 2; i < j1 * D * 2; i += 64) {
+        _mm_prefetch((const char *)pk + i, _MM_HINT_T0);
+        _mm_prefetch((const char *)pv + i, _MM_HINT_T1);
+    }
+}
+
 /* Scores of HB heads against nt key rows from k: tiles of TB rows, then
- * single rows. */
+ * single rows; rows j < npf of pk and pv are prefetched with tile j. */
 QKV_AVX2_INLINE void score_rows(const float *qs, const uint16_t *k, size_t D, size_t n,
-                                size_t nt, float *sc, int HB, int TB)
+                                size_t nt, float *sc, const uint16_t *pk, const uint16_t *pv,
+                                size_t npf, int HB, int TB)
 {
     size_t j = 0;
-    for (; j + (size_t)TB <= nt; j += (size_t)TB)
+    for (; j + (size_t)TB <= nt; j += (size_t)TB) {
+        prefetch_rows(pk, pv, j, j + (size_t)TB < npf ? j + (size_t)TB : npf, D);
         score_tile(qs, k + j * D, D, n, sc + j, HB, TB);
-    for (; j < nt; j++)
+    }
+    for (; j < nt; j++) {
+        prefetch_rows(pk, pv, j, j < npf ? j + 1 : j, D);
         score_tile(qs, k + j * D, D, n, sc + j, HB, 1);
+    }
 }
 
 /* score_rows for hb (1..4) heads, with 8 / hb rows per tile (2 for 3). */
 static QKV_AVX2_FN void score_rows_dispatch(const float *qs, const uint16_t *k, size_t D,
-                                            size_t n, size_t nt, float *sc, int hb)
+                                            size_t n, size_t nt, float *sc, const uint16_t *pk,
+                                            const uint16_t *pv, size_t npf, int hb)
 {
     switch (hb) {
-    case 1: score_rows(qs, k, D, n, nt, sc, 1, 8); break;
-    case 2: score_rows(qs, k, D, n, nt, sc, 2, 4); break;
-    case 3: score_rows(qs, k, D, n, nt, sc, 3, 2); break;
-    default: score_rows(qs, k, D, n, nt, sc, 4, 2); break;
+    case 1: score_rows(qs, k, D, n, nt, sc, pk, pv, npf, 1, 8); break;
+    case 2: score_rows(qs, k, D, n, nt, sc, pk, pv, npf, 2, 4); break;
+    case 3: score_rows(qs, k, D, n, nt, sc, pk, pv, npf, 3, 2); break;
+    default: score_rows(qs, k, D, n, nt, sc, pk, pv, npf, 4, 2); break;
     }
 }
 
@@ -212,16 +236,21 @@ static QKV_AVX2_FN void value_rows_dispatch(const float *pr, size_t n, const uin
 
 
 /* AVX2 work item (see dense_item_fn; D % 8 == 0): scores then values, each
- * over blocks of c->block tokens visited once per group of 4 query heads. */
+ * over blocks of c->block tokens visited once per group of 4 query heads;
+ * while scoring, the key rows c->prefetch tokens ahead (inside the item)
+ * and the block's value rows are prefetched. */
 static QKV_AVX2_FN void avx2_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
                                   const dense_scratch *s, float *part)
 {
-    const size_t n = t1 - t0, D = c->D, nq = c->nq;
+    const size_t n = t1 - t0, D = c->D, nq = c->nq, pf = c->prefetch;
     for (size_t tb = t0; tb < t1; tb += c->block) {
         const size_t nt = t1 - tb < c->block ? t1 - tb : c->block;
         const uint16_t *k = kv_row(c, c->keys, bkv, tb);
+        const size_t ahead = t1 > tb + pf ? t1 - tb - pf : 0; /* rows with a target */
         for (size_t h0 = 0; h0 < nq; h0 += 4)
             score_rows_dispatch(s->qs + h0 * D, k, D, n, nt, s->score + h0 * n + tb - t0,
+                                k + pf * D, kv_row(c, c->values, bkv, tb),
+                                h0 ? 0 : ahead < nt ? ahead : nt,
                                 nq - h0 < 4 ? (int)(nq - h0) : 4);
     }
     for (size_t h = 0; h < nq; h++)
@@ -241,14 +270,16 @@ static QKV_AVX2_FN void avx2_item(const dense_decode *c, size_t bkv, size_t t0, 
 
 /* ---- driver ----------------------------------------------------------------------- */
 
-enum { SPLIT_TOKENS, OMP_CHUNK, BLOCK_TOKENS };
+enum { SPLIT_TOKENS, OMP_CHUNK, BLOCK_TOKENS, PREFETCH };
 static const qkv_tile_param_def f16_decode_space[] = {
     /* tokens per work item */
-    {"split_tokens", 512, {64, 128, 256, 512, 1024, 2048, 4096, 0}},
+    {"split_tokens", 1024, {64, 128, 256, 512, 1024, 2048, 4096, 0}},
     /* work items per OpenMP dynamic chunk */
     {"omp_chunk", 1, {1, 2, 4, 8, 0}},
     /* AVX2 item: tokens per block visited by every head group (L1 reuse) */
     {"block_tokens", 32, {8, 16, 32, 64, 128, 0}},
+    /* AVX2 item: key rows prefetched this many tokens ahead */
+    {"prefetch", 64, {16, 32, 64, 128, 256, 0}},
 };
 
 /* A tile value, at least 1. */
@@ -311,7 +342,8 @@ static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
     const size_t D = p->head_dim, nq = p->q_heads / p->kv_heads;
     const size_t split = tile_value(tile, SPLIT_TOKENS);
     const dense_decode c = {p, p->query->host, p->keys->host, p->values->host, D, nq, split,
-                            (p->tokens + split - 1) / split, tile_value(tile, BLOCK_TOKENS)};
+                            (p->tokens + split - 1) / split, tile_value(tile, BLOCK_TOKENS),
+                            tile_value(tile, PREFETCH)};
     const size_t items = p->batch * p->kv_heads * c.nsplit;
     const size_t scratch = nq * split + 2 * nq * D + D;
     const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);

@@ -52,6 +52,12 @@
 #define OP_MAX(a, b) fmax((a), (b))
 #define OP_ADD(a, b) ((a) + (b))
 
+/* The partial result [D + 2] of query head bq, split s of nsplit. */
+QKV_FN __global float *part_at(__global float *part, ulong bq, int nsplit, int s)
+{
+    return part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+}
+
 /* Pass 1: work-group (split s, head group g) with g = (b*Hkv + h) * (Hq/Hkv
  * / QG) + j covering query heads bq0 + 0 .. QG-1, bq0 = b*Hq + h*Hq/Hkv +
  * j*QG.  query f32 [B*Hq, D]; keys, values f16 [B*Hkv, capacity, D].
@@ -133,7 +139,7 @@ __kernel void dense_decode_partial(__global const float *restrict query,
     barrier(CLK_LOCAL_MEM_FENCE);
     SEGMENT_REDUCE(red, lid, ri, OP_ADD)
     if (ri == 0) {
-        __global float *out = part + ((bq0 + (ulong)rh) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        __global float *out = part_at(part, bq0 + (ulong)rh, nsplit, s);
         out[HEAD_DIM] = m;
         out[HEAD_DIM + 1] = red[lid];
     }
@@ -165,7 +171,7 @@ __kernel void dense_decode_partial(__global const float *restrict query,
                 red[team * HEAD_DIM + d] = o[h][j];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        __global float *out = part + ((bq0 + (ulong)h) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        __global float *out = part_at(part, bq0 + (ulong)h, nsplit, s);
         for (int d = lid; d < HEAD_DIM; d += WG) {
             float acc = 0.0f;
             for (int r = 0; r < TEAMS; r++)
