@@ -2,14 +2,14 @@
  * OpenCL (PoCL here) and CUDA devices with device events, whose time of a
  * real op that enqueues several kernels and a blocking read in between
  * (the checked KIVI key quantizer: input scan, flag read, quantize) must be
- * positive and plausible against the host clock around the same call.  No
- * speed is asserted beyond that sanity. */
+ * positive and plausible against the host clock around the same call; the
+ * tuner on those devices measures with device events.  No speed is
+ * asserted beyond that sanity. */
 #include <string.h>
 #include <time.h>
 
-#include "harness.h"
 #include "test_util.h"
-#include "timer.h"
+#include "tuner.h"
 
 #define SEED 99u
 #define TIMED_RUNS 3
@@ -17,6 +17,7 @@
 
 static char targets[TEST_MAX_TARGETS][32];
 static int ntargets;
+static char dir[] = "/tmp/qkv-test-timer-XXXXXX";
 
 /* An op case uploaded to one context, launched by launch_case. */
 typedef struct timed_case {
@@ -139,6 +140,39 @@ START_TEST(test_device_timer)
 }
 END_TEST
 
+/* The tuner on each GPU device: its result and every line of its
+ * measurement cache name device events. */
+START_TEST(test_tuner_device_clock)
+{
+    const qkv_op_desc *op = qkv_op_by_name("kivi_dequant_values");
+    qkv_op_shape shapes[32];
+    ck_assert_int_gt(op->shapes("small", shapes, 32), 0);
+    for (int t = 0; t < ntargets; t++) {
+        if (strcmp(targets[t], "cpu") == 0)
+            continue;
+        char cache[400], line[1024];
+        snprintf(cache, sizeof cache, "%s/cache-%d.log", dir, t);
+        const qkv_tune_options opt = {.strategy = QKV_TUNE_RANDOM, .count = 1, .warmup = 1,
+                                      .repeats = 3, .seed = 1, .cache_path = cache};
+        qkv_context *ctx;
+        ck_assert(qkv_open(targets[t], &ctx) == QKV_OK);
+        qkv_tune_result r;
+        ck_assert_msg(qkv_tune_op(ctx, op, &shapes[0], &opt, &r) == QKV_OK, "%s: %s",
+                      targets[t], qkv_last_error());
+        ck_assert_int_eq(r.clock, QKV_CLOCK_DEVICE);
+        ck_assert(r.best_us > 0.0);
+        qkv_close(ctx);
+        FILE *f = fopen(cache, "r");
+        ck_assert_ptr_nonnull(f);
+        int lines = 0;
+        for (; fgets(line, sizeof line, f); lines++)
+            ck_assert_msg(strstr(line, " device_events ") != NULL, "cache line: %s", line);
+        fclose(f);
+        ck_assert_int_eq(lines, r.evals);
+    }
+}
+END_TEST
+
 /* A failing launch reports its error and leaves the timer usable. */
 START_TEST(test_failed_launch)
 {
@@ -162,6 +196,7 @@ static Suite *timer_suite(void)
     tcase_add_test(tc, test_clock_names);
     tcase_add_loop_test(tc, test_host_backends, 0, 2);
     tcase_add_test(tc, test_device_timer);
+    tcase_add_test(tc, test_tuner_device_clock);
     tcase_add_test(tc, test_failed_launch);
     suite_add_tcase(s, tc);
     return s;
@@ -170,5 +205,5 @@ static Suite *timer_suite(void)
 int main(void)
 {
     ntargets = test_targets(targets, TEST_MAX_TARGETS);
-    return test_run_suite(timer_suite());
+    return test_run_suite_in_temp_dir(timer_suite(), dir);
 }
