@@ -22,7 +22,9 @@ typedef struct bench_item {
 } bench_item;
 
 /* Register `item` (kept by pointer) as "<op>[_unchecked]/<shape>/<spec>":
- * each iteration is one launch + qkv_finish, counters per call "bytes" and
+ * each iteration is one launch until its work is done, timed by
+ * qkv_time_launch (device events on GPUs, else the host clock around launch
+ * + qkv_finish) as Google Benchmark's manual time; counters per call "bytes" and
  * "flops" (the op's minimum), rates "bytes_per_second", "flops_per_second",
  * and the fractions of the device's roofs "copy_roof", "fma_roof"; the
  * label names the tile parameters a call of the shape's tokens uses.  Inputs

@@ -1,8 +1,10 @@
 /* bench_case.c - one benchmark case: inputs prepared and uploaded once
- * (outside the timing), each iteration one launch + qkv_finish. */
+ * (outside the timing), each iteration one launch until its work is done,
+ * timed by qkv_time_launch (device events on GPUs, else the host clock). */
 #include "bench.h"
 #include "gbench_shim.h"
 #include "harness.h"
+#include "timer.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,11 +56,12 @@ static double input_bytes(const qkv_op_case *c)
     return bytes;
 }
 
-/* One call of the item's op on its backend's buffers (not waited for).
- * Unchecked quantizers build the params from the op's tensors in their
- * order: input, codes, scale, min. */
-static qkv_status launch(const bench_item *it)
+/* One call of the item (a bench_item) on its backend's buffers (not waited
+ * for).  Unchecked quantizers build the params from the op's tensors in
+ * their order: input, codes, scale, min. */
+static qkv_status launch(void *arg)
 {
+    const bench_item *it = arg;
     qkv_context *ctx = it->backend->ctx;
     if (!it->unchecked)
         return it->op->launch(ctx, &it->shape, held.bufs);
@@ -93,18 +96,19 @@ static const char *setup(void *arg)
     if ((st = qkv_case_upload(&held.c, it->backend->ctx, held.bufs)) != QKV_OK)
         return failure(st);
     held.dev_for = it;
-    if ((st = launch(it)) != QKV_OK || (st = qkv_finish(it->backend->ctx)) != QKV_OK)
+    if ((st = launch(arg)) != QKV_OK || (st = qkv_finish(it->backend->ctx)) != QKV_OK)
         return failure(st);
     return NULL;
 }
 
-/* Timed: one call and the wait for it. */
-static const char *iteration(void *arg)
+/* Timed: one call until its work is done, in seconds on the backend's
+ * clock (qkv_time_launch). */
+static const char *iteration(void *arg, double *seconds)
 {
     const bench_item *it = arg;
-    qkv_status st = launch(it);
-    if (st == QKV_OK)
-        st = qkv_finish(it->backend->ctx);
+    double us = 0.0;
+    const qkv_status st = qkv_time_launch(it->backend->ctx, launch, arg, &us);
+    *seconds = us * 1e-6;
     return st == QKV_OK ? NULL : failure(st);
 }
 

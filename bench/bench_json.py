@@ -2,8 +2,11 @@
 written with --benchmark_out) into devices and their benchmark medians.
 
 Benchmark names are "<op>/<shape>/<backend spec>" (plus Google Benchmark's
-"/real_time"); the report context holds, per backend spec, "qkv/<spec>/device",
-"qkv/<spec>/slug", "qkv/<spec>/copy_GBps" and "qkv/<spec>/fma_GFLOPs"."""
+"/manual_time", or "/real_time" in older reports); the report context holds,
+per backend spec, "qkv/<spec>/device", "qkv/<spec>/slug",
+"qkv/<spec>/copy_GBps", "qkv/<spec>/fma_GFLOPs" and "qkv/<spec>/clock" (what
+timed the iterations: "device events" or "host clock"; reports without it
+were timed with the host clock)."""
 import json
 import statistics
 
@@ -23,6 +26,7 @@ class Device:
         self.copy_gbps = float(context.get(key + "copy_GBps", 0) or 0)
         self.fma_gflops = float(context.get(key + "fma_GFLOPs", 0) or 0)
         self.roof_trials = context.get(key + "roof_trials", "?")
+        self.clock = context.get(key + "clock", "host clock")
         self.results = {}  # op -> list of Result, in run order
 
 
@@ -39,7 +43,7 @@ class Result:
 
 
 def _split_name(run_name):
-    """'op/shape/spec[/real_time]' -> (op, shape, spec)."""
+    """'op/shape/spec[/manual_time|/real_time]' -> (op, shape, spec)."""
     parts = run_name.split("/")
     if parts and parts[-1] in ("real_time", "manual_time"):
         parts = parts[:-1]

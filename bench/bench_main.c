@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "gbench_shim.h"
 #include "shapes.h"
+#include "timer.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -114,7 +115,8 @@ static void measure_roofs(bench_backend *b, int trials)
         qkv_bench_add_context(key, value);
     }
     const char *texts[][2] = {{"device", b->info.name}, {"arch", b->info.arch},
-                              {"version", b->info.version}};
+                              {"version", b->info.version},
+                              {"clock", qkv_clock_name(qkv_timer_clock(b->ctx))}};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         snprintf(key, sizeof key, "qkv/%s/%s", b->spec, texts[i][0]);
         qkv_bench_add_context(key, texts[i][1]);

@@ -31,7 +31,7 @@ static void set_counters(benchmark::State &state, const std::vector<Counter> &cs
 }
 
 void qkv_bench_register(const char *name, const char *label, qkv_bench_fn setup,
-                        qkv_bench_fn iteration, void *arg, int ncounters,
+                        qkv_bench_timed_fn iteration, void *arg, int ncounters,
                         const qkv_bench_counter *counters)
 {
     const std::string text = label ? label : "";
@@ -45,15 +45,17 @@ void qkv_bench_register(const char *name, const char *label, qkv_bench_fn setup,
             return;
         }
         for (auto _ : state) {
-            if ((err = iteration(arg)) != nullptr) {
+            double seconds = 0.0;
+            if ((err = iteration(arg, &seconds)) != nullptr) {
                 state.SkipWithError(err);
                 return;
             }
+            state.SetIterationTime(seconds);
         }
         set_counters(state, cs);
         if (!text.empty())
             state.SetLabel(text);
-    })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    })->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
 int qkv_bench_run(void) { return (int)benchmark::RunSpecifiedBenchmarks(); }

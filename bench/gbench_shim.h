@@ -12,9 +12,11 @@ extern "C" {
 /* A callback on the benchmark's argument: NULL on success, else a message
  * (the benchmark is then reported as skipped with that error). */
 typedef const char *(*qkv_bench_fn)(void *arg);
+/* One timed iteration: as qkv_bench_fn, and its time in *seconds. */
+typedef const char *(*qkv_bench_timed_fn)(void *arg, double *seconds);
 
 /* A counter of one call.  per_second = 0: reported as is (e.g. bytes of a
- * call); 1: value * iterations / wall seconds (e.g. bytes -> bytes/s). */
+ * call); 1: value * iterations / timed seconds (e.g. bytes -> bytes/s). */
 typedef struct qkv_bench_counter {
     const char *name;
     double value;
@@ -26,11 +28,12 @@ void qkv_bench_init(int *argc, char **argv);
 /* Add a key/value pair to the JSON report's "context". */
 void qkv_bench_add_context(const char *key, const char *value);
 /* Register benchmark `name`: setup(arg) runs untimed before each batch of
- * iterations (may be NULL); iteration(arg) is one timed iteration in wall
- * time (microseconds).  `label` (may be NULL) is reported with each run;
- * it and the counters are copied. */
+ * iterations (may be NULL); iteration(arg, &seconds) is one iteration that
+ * measures itself: Google Benchmark's manual time, reported in
+ * microseconds.  `label` (may be NULL) is reported with each run; it and
+ * the counters are copied. */
 void qkv_bench_register(const char *name, const char *label, qkv_bench_fn setup,
-                        qkv_bench_fn iteration, void *arg, int ncounters,
+                        qkv_bench_timed_fn iteration, void *arg, int ncounters,
                         const qkv_bench_counter *counters);
 /* Run the benchmarks selected by the flags; the number run. */
 int qkv_bench_run(void);

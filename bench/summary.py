@@ -21,6 +21,9 @@ F16_DECODE = "f16_decode_attention"
 QUANT_OPS = ("kivi_quant_keys", "kivi_quant_values", "kivi_quant_keys_unchecked",
              "kivi_quant_values_unchecked")
 SWEEP = re.compile(r"^sweep-b(\d+)-ctx(\d+)$")
+CLOCK_TEXT = {"device events": "device events (from a mark enqueued before the launch to one "
+                               "after it, on the device's clock)",
+              "host clock": "the host clock (around the launch and `qkv_finish`)"}
 
 
 def pct(x):
@@ -124,9 +127,10 @@ def device_markdown(dev, context, source):
     """The whole summary of one device."""
     lines = ["# Benchmarks: %s (`%s`)" % (dev.name, dev.spec), "",
              "Source `%s`, %s, host %s (%s CPUs). Medians over repetitions; "
-             "each iteration is one launch + `qkv_finish`." % (
+             "each iteration is one launch until its work has finished, timed with %s." % (
                  os.path.basename(source), context.get("date", "?"),
-                 context.get("host_name", "?"), context.get("num_cpus", "?")), "",
+                 context.get("host_name", "?"), context.get("num_cpus", "?"),
+                 CLOCK_TEXT.get(dev.clock, dev.clock)), "",
              "Measured roofs (best of %s): copy %.1f GB/s (bytes read + written), "
              "multiply-add %.1f GFLOP/s." % (dev.roof_trials, dev.copy_gbps, dev.fma_gflops),
              ""]

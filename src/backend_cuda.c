@@ -6,7 +6,8 @@
  *
  * Every call of a qkv context runs on one stream of the device's primary
  * context; host transfers synchronise that stream, kernels and device copies
- * are queued on it, qkv_finish waits for it. */
+ * are queued on it, qkv_finish waits for it.  The device timer records a
+ * pair of CUDA events on that stream. */
 #include "cuda_compile.h"
 #include "gpu.h"
 
@@ -78,6 +79,14 @@ static struct {
                                     unsigned int bz, unsigned int shared_bytes, CUstream stream,
                                     void **params, void **extra);
     CUresult(CUDAAPI *GetErrorString)(CUresult error, const char **text);
+    CUresult(CUDAAPI *EventCreate)(CUevent *event, unsigned int flags);
+    CUresult(CUDAAPI *EventDestroy)(CUevent event);
+    CUresult(CUDAAPI *EventRecord)(CUevent event, CUstream stream);
+    CUresult(CUDAAPI *EventSynchronize)(CUevent event);
+    /* Optional: cuEventElapsedTime_v2, as cuda.h maps the name (drivers >=
+     * 12.8), else the plain name of older drivers (same prototype). */
+    CUresult(CUDAAPI *EventElapsedTime)(float *ms, CUevent start, CUevent end);
+    CUresult(CUDAAPI *EventElapsedTimePlain)(float *ms, CUevent start, CUevent end);
 } drv;
 
 /* Exported name of cuda.h's `cu<field>` after its versioned aliases
@@ -98,7 +107,11 @@ static const symbol driver_symbols[] = {
     DRIVER_SYM(MemcpyDtoHAsync), DRIVER_SYM(MemcpyDtoDAsync),
     DRIVER_SYM(ModuleLoadData), DRIVER_SYM(ModuleUnload),
     DRIVER_SYM(ModuleGetFunction), DRIVER_SYM(LaunchKernel),
-    DRIVER_SYM(GetErrorString),
+    DRIVER_SYM(GetErrorString), DRIVER_SYM(EventCreate),
+    DRIVER_SYM(EventDestroy),   DRIVER_SYM(EventRecord),
+    DRIVER_SYM(EventSynchronize),
+    {SYM_NAME(cuEventElapsedTime), &drv.EventElapsedTime, true},
+    {"cuEventElapsedTime", &drv.EventElapsedTimePlain, true},
 };
 
 static pthread_once_t driver_once = PTHREAD_ONCE_INIT;
@@ -115,6 +128,8 @@ static void driver_load(void)
         dlclose(lib);
         return;
     }
+    if (!drv.EventElapsedTime) /* a driver older than the header's version */
+        drv.EventElapsedTime = drv.EventElapsedTimePlain;
     driver_ready = true;
 }
 
@@ -383,6 +398,7 @@ typedef struct cu_state {
     CUstream stream;   /* carries all work of the qkv context, in order */
     int max_grid[3];   /* blocks per grid dimension */
     cu_entry *cache;
+    CUevent timer[2];  /* device timer's begin and end events, when usable */
 } cu_state;
 
 /* QKV_OK, or QKV_ERR_BACKEND naming the failed call `what` and the error. */
@@ -483,6 +499,19 @@ static qkv_status open_stream(cu_state *s)
     return st;
 }
 
+/* Create the device timer's two events (timing enabled); false, with none
+ * kept, if the driver lacks cuEventElapsedTime or creation fails.  The
+ * context must be current. */
+static bool create_timer_events(cu_state *s)
+{
+    if (!drv.EventElapsedTime || drv.EventCreate(&s->timer[0], CU_EVENT_DEFAULT) != CUDA_SUCCESS)
+        return false;
+    if (drv.EventCreate(&s->timer[1], CU_EVENT_DEFAULT) == CUDA_SUCCESS)
+        return true;
+    (void)drv.EventDestroy(s->timer[0]);
+    return false;
+}
+
 /* Retain device `index`'s primary context and create the context's stream. */
 static qkv_status cuda_open(qkv_context *ctx, int index)
 {
@@ -502,6 +531,7 @@ static qkv_status cuda_open(qkv_context *ctx, int index)
         free(s);
         return st;
     }
+    ctx->device_timer = create_timer_events(s);
     ctx->impl = s;
     return QKV_OK;
 }
@@ -516,6 +546,10 @@ static void cuda_close(qkv_context *ctx)
         next = e->next;
         (void)drv.ModuleUnload(e->module);
         free(e);
+    }
+    if (ctx->device_timer) {
+        (void)drv.EventDestroy(s->timer[0]);
+        (void)drv.EventDestroy(s->timer[1]);
     }
     (void)drv.StreamDestroy(s->stream);
     (void)drv.DevicePrimaryCtxRelease(s->device);
@@ -608,6 +642,34 @@ static qkv_status cuda_finish(qkv_context *ctx)
     cu_state *s = ctx->impl;
     qkv_status st = make_current(s);
     return st == QKV_OK ? sync_stream(s) : st;
+}
+
+/* Device timer start: record the begin event on the stream. */
+static qkv_status cuda_timer_begin(qkv_context *ctx)
+{
+    cu_state *s = ctx->impl;
+    qkv_status st = make_current(s);
+    return st == QKV_OK ? cu_check(drv.EventRecord(s->timer[0], s->stream), "cuEventRecord")
+                        : st;
+}
+
+/* Device timer stop: record the end event, wait for it and give the time
+ * between the two events in microseconds (resolution about 0.5 us). */
+static qkv_status cuda_timer_end(qkv_context *ctx, double *us)
+{
+    cu_state *s = ctx->impl;
+    float ms = 0.0f;
+    qkv_status st = make_current(s);
+    if (st == QKV_OK)
+        st = cu_check(drv.EventRecord(s->timer[1], s->stream), "cuEventRecord");
+    if (st == QKV_OK)
+        st = cu_check(drv.EventSynchronize(s->timer[1]), "cuEventSynchronize");
+    if (st == QKV_OK)
+        st = cu_check(drv.EventElapsedTime(&ms, s->timer[0], s->timer[1]),
+                      "cuEventElapsedTime");
+    if (st == QKV_OK)
+        *us = (double)ms * 1e3;
+    return st;
 }
 
 /* ---- kernels -------------------------------------------------------------- */
@@ -782,7 +844,7 @@ static qkv_status cuda_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
 const qkv_backend qkv_backend_cuda = {
     QKV_BACKEND_CUDA, cuda_device_count, cuda_describe, cuda_open,   cuda_close,
     cuda_alloc,       cuda_view,         cuda_release,  cuda_write,  cuda_read,
-    cuda_copy,        cuda_finish,
+    cuda_copy,        cuda_finish,       cuda_timer_begin, cuda_timer_end,
 };
 
 const qkv_gpu_ops qkv_gpu_ops_cuda = {cuda_get_kernel, cuda_launch};

@@ -1,4 +1,5 @@
-/* backend_host.c - the ref and cpu backends: buffers in host memory. */
+/* backend_host.c - the ref and cpu backends: buffers in host memory; no
+ * device timer (they are timed with the host clock, see timer.h). */
 #include "qkv_internal.h"
 
 #include <stdlib.h>
@@ -105,7 +106,7 @@ static qkv_status host_finish(qkv_context *ctx)
 #define HOST_BACKEND(KIND, DESCRIBE)                                                           \
     {                                                                                          \
         KIND, host_device_count, DESCRIBE, host_open, host_close, host_alloc, host_view,       \
-            host_release, host_write, host_read, host_copy, host_finish                        \
+            host_release, host_write, host_read, host_copy, host_finish, NULL, NULL            \
     }
 
 const qkv_backend qkv_backend_ref = HOST_BACKEND(QKV_BACKEND_REF, ref_describe);

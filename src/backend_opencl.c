@@ -1,6 +1,8 @@
 /* backend_opencl.c - OpenCL 1.2 backend: buffers as cl_mem, kernels built
  * at run time from the embedded sources with tile parameters as -D macros,
- * programs cached per context by (program, defines). */
+ * programs cached per context by (program, defines).  The device timer
+ * brackets work with marker commands on the in-order queue, created with
+ * profiling where the device supports it. */
 #define CL_TARGET_OPENCL_VERSION 120
 #include "gpu.h"
 
@@ -30,6 +32,7 @@ typedef struct cl_state {
     cl_command_queue queue;
     int correct_div; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
     cl_entry *cache;
+    cl_event mark;   /* the device timer's begin marker, between begin and end */
 } cl_state;
 
 static qkv_status cl_error(cl_int err, const char *what)
@@ -106,6 +109,48 @@ static qkv_status ocl_describe(int index, qkv_device_info *info)
     return QKV_OK;
 }
 
+/* CL_PROFILING_COMMAND_END of a completed event, in device nanoseconds;
+ * CL_PROFILING_INFO_NOT_AVAILABLE for a zero timestamp (some implementations
+ * do not time markers). */
+static cl_int event_end_ns(cl_event ev, cl_ulong *ns)
+{
+    cl_int err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *ns, ns, NULL);
+    return err == CL_SUCCESS && *ns == 0 ? CL_PROFILING_INFO_NOT_AVAILABLE : err;
+}
+
+/* Device nanoseconds from the end of marker `begin` to the end of a marker
+ * enqueued now, i.e. the span of everything enqueued after `begin` (the
+ * queue is in order), once that has finished; releases `begin`. */
+static cl_int marker_span(cl_state *s, cl_event begin, cl_ulong *ns)
+{
+    cl_event end = NULL;
+    cl_ulong t0 = 0, t1 = 0;
+    cl_int err = clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &end);
+    if (err == CL_SUCCESS)
+        err = clWaitForEvents(1, &end);
+    if (err == CL_SUCCESS)
+        err = event_end_ns(begin, &t0);
+    if (err == CL_SUCCESS)
+        err = event_end_ns(end, &t1);
+    if (err == CL_SUCCESS && t1 < t0)
+        err = CL_PROFILING_INFO_NOT_AVAILABLE;
+    *ns = err == CL_SUCCESS ? t1 - t0 : 0;
+    clReleaseEvent(begin);
+    if (end)
+        clReleaseEvent(end);
+    return err;
+}
+
+/* Whether markers on the (profiling) queue carry usable timestamps: an
+ * empty marker pair must report non-zero, ordered ends. */
+static bool markers_timed(cl_state *s)
+{
+    cl_event begin;
+    cl_ulong ns;
+    return clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &begin) == CL_SUCCESS &&
+           marker_span(s, begin, &ns) == CL_SUCCESS;
+}
+
 static qkv_status ocl_open(qkv_context *ctx, int index)
 {
     cl_state *s = calloc(1, sizeof *s);
@@ -113,13 +158,16 @@ static qkv_status ocl_open(qkv_context *ctx, int index)
         return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
     qkv_status st = device_at(index, &s->device);
     cl_int err = CL_SUCCESS;
+    cl_command_queue_properties props = 0;
     if (st == QKV_OK) {
+        clGetDeviceInfo(s->device, CL_DEVICE_QUEUE_PROPERTIES, sizeof props, &props, NULL);
+        props &= CL_QUEUE_PROFILING_ENABLE;
         s->context = clCreateContext(NULL, 1, &s->device, NULL, NULL, &err);
         if (err != CL_SUCCESS)
             st = cl_error(err, "clCreateContext");
     }
     if (st == QKV_OK) {
-        s->queue = clCreateCommandQueue(s->context, s->device, CL_QUEUE_PROFILING_ENABLE, &err);
+        s->queue = clCreateCommandQueue(s->context, s->device, props, &err);
         if (err != CL_SUCCESS)
             st = cl_error(err, "clCreateCommandQueue");
     }
@@ -132,6 +180,7 @@ static qkv_status ocl_open(qkv_context *ctx, int index)
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(s->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     s->correct_div = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    ctx->device_timer = props != 0 && markers_timed(s);
     ctx->impl = s;
     return QKV_OK;
 }
@@ -213,6 +262,29 @@ static qkv_status ocl_finish(qkv_context *ctx)
     cl_state *s = ctx->impl;
     cl_int err = clFinish(s->queue);
     return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clFinish");
+}
+
+/* Device timer start: a marker whose end is the time everything enqueued
+ * before it has finished. */
+static qkv_status ocl_timer_begin(qkv_context *ctx)
+{
+    cl_state *s = ctx->impl;
+    cl_int err = clEnqueueMarkerWithWaitList(s->queue, 0, NULL, &s->mark);
+    return err == CL_SUCCESS ? QKV_OK : cl_error(err, "clEnqueueMarkerWithWaitList");
+}
+
+/* Device timer stop: microseconds between the end of the begin marker and
+ * the end of a marker enqueued now, waited for. */
+static qkv_status ocl_timer_end(qkv_context *ctx, double *us)
+{
+    cl_state *s = ctx->impl;
+    cl_ulong ns = 0;
+    const cl_int err = marker_span(s, s->mark, &ns);
+    s->mark = NULL;
+    if (err != CL_SUCCESS)
+        return cl_error(err, "device timing with markers");
+    *us = (double)ns * 1e-3;
+    return QKV_OK;
 }
 
 /* Build `program` with `defines`; the build log's head goes into the error. */
@@ -330,6 +402,7 @@ static qkv_status ocl_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
 const qkv_backend qkv_backend_opencl = {
     QKV_BACKEND_OPENCL, ocl_device_count, ocl_describe, ocl_open, ocl_close,
     ocl_alloc, ocl_view, ocl_release, ocl_write, ocl_read, ocl_copy, ocl_finish,
+    ocl_timer_begin, ocl_timer_end,
 };
 
 const qkv_gpu_ops qkv_gpu_ops_opencl = {ocl_get_kernel, ocl_launch};

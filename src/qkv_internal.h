@@ -61,6 +61,14 @@ typedef struct qkv_backend {
     qkv_status (*copy)(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
                        size_t src_offset, size_t bytes);
     qkv_status (*finish)(qkv_context *ctx);
+    /* Optional device timer (NULL for ref and cpu, which time with the host
+     * clock; see timer.h), usable where open set ctx->device_timer.
+     * timer_begin marks the context's queue or stream; timer_end marks it
+     * again, waits for that mark and gives the device time between the two
+     * marks in microseconds, so everything enqueued in between is inside.
+     * After a successful timer_begin, timer_end must follow. */
+    qkv_status (*timer_begin)(qkv_context *ctx);
+    qkv_status (*timer_end)(qkv_context *ctx, double *us);
 } qkv_backend;
 
 /* The backend table entry for `kind`, or NULL if not compiled in. */
@@ -77,6 +85,7 @@ struct qkv_context {
     void *impl;          /* backend state */
     qkv_buffer *scratch; /* temporary device memory, see qkv_gpu_scratch */
     struct qkv_tuning *tuning; /* tables and overrides, see tuning.h */
+    bool device_timer;   /* the backend's timer works on this device (set by open) */
 };
 
 /* ---- ops ------------------------------------------------------------------ */

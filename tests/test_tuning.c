@@ -208,6 +208,7 @@ START_TEST(test_tuner_end_to_end)
     ck_assert_int_eq(r.evals, r.space); /* every point, the default once */
     ck_assert_int_eq(r.failed, 0);
     ck_assert(r.best_us > 0 && r.best_us <= r.default_us);
+    ck_assert_int_eq(r.clock, QKV_CLOCK_HOST);
     ck_assert(qkv_tune_write_table(dir, ctx, op, &shapes[1], &opt, &r) == QKV_OK);
     qkv_tune_result again;
     opt.strategy = QKV_TUNE_RANDOM, opt.count = 2;
@@ -217,6 +218,13 @@ START_TEST(test_tuner_end_to_end)
     qkv_device_key(&ctx->info, dev, sizeof dev);
     qkv_close(ctx);
     snprintf(path, sizeof path, "%s/%s.txt", dir, dev);
+    char line[1024] = "";
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f) && strncmp(line, "entry ", 6) != 0)
+        continue;
+    fclose(f);
+    ck_assert_msg(strstr(line, " clock=host_clock ") != NULL, "entry: %s", line);
     setenv("QKV_TUNING_PATH", path, 1);
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
     char p[256];

@@ -83,10 +83,10 @@ qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const q
     fputs(kept, f);
     fprintf(f,
             "entry op=%s class=%s params=%s tuned_us=%.1f default_us=%.1f speedup=%.2f "
-            "shape=%s strategy=%s evals=%d space=%d date=%s commit=%s runtime=%s\n",
+            "shape=%s strategy=%s evals=%d space=%d clock=%s date=%s commit=%s runtime=%s\n",
             op->name, cls, params, res->best_us, res->default_us, res->default_us / res->best_us,
-            shape->label, qkv_tune_strategy_name(opt->strategy), res->evals, res->space, date,
-            QKV_GIT_COMMIT, runtime);
+            shape->label, qkv_tune_strategy_name(opt->strategy), res->evals, res->space,
+            qkv_clock_key(res->clock), date, QKV_GIT_COMMIT, runtime);
     free(kept);
     return fclose(f) == 0 ? QKV_OK : qkv_fail(QKV_ERR_IO, "cannot write %s", path);
 }

@@ -36,7 +36,7 @@ typedef struct tuner {
     const qkv_tune_options *opt;
     qkv_op_case tune_case, odd_case;
     qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
-    char key_prefix[256]; /* device|op|shape of cache lines */
+    char key_prefix[256]; /* device|op|shape|clock of cache lines */
     int ncand[QKV_MAX_TILE_PARAMS];
     double start;
     qkv_tune_result *res;
@@ -87,8 +87,17 @@ static void cache_store(const tuner *t, const char *params, double us)
     fclose(f);
 }
 
-/* Median time of the op with `tile` forced, in microseconds; -1 if it does
- * not verify on the odd and the tuning shape. */
+/* One launch of the op on the tuning case's buffers (not waited for). */
+static qkv_status launch_tune_case(void *arg)
+{
+    tuner *t = arg;
+    return t->op->launch(t->ctx, &t->tune_case.shape, t->bufs);
+}
+
+/* Median time of the op with `tile` forced, in microseconds, on the clock
+ * of qkv_time_launch (device events or the host clock); warm-up runs go
+ * through the same path untimed.  -1 if it does not verify on the odd and
+ * the tuning shape. */
 static double measure(tuner *t, const qkv_tile_params *tile)
 {
     qkv_tile_force(t->ctx, t->op->id, tile);
@@ -101,15 +110,11 @@ static double measure(tuner *t, const qkv_tile_params *tile)
         const int reps = t->opt->repeats > 0 ? t->opt->repeats : 1;
         double *samples = malloc((size_t)reps * sizeof *samples);
         bool ok = samples != NULL;
+        double warm_us;
         for (int i = 0; ok && i < t->opt->warmup; i++)
-            ok = t->op->launch(t->ctx, &t->tune_case.shape, t->bufs) == QKV_OK &&
-                 qkv_finish(t->ctx) == QKV_OK;
-        for (int i = 0; ok && i < reps; i++) {
-            const double t0 = now_seconds();
-            ok = t->op->launch(t->ctx, &t->tune_case.shape, t->bufs) == QKV_OK &&
-                 qkv_finish(t->ctx) == QKV_OK;
-            samples[i] = (now_seconds() - t0) * 1e6;
-        }
+            ok = qkv_time_launch(t->ctx, launch_tune_case, t, &warm_us) == QKV_OK;
+        for (int i = 0; ok && i < reps; i++)
+            ok = qkv_time_launch(t->ctx, launch_tune_case, t, &samples[i]) == QKV_OK;
         if (ok) {
             qsort(samples, (size_t)reps, sizeof *samples, cmp_double);
             us = samples[reps / 2];
@@ -341,9 +346,14 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_sha
     for (int i = 0; i < t.impl->nparams; i++)
         while (t.ncand[i] < QKV_MAX_CANDIDATES && t.impl->params[i].candidates[t.ncand[i]])
             t.ncand[i]++;
+    res->clock = qkv_timer_clock(ctx);
     char dev[160];
     qkv_device_key(&ctx->info, dev, sizeof dev);
-    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s %s", dev, op->name, shape->label);
+    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s %s %s", dev, op->name, shape->label,
+             qkv_clock_key(res->clock));
+    if (opt->progress)
+        fprintf(opt->progress, "  timing: median of %d runs after %d warm-up runs, %s\n",
+                opt->repeats > 0 ? opt->repeats : 1, opt->warmup, qkv_clock_name(res->clock));
     qkv_status st = tuner_setup(&t, shape);
     if (st != QKV_OK)
         return st;

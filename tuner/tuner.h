@@ -1,6 +1,7 @@
 /* tuner.h - searches an op's tile-parameter space on one device: every
  * candidate verified against the reference (tuning shape and an odd shape,
- * guard regions), timed as the median of repeated runs after warm-up, and
+ * guard regions), timed as the median of repeated runs after warm-up (device
+ * events where the backend has them, else the host clock: timer.h), and
  * remembered in a resumable cache; winners go to a per-device table. */
 #ifndef QKV_TUNER_H
 #define QKV_TUNER_H
@@ -8,6 +9,7 @@
 #include <stdio.h>
 
 #include "harness.h"
+#include "timer.h"
 #include "tuning.h"
 
 typedef enum { QKV_TUNE_EXHAUSTIVE, QKV_TUNE_RANDOM, QKV_TUNE_ANNEAL } qkv_tune_strategy;
@@ -28,7 +30,8 @@ typedef struct qkv_tune_options {
 
 typedef struct qkv_tune_result {
     qkv_tile_params best, defaults;
-    double best_us, default_us; /* medians */
+    double best_us, default_us; /* medians, microseconds on `clock` */
+    qkv_clock clock;            /* what timed them */
     int evals;                  /* configurations measured (cache hits too) */
     int failed;                 /* configurations that did not verify */
     int space;                  /* valid configurations for the device */
