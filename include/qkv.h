@@ -138,14 +138,20 @@ qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset,
  *          written at tokens [out_offset, out_offset+T); T, out_offset % G == 0.
  *  values: codes [B, H, out_capacity, D/f] u32, scale/min [B, H, out_capacity, D/G]
  *          written at tokens [out_offset, out_offset+T).
- * in_capacity = 0 means T; out_capacity = 0 means out_offset + T. */
+ * in_capacity = 0 means T; out_capacity = 0 means out_offset + T.
+ * NaN or Inf in the T tokens used gives QKV_ERR_NONFINITE, a finite
+ * |x| > 65504 QKV_ERR_RANGE (unless `unchecked`).  Then no code, scale or
+ * min is written for a group holding such a value, nothing outside the
+ * output tokens [out_offset, out_offset+T) is written, and other groups of
+ * that range may or may not hold their codes (cpu checks while it
+ * quantizes; the GPU backends scan first and write nothing). */
 typedef struct qkv_kivi_quant_params {
     size_t batch, heads, tokens, head_dim;
     size_t in_capacity, out_capacity, out_offset;
     int bits;          /* 2, 4 or 8 */
     int group;         /* G: 32, 64 or 128; D % G == 0 for values */
     qkv_dtype dtype;   /* of input: QKV_F16 or QKV_F32 */
-    int unchecked;     /* 1: skip the non-finite/range scan of the input */
+    int unchecked;     /* 1: do not check the input for NaN/Inf/range */
     qkv_buffer *input;
     qkv_buffer *codes;
     qkv_buffer *scale;

@@ -81,16 +81,28 @@ static void quant_group_scalar(const float *x, size_t n, int bits, uint16_t *sca
     }
 }
 
+/* Whether x[0..n-1] holds a value the quantizers reject: NaN, Inf or
+ * |x| > 65504. */
+static bool group_rejected(const float *x, size_t n)
+{
+    bool bad = false;
+    for (size_t i = 0; i < n; i++)
+        bad |= !(fabsf(x[i]) <= 65504.0f);
+    return bad;
+}
+
 /* ---- quantize ------------------------------------------------------------------ */
 
-typedef void (*keys_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
-                               size_t g1);
-typedef void (*values_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
-                                 size_t k1);
+/* Quantize work items; with `check` an item stops before writing a group
+ * that holds rejected input and returns true (see kivi_cpu.h). */
+typedef bool (*keys_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                               size_t g1, bool check);
+typedef bool (*values_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                 size_t k1, bool check);
 
 /* Scalar: key token groups g0 .. g1-1 of head bh, all channels. */
-static void scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
-                                     size_t g1)
+static bool scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                     size_t g1, bool check)
 {
     const size_t D = p->head_dim, G = (size_t)p->group, f = (size_t)(32 / p->bits);
     const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
@@ -101,18 +113,21 @@ static void scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, 
             for (size_t i = 0; i < G; i++)
                 x[i] = load_elem(p->input->host, p->dtype,
                                  (bh * p->in_capacity + g * G + i) * D + d);
+            if (check && group_rejected(x, G))
+                return true;
             const size_t row = bh * D + d;
             quant_group_scalar(x, G, p->bits, (uint16_t *)p->scale->host + row * gcap + gout,
                                (uint16_t *)p->min->host + row * gcap + gout,
                                (uint32_t *)p->codes->host + row * wcap + gout * (G / f));
         }
     }
+    return false;
 }
 
 /* Scalar: value groups k0 .. k1-1 of head bh; group k is channels
  * (k % (D/G)) * G .. of token k / (D/G). */
-static void scalar_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
-                                       size_t k1)
+static bool scalar_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                       size_t k1, bool check)
 {
     const size_t D = p->head_dim, G = (size_t)p->group, f = (size_t)(32 / p->bits), ng = D / G;
     const size_t orow = bh * p->out_capacity + p->out_offset;
@@ -120,10 +135,13 @@ static void scalar_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh
     for (size_t k = k0; k < k1; k++) {
         for (size_t i = 0; i < G; i++)
             x[i] = load_elem(p->input->host, p->dtype, bh * p->in_capacity * D + k * G + i);
+        if (check && group_rejected(x, G))
+            return true;
         quant_group_scalar(x, G, p->bits, (uint16_t *)p->scale->host + orow * ng + k,
                            (uint16_t *)p->min->host + orow * ng + k,
                            (uint32_t *)p->codes->host + orow * (D / f) + k * (G / f));
     }
+    return false;
 }
 
 enum { QUANT_CHUNK, QUANT_ITEM_GROUPS };
@@ -143,52 +161,57 @@ static const qkv_tile_param_def quant_values_space[] = {
     {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}},
 };
 
+/* The status of a quantizer whose items found rejected input (`bad`):
+ * which error, from a scan of the input (taken on this path only). */
+static qkv_status quant_status(const qkv_kivi_quant_params *p, bool bad, const char *fn)
+{
+    if (!bad)
+        return QKV_OK;
+    const qkv_status st = qkv_host_check_quant_input(p, p->input->host, fn);
+    return st != QKV_OK ? st : qkv_fail(QKV_ERR_NONFINITE, "%s: input rejected", fn);
+}
+
 /* Keys [B, H, T, D] -> per-channel groups along tokens, one item per
- * (head, run of item_groups token groups). */
+ * (head, run of item_groups token groups); the input check (unless
+ * p->unchecked) rides on the items' min/max pass. */
 static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
 {
     (void)ctx;
     const qkv_kivi_quant_params *p = params;
-    if (!p->unchecked) {
-        const qkv_status st = qkv_host_check_quant_input(p, p->input->host, "kivi_quant_keys");
-        if (st != QKV_OK)
-            return st;
-    }
     const keys_groups_fn fn = PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups);
     const size_t ng = p->tokens / (size_t)p->group, per = (size_t)tile_value(t, QUANT_ITEM_GROUPS);
     const size_t nb = (ng + per - 1) / per, items = p->batch * p->heads * nb;
     const int chunk = tile_value(t, QUANT_CHUNK);
-#pragma omp parallel for schedule(static, chunk)
+    const bool check = !p->unchecked;
+    bool bad = false;
+#pragma omp parallel for schedule(static, chunk) reduction(| : bad)
     for (size_t i = 0; i < items; i++) {
         const size_t g0 = i % nb * per;
-        fn(p, i / nb, g0, g0 + per < ng ? g0 + per : ng);
+        bad |= fn(p, i / nb, g0, g0 + per < ng ? g0 + per : ng, check);
     }
-    return QKV_OK;
+    return quant_status(p, bad, "kivi_quant_keys");
 }
 
 /* Values [B, H, T, D] -> per-token groups along channels, one item per
- * (head, run of item_groups groups). */
+ * (head, run of item_groups groups); input check as for keys. */
 static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
                                    const qkv_tile_params *t)
 {
     (void)ctx;
     const qkv_kivi_quant_params *p = params;
-    if (!p->unchecked) {
-        const qkv_status st = qkv_host_check_quant_input(p, p->input->host, "kivi_quant_values");
-        if (st != QKV_OK)
-            return st;
-    }
     const values_groups_fn fn = PICK(kivi_avx2_quant_values_groups, scalar_quant_values_groups);
     const size_t ng = p->tokens * (p->head_dim / (size_t)p->group);
     const size_t per = (size_t)tile_value(t, QUANT_ITEM_GROUPS), nb = (ng + per - 1) / per;
     const size_t items = p->batch * p->heads * nb;
     const int chunk = tile_value(t, QUANT_CHUNK);
-#pragma omp parallel for schedule(static, chunk)
+    const bool check = !p->unchecked;
+    bool bad = false;
+#pragma omp parallel for schedule(static, chunk) reduction(| : bad)
     for (size_t i = 0; i < items; i++) {
         const size_t k0 = i % nb * per;
-        fn(p, i / nb, k0, k0 + per < ng ? k0 + per : ng);
+        bad |= fn(p, i / nb, k0, k0 + per < ng ? k0 + per : ng, check);
     }
-    return QKV_OK;
+    return quant_status(p, bad, "kivi_quant_values");
 }
 
 /* ---- dequantize ------------------------------------------------------------------ */

@@ -68,13 +68,16 @@ typedef void (*kivi_cpu_decode_item_fn)(const kivi_cpu_decode *c, size_t bkv, si
 
 #if KIVI_CPU_X86
 /* Quantize key token groups g0 .. g1-1 (G tokens x D channels each) of
- * head bh. */
-void kivi_avx2_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
-                                 size_t g1);
+ * head bh.  With `check`, input the quantizer rejects (NaN, Inf,
+ * |x| > 65504) is found on the way: the item stops before writing the
+ * block that holds it and returns true (blocks before it are written). */
+bool kivi_avx2_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                 size_t g1, bool check);
 /* Quantize value groups k0 .. k1-1 of head bh, counting the head's
- * tokens x D/G groups (G channels of one token) in memory order. */
-void kivi_avx2_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
-                                   size_t k1);
+ * tokens x D/G groups (G channels of one token) in memory order; `check`
+ * and the result as for keys. */
+bool kivi_avx2_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                   size_t k1, bool check);
 /* Dequantize token group g of key head bh into f32 rows [G, D]; `stream`:
  * non-temporal stores (output 32-byte aligned; kivi_avx2_store_fence()
  * before another thread reads it). */

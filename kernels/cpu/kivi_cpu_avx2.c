@@ -83,6 +83,23 @@ AVX2_INLINE void codes16f(const uint32_t *row, size_t i, int bits, __m256 *lo, _
     *hi = _mm256_cvtepi32_ps(codes8(row, i + 8, bits));
 }
 
+/* Accumulates into `bad` the lanes of v that are NaN (the min/max passes
+ * drop NaN; Inf and |x| > 65504 show in the extremes, see out_of_range). */
+AVX2_INLINE __m256 flag_nan(__m256 bad, __m256 v)
+{
+    return _mm256_or_ps(bad, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+/* Whether any lane of `bad` is set or an extreme lo/hi lies outside
+ * [-65504, 65504] (Inf or beyond f16): the input the quantizers reject. */
+AVX2_INLINE bool out_of_range(__m256 bad, __m256 lo, __m256 hi)
+{
+    const __m256 lim = _mm256_set1_ps(65504.0f);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(hi, lim, _CMP_GT_OQ));
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(lo, _mm256_sub_ps(_mm256_setzero_ps(), lim), _CMP_LT_OQ));
+    return _mm256_movemask_ps(bad) != 0;
+}
+
 /* The divisor of quant8 for stored scales s: s, with NaN where s == 0 so
  * that those codes come out 0 (NaN quotient -> INT_MIN -> clamped to 0). */
 AVX2_INLINE __m256 quant_divisor(__m256 s)
@@ -161,26 +178,36 @@ AVX2_INLINE int zero_lanes(__m256 lo, __m256 hi)
 
 /* Keys, token group g of head bh, channels d..d+31: lanes = channels; a
  * pass over the G token rows for min/max, f16 scale/min, then a pass for
- * the codes, f per word shifted in (last token first), stored per channel. */
-AVX2_INLINE void quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t g, size_t d,
-                              qkv_dtype dt, int bits, size_t G)
+ * the codes, f per word shifted in (last token first), stored per channel.
+ * With `check`, a block holding input the quantizer rejects (NaN, Inf,
+ * |x| > 65504) is not written and true is returned. */
+AVX2_INLINE bool quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t g, size_t d,
+                              qkv_dtype dt, int bits, size_t G, bool check)
 {
     const size_t D = p->head_dim, f = (size_t)(32 / bits);
     const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
     const size_t gout = p->out_offset / G + g, base = (bh * p->in_capacity + g * G) * D + d;
     const void *x = p->input->host;
-    __m256 lo[4], hi[4], s[4], m[4];
+    __m256 lo[4], hi[4], s[4], m[4], bad = _mm256_setzero_ps();
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; c++)
+    for (int c = 0; c < 4; c++) {
         lo[c] = hi[c] = load8(x, base + 8 * (size_t)c, dt);
+        bad = flag_nan(bad, lo[c]);
+    }
 #pragma GCC unroll 4
     for (size_t i = 1; i < G; i++)
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             const __m256 v = load8(x, base + i * D + 8 * (size_t)c, dt);
+            bad = flag_nan(bad, v);
             lo[c] = _mm256_min_ps(v, lo[c]);
             hi[c] = _mm256_max_ps(v, hi[c]);
         }
+    if (check && out_of_range(bad, _mm256_min_ps(_mm256_min_ps(lo[0], lo[1]),
+                                                 _mm256_min_ps(lo[2], lo[3])),
+                              _mm256_max_ps(_mm256_max_ps(hi[0], hi[1]),
+                                            _mm256_max_ps(hi[2], hi[3]))))
+        return true;
     const __m256 qmax = _mm256_set1_ps((float)((1 << bits) - 1));
     uint16_t sb[KIVI_CPU_KEY_BLOCK], mb[KIVI_CPU_KEY_BLOCK];
 #pragma GCC unroll 4
@@ -224,13 +251,15 @@ AVX2_INLINE void quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t 
         for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++)
             codes[j * wcap + w] = wb[j];
     }
+    return false;
 }
 
 /* Token groups g0 .. g1-1 of key head bh, all channels, one channel block
  * at a time so the block's output rows stay in L1; the first pass
- * prefetches each next group's rows (contiguous) into L2 for the others. */
-AVX2_INLINE void quant_keys_groups_t(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
-                                     size_t g1, qkv_dtype dt, int bits, size_t G)
+ * prefetches each next group's rows (contiguous) into L2 for the others.
+ * With `check`, stops at the first block with rejected input: true. */
+AVX2_INLINE bool quant_keys_groups_t(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                     size_t g1, qkv_dtype dt, int bits, size_t G, bool check)
 {
     const size_t D = p->head_dim, esz = dt == QKV_F16 ? 2 : 4, rows = G * D * esz;
     const char *in = (const char *)p->input->host + bh * p->in_capacity * D * esz;
@@ -239,16 +268,20 @@ AVX2_INLINE void quant_keys_groups_t(const qkv_kivi_quant_params *p, size_t bh, 
             if (d == 0 && g + 1 < g1)
                 for (size_t b = 0; b < rows; b += 64)
                     _mm_prefetch(in + (g + 1) * rows + b, _MM_HINT_T1);
-            quant_keys32(p, bh, g, d, dt, bits, G);
+            if (quant_keys32(p, bh, g, d, dt, bits, G, check))
+                return true;
         }
+    return false;
 }
 
-AVX2_FN void kivi_avx2_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
-                                         size_t g1)
+AVX2_FN bool kivi_avx2_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                         size_t g1, bool check)
 {
-#define QK(DT, B, GG) quant_keys_groups_t(p, bh, g0, g1, DT, B, GG)
+    bool bad = false;
+#define QK(DT, B, GG) bad = quant_keys_groups_t(p, bh, g0, g1, DT, B, GG, check)
     QUANT_DISPATCH(p, QK)
 #undef QK
+    return bad;
 }
 
 /* ---- quantize values ---------------------------------------------------------- */
@@ -311,17 +344,20 @@ AVX2_INLINE void quant_values_codes(const void *x, size_t base, qkv_dtype dt, in
 }
 
 /* Min (lo) and max (hi) lanes of each of 8 groups x[base + j*G ..] (j < ng;
- * lanes j >= ng repeat group 0), before the horizontal reduction. */
+ * lanes j >= ng repeat group 0), before the horizontal reduction; NaN
+ * lanes accumulated into *bad (see flag_nan). */
 AVX2_INLINE void group_extremes8(const void *x, size_t base, size_t ng, qkv_dtype dt, size_t G,
-                                 __m256 vlo[8], __m256 vhi[8])
+                                 __m256 vlo[8], __m256 vhi[8], __m256 *bad)
 {
 #pragma GCC unroll 8
     for (size_t j = 0; j < 8; j++) {
         const size_t off = base + (j < ng ? j : 0) * G;
         vlo[j] = vhi[j] = load8(x, off, dt);
+        *bad = flag_nan(*bad, vlo[j]);
 #pragma GCC unroll 16
         for (size_t i = 8; i < G; i += 8) {
             const __m256 v = load8(x, off + i, dt);
+            *bad = flag_nan(*bad, v);
             vlo[j] = _mm256_min_ps(v, vlo[j]);
             vhi[j] = _mm256_max_ps(v, vhi[j]);
         }
@@ -331,13 +367,17 @@ AVX2_INLINE void group_extremes8(const void *x, size_t base, size_t ng, qkv_dtyp
 /* Scale and min of groups 0..ng-1 (ng <= 8) of a contiguous stream of
  * G-element value groups at element x[base]: lanes = groups for min/max
  * (transposed reductions); f16 bits stored to scale[j], mn[j]; lanes of
- * *s8 get the quant_divisor of the scales, of *m8 the minima. */
-AVX2_INLINE void values_scale8(const void *x, size_t base, size_t ng, qkv_dtype dt, int bits,
-                               size_t G, uint16_t *scale, uint16_t *mn, __m256 *s8, __m256 *m8)
+ * *s8 get the quant_divisor of the scales, of *m8 the minima.  With
+ * `check`, groups holding rejected input write nothing: true. */
+AVX2_INLINE bool values_scale8(const void *x, size_t base, size_t ng, qkv_dtype dt, int bits,
+                               size_t G, uint16_t *scale, uint16_t *mn, __m256 *s8, __m256 *m8,
+                               bool check)
 {
-    __m256 vlo[8], vhi[8];
-    group_extremes8(x, base, ng, dt, G, vlo, vhi);
+    __m256 vlo[8], vhi[8], bad = _mm256_setzero_ps();
+    group_extremes8(x, base, ng, dt, G, vlo, vhi, &bad);
     __m256 lo = reduce8(vlo, 0), hi = reduce8(vhi, 1);
+    if (check && out_of_range(bad, lo, hi))
+        return true;
     const int z = zero_lanes(lo, hi) & ((1 << ng) - 1);
     if (z) {
         float l[8], h[8];
@@ -370,14 +410,16 @@ AVX2_INLINE void values_scale8(const void *x, size_t base, size_t ng, qkv_dtype 
     }
     *s8 = quant_divisor(_mm256_cvtph_ps(s16));
     *m8 = _mm256_cvtph_ps(m16);
+    return false;
 }
 
 /* Value groups k0 .. k0+ng-1 (ng <= KIVI_CPU_VALUE_BATCH) of head bh,
  * counting the head's T * D/G groups in memory order (contiguous in input
  * and output).  All scales first (independent chains overlap), then the
- * codes group by group. */
-AVX2_INLINE void quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_t k0, size_t ng,
-                                qkv_dtype dt, int bits, size_t G)
+ * codes group by group.  With `check`, stops before the codes if any
+ * group holds rejected input: true. */
+AVX2_INLINE bool quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_t k0, size_t ng,
+                                qkv_dtype dt, int bits, size_t G, bool check)
 {
     const size_t D = p->head_dim, f = (size_t)(32 / bits), wpg = G / f;
     const size_t orow = bh * p->out_capacity + p->out_offset;
@@ -388,8 +430,9 @@ AVX2_INLINE void quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_
     uint32_t *words = (uint32_t *)p->codes->host + orow * (D / f) + k0 * wpg;
     __m256 s8[KIVI_CPU_VALUE_BATCH / 8], m8[KIVI_CPU_VALUE_BATCH / 8];
     for (size_t b = 0; b * 8 < ng; b++)
-        values_scale8(x, base + b * 8 * G, ng - b * 8 < 8 ? ng - b * 8 : 8, dt, bits, G,
-                      scale + b * 8, mn + b * 8, &s8[b], &m8[b]);
+        if (values_scale8(x, base + b * 8 * G, ng - b * 8 < 8 ? ng - b * 8 : 8, dt, bits, G,
+                          scale + b * 8, mn + b * 8, &s8[b], &m8[b], check))
+            return true;
     const __m256 qmax = _mm256_set1_ps((float)((1 << bits) - 1));
     for (size_t j = 0; j < ng; j++) {
         const __m256i lane = _mm256_set1_epi32((int)(j % 8));
@@ -397,23 +440,30 @@ AVX2_INLINE void quant_values_t(const qkv_kivi_quant_params *p, size_t bh, size_
         quant_values_codes(x, base + j * G, dt, bits, G, s,
                            _mm256_permutevar8x32_ps(m8[j / 8], lane), qmax, words + j * wpg);
     }
+    return false;
 }
 
-/* Value groups k0 .. k1-1 of head bh, KIVI_CPU_VALUE_BATCH at a time. */
-AVX2_INLINE void quant_values_groups_t(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
-                                       size_t k1, qkv_dtype dt, int bits, size_t G)
+/* Value groups k0 .. k1-1 of head bh, KIVI_CPU_VALUE_BATCH at a time; with
+ * `check`, stops at the first batch with rejected input: true. */
+AVX2_INLINE bool quant_values_groups_t(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                       size_t k1, qkv_dtype dt, int bits, size_t G, bool check)
 {
     for (size_t k = k0; k < k1; k += KIVI_CPU_VALUE_BATCH)
-        quant_values_t(p, bh, k, k1 - k < KIVI_CPU_VALUE_BATCH ? k1 - k : KIVI_CPU_VALUE_BATCH,
-                       dt, bits, G);
+        if (quant_values_t(p, bh, k,
+                           k1 - k < KIVI_CPU_VALUE_BATCH ? k1 - k : KIVI_CPU_VALUE_BATCH, dt,
+                           bits, G, check))
+            return true;
+    return false;
 }
 
-AVX2_FN void kivi_avx2_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
-                                           size_t k1)
+AVX2_FN bool kivi_avx2_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                           size_t k1, bool check)
 {
-#define QV(DT, B, GG) quant_values_groups_t(p, bh, k0, k1, DT, B, GG)
+    bool bad = false;
+#define QV(DT, B, GG) bad = quant_values_groups_t(p, bh, k0, k1, DT, B, GG, check)
     QUANT_DISPATCH(p, QV)
 #undef QV
+    return bad;
 }
 
 /* ---- dequantize --------------------------------------------------------------- */
