@@ -176,17 +176,30 @@ AVX2_INLINE int zero_lanes(__m256 lo, __m256 hi)
     default: CALL(QKV_F16, 8, 128); break;                                                      \
     }
 
+/* Output of the key quantizer staged for a run of token groups of one
+ * block of KIVI_CPU_KEY_BLOCK channels: the channels' output rows lie a
+ * (power-of-two) capacity apart and would share a few L1 sets, so each
+ * group's codes and f16 scale/min go here first and every channel's run is
+ * copied out contiguously (copy_out_keys). */
+#define KEY_STAGE_WORDS 64 /* code words per channel */
+typedef struct key_stage {
+    uint32_t codes[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
+    uint16_t scale[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
+    uint16_t min[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
+} key_stage;
+
 /* Keys, token group g of head bh, channels d..d+31: lanes = channels; a
  * pass over the G token rows for min/max, f16 scale/min, then a pass for
- * the codes, f per word shifted in (last token first), stored per channel.
- * With `check`, a block holding input the quantizer rejects (NaN, Inf,
- * |x| > 65504) is not written and true is returned. */
+ * the codes, f per word shifted in (last token first), into slot `k` of
+ * the stage (scale/min entry k, code words k*G/f ..).  With `check`, a
+ * block holding input the quantizer rejects (NaN, Inf, |x| > 65504) is
+ * not staged and true is returned. */
 AVX2_INLINE bool quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t g, size_t d,
-                              qkv_dtype dt, int bits, size_t G, bool check)
+                              qkv_dtype dt, int bits, size_t G, bool check, key_stage *st,
+                              size_t k)
 {
     const size_t D = p->head_dim, f = (size_t)(32 / bits);
-    const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
-    const size_t gout = p->out_offset / G + g, base = (bh * p->in_capacity + g * G) * D + d;
+    const size_t base = (bh * p->in_capacity + g * G) * D + d;
     const void *x = p->input->host;
     __m256 lo[4], hi[4], s[4], m[4], bad = _mm256_setzero_ps();
 #pragma GCC unroll 4
@@ -222,13 +235,10 @@ AVX2_INLINE bool quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t 
         s[c] = quant_divisor(_mm256_cvtph_ps(s16));
         m[c] = _mm256_cvtph_ps(m16);
     }
-    uint16_t *scale = (uint16_t *)p->scale->host + (bh * D + d) * gcap + gout;
-    uint16_t *mn = (uint16_t *)p->min->host + (bh * D + d) * gcap + gout;
     for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++) {
-        scale[j * gcap] = sb[j];
-        mn[j * gcap] = mb[j];
+        st->scale[j][k] = sb[j];
+        st->min[j][k] = mb[j];
     }
-    uint32_t *codes = (uint32_t *)p->codes->host + (bh * D + d) * wcap + gout * (G / f);
     for (size_t w = 0; w < G / f; w++) {
         __m256i word[4];
 #pragma GCC unroll 4
@@ -249,9 +259,26 @@ AVX2_INLINE bool quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t 
         for (int c = 0; c < 4; c++)
             _mm256_storeu_si256((__m256i *)(wb + 8 * c), word[c]);
         for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++)
-            codes[j * wcap + w] = wb[j];
+            st->codes[j][k * (G / f) + w] = wb[j];
     }
     return false;
+}
+
+/* Copy staged groups g .. g+n-1 of channels d .. d+31 of head bh to the
+ * output rows. */
+AVX2_INLINE void copy_out_keys(const qkv_kivi_quant_params *p, size_t bh, size_t d, size_t g,
+                               size_t n, size_t G, int bits, const key_stage *st)
+{
+    const size_t D = p->head_dim, f = (size_t)(32 / bits);
+    const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
+    const size_t gout = p->out_offset / G + g;
+    for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++) {
+        const size_t row = bh * D + d + j;
+        memcpy((uint16_t *)p->scale->host + row * gcap + gout, st->scale[j], n * 2);
+        memcpy((uint16_t *)p->min->host + row * gcap + gout, st->min[j], n * 2);
+        memcpy((uint32_t *)p->codes->host + row * wcap + gout * (G / f), st->codes[j],
+               n * (G / f) * 4);
+    }
 }
 
 /* Token groups g0 .. g1-1 of key head bh, all channels, one channel block
@@ -262,14 +289,20 @@ AVX2_INLINE bool quant_keys_groups_t(const qkv_kivi_quant_params *p, size_t bh, 
                                      size_t g1, qkv_dtype dt, int bits, size_t G, bool check)
 {
     const size_t D = p->head_dim, esz = dt == QKV_F16 ? 2 : 4, rows = G * D * esz;
+    const size_t run = KEY_STAGE_WORDS / (G * (size_t)bits / 32); /* groups per stage */
     const char *in = (const char *)p->input->host + bh * p->in_capacity * D * esz;
+    key_stage st;
     for (size_t d = 0; d < D; d += KIVI_CPU_KEY_BLOCK)
-        for (size_t g = g0; g < g1; g++) {
-            if (d == 0 && g + 1 < g1)
-                for (size_t b = 0; b < rows; b += 64)
-                    _mm_prefetch(in + (g + 1) * rows + b, _MM_HINT_T1);
-            if (quant_keys32(p, bh, g, d, dt, bits, G, check))
-                return true;
+        for (size_t gs = g0; gs < g1; gs += run) {
+            const size_t n = g1 - gs < run ? g1 - gs : run;
+            for (size_t g = gs; g < gs + n; g++) {
+                if (d == 0 && g + 1 < g1)
+                    for (size_t b = 0; b < rows; b += 64)
+                        _mm_prefetch(in + (g + 1) * rows + b, _MM_HINT_T1);
+                if (quant_keys32(p, bh, g, d, dt, bits, G, check, &st, g - gs))
+                    return true;
+            }
+            copy_out_keys(p, bh, d, gs, n, G, bits, &st);
         }
     return false;
 }
