@@ -126,6 +126,11 @@ START_TEST(test_bad_invocations)
     ck_assert(output_has("passed, 0 failed"));
     ck_assert_int_eq(run_qkv("info"), 0);
     ck_assert(output_has("kivi_decode_attention"));
+    ck_assert(!output_has("search spaces"));
+    ck_assert_int_eq(run_qkv("info --spaces"), 0);
+    ck_assert(output_has("search spaces"));
+    ck_assert(output_has("valid on"));
+    ck_assert_int_eq(run_qkv("info --frobnicate"), 2);
 }
 END_TEST
 

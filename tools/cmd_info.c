@@ -3,7 +3,9 @@
 #include "op_table.h"
 #include "tuning.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static void print_device(const qkv_device_info *d)
 {
@@ -47,15 +49,75 @@ static void print_registry(void)
         qkv_close(ctx[b]);
 }
 
+/* Candidates of parameter i of impl. */
+static int candidate_count(const qkv_kernel_impl *impl, int i)
+{
+    int n = 0;
+    while (n < QKV_MAX_CANDIDATES && impl->params[i].candidates[n])
+        n++;
+    return n;
+}
+
+/* Every op's search space per backend: each parameter's candidates (the
+ * default in brackets), the number of points, and how many of them the
+ * backend's first device can run (its `valid` predicate). */
+static void print_spaces(void)
+{
+    printf("\nsearch spaces (default in [brackets]; valid = points device 0 can run):\n");
+    for (int o = 0; o < QKV_OP_COUNT; o++) {
+        const qkv_op_desc *op = &qkv_op_table[o];
+        printf("  %s\n", op->name);
+        for (int b = 0; b < QKV_BACKEND_COUNT; b++) {
+            const qkv_backend_kind kind = (qkv_backend_kind)b;
+            const qkv_kernel_impl *impl = qkv_kernel_find(op->id, kind);
+            if (!impl || impl->nparams == 0)
+                continue;
+            size_t total = 1;
+            for (int i = 0; i < impl->nparams; i++)
+                total *= (size_t)candidate_count(impl, i);
+            qkv_device_info dev;
+            const bool have = qkv_device_count(kind) > 0 && qkv_device_describe(kind, 0, &dev) == QKV_OK;
+            size_t valid = 0;
+            for (size_t k = 0; have && k < total; k++) {
+                qkv_tile_params tile;
+                size_t rest = k;
+                for (int i = 0; i < impl->nparams; i++) {
+                    const size_t n = (size_t)candidate_count(impl, i);
+                    tile.value[i] = impl->params[i].candidates[rest % n];
+                    rest /= n;
+                }
+                valid += !impl->valid || impl->valid(&tile, &dev);
+            }
+            printf("      %-7s %zu points", qkv_backend_name(kind), total);
+            if (have)
+                printf(", %zu valid on %s", valid, dev.name);
+            printf("\n");
+            for (int i = 0; i < impl->nparams; i++) {
+                const qkv_tile_param_def *d = &impl->params[i];
+                printf("          %-14s", d->name);
+                for (int c = 0; c < candidate_count(impl, i); c++)
+                    printf(d->candidates[c] == d->default_value ? " [%d]" : " %d",
+                           d->candidates[c]);
+                printf("\n");
+            }
+        }
+    }
+}
+
 int cmd_info(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: qkv info\n\nPrints each backend (compiled or not), its devices with "
-               "name, architecture,\nruntime version and limits, then every op with the "
-               "backends implementing it\nand their default tile parameters.\n");
+        printf("usage: qkv info [--spaces]\n\nPrints each backend (compiled or not), its devices "
+               "with name, architecture,\nruntime version and limits, then every op with the "
+               "backends implementing it,\nthe tile parameters a call uses and where they come "
+               "from (override, device\nor architecture table, default).\n\n"
+               "  --spaces   also print every op's search space per backend: the candidates\n"
+               "             of each parameter, the number of points and how many of them\n"
+               "             the backend's first device can run\n");
         return 0;
     }
-    if (argc > 1) {
+    const bool spaces = argc == 2 && strcmp(argv[1], "--spaces") == 0;
+    if (argc > 1 && !spaces) {
         fprintf(stderr, "qkv info: unexpected argument '%s'\n", argv[1]);
         return 2;
     }
@@ -79,5 +141,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     print_registry();
+    if (spaces)
+        print_spaces();
     return 0;
 }
