@@ -1,13 +1,20 @@
 /* kivi.cl - KIVI kernels (spec: kivi.md), OpenCL C 1.2.  The CUDA backend
  * compiles this same text through NVRTC after kernels/cuda/cl2cuda.h.
  *
- * Build-time macros (the host passes them as -D options):
+ * Build-time macros (the host passes them as -D options; every kernel builds
+ * with any combination, the defaults below fill in the rest):
  *   BITS      code width, 2, 4 or 8           GROUP  quantization group G
+ *   WG        work-group size (work-items)
+ * quantizers and dequantizers:
  *   IN_F16    1: quantizer input is f16, 0: f32
- *   HEAD_DIM  D, for the decode kernels       WG     work-group size (threads)
- *   SPLIT     tokens per decode work-group (FlashDecoding split)
+ *   VEC       channels per work-item unit (quant_keys, dequant_keys,
+ *             dequant_values; VEC <= GROUP)
+ *   LANES     work-items sharing one value group (quant_values)
+ * decode attention:
+ *   HEAD_DIM  D                               SPLIT  tokens per work-group
  * Layouts are the interchange format of qkv.h; every size argument is a
- * 32-bit int checked by the host, offsets are computed in 64 bits. */
+ * 32-bit int checked by the host, offsets are computed in 64 bits.  All the
+ * tile macros are powers of two. */
 #ifndef QKV_FN
 #define QKV_FN static inline
 #endif
@@ -20,19 +27,26 @@
 #ifndef IN_F16
 #define IN_F16 1
 #endif
-#ifndef HEAD_DIM
-#define HEAD_DIM 128
-#endif
 #ifndef WG
 #define WG 128
+#endif
+#ifndef VEC
+#define VEC 1
+#endif
+#ifndef LANES
+#define LANES 1
+#endif
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
 #endif
 #ifndef SPLIT
 #define SPLIT 256
 #endif
 
-#define PER_WORD (32 / BITS)        /* codes per uint32 word */
+#define PER_WORD (32 / BITS) /* codes per uint32 word */
 #define QMAX ((1 << BITS) - 1)
 #define CODE_MASK ((uint)QMAX)
+#define MIN_OF(a, b) ((a) < (b) ? (a) : (b))
 
 #if IN_F16
 #define IN_TYPE half
@@ -94,6 +108,9 @@ QKV_FN uint quant_code(float x, float scale, float mn)
     return (uint)rint(t);
 }
 
+/* Code j (0 <= j < PER_WORD) of a packed word, as a float. */
+#define CODE_OF(word, j) ((float)(((word) >> (BITS * (j))) & CODE_MASK))
+
 /* Flags quantizer input values that cannot be quantized: bit 0 NaN/Inf,
  * bit 1 |x| > 65504.  input [rows, in_cap, D], tokens [0, tokens) scanned;
  * one work-item per element, grid-stride. */
@@ -112,78 +129,207 @@ __kernel void kivi_scan_input(__global const IN_TYPE *restrict input, int rows, 
         atomic_or(flag, found);
 }
 
-/* Keys, per channel: input [BH, in_cap, D] -> codes [BH, D, out_cap/PER_WORD],
- * scale/min [BH, D, out_cap/GROUP] at token out_off.  Work-item (d, g, bh)
- * quantizes the GROUP tokens of group g of channel d; dim 0 runs over
- * channels so neighbouring work-items read neighbouring addresses. */
+/* Keys, per channel: input [rows, in_cap, D] (tokens [0, tokens), a multiple
+ * of GROUP) -> codes [rows, D, out_cap/PER_WORD], scale/min [rows, D,
+ * out_cap/GROUP] at token out_off.  A unit is VEC consecutive channels of one
+ * token group of one row, numbered channel chunk fastest, then group, then
+ * row; work-items take units grid-stride, so neighbours read neighbouring
+ * channels of each token. */
 __kernel void kivi_quant_keys(__global const IN_TYPE *restrict input,
                               __global uint *restrict codes, __global ushort *restrict scale,
-                              __global ushort *restrict minv, int head_dim, int in_cap,
-                              int out_cap, int out_off)
+                              __global ushort *restrict minv, int rows, int tokens, int head_dim,
+                              int in_cap, int out_cap, int out_off)
 {
-    const int d = (int)get_global_id(0), g = (int)get_global_id(1);
-    const ulong bh = get_global_id(2);
-    if (d >= head_dim)
-        return;
-    const ulong base = (bh * (ulong)in_cap + (ulong)g * GROUP) * (ulong)head_dim + (ulong)d;
-    float lo = LOAD_IN(input, base), hi = lo;
-    for (int i = 1; i < GROUP; i++) {
-        const float v = LOAD_IN(input, base + (ulong)i * (ulong)head_dim);
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
-    }
-    const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
-    const ushort m_bits = f32_to_f16_bits(lo);
-    const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
-    const ulong row = bh * (ulong)head_dim + (ulong)d;
-    const ulong sidx = row * (ulong)(out_cap / GROUP) + (ulong)(out_off / GROUP + g);
-    scale[sidx] = s_bits;
-    minv[sidx] = m_bits;
-    __global uint *out = codes + row * (ulong)(out_cap / PER_WORD) +
-                         (ulong)((out_off + g * GROUP) / PER_WORD);
-    for (int w = 0; w < GROUP / PER_WORD; w++) {
-        uint word = 0u;
-        for (int j = 0; j < PER_WORD; j++) {
-            const float v = LOAD_IN(input, base + (ulong)(w * PER_WORD + j) * (ulong)head_dim);
-            word |= quant_code(v, s, m) << (BITS * j);
+    const int chunks = head_dim / VEC, groups = tokens / GROUP;
+    const ulong units = (ulong)rows * (ulong)groups * (ulong)chunks;
+    for (ulong u = get_global_id(0); u < units; u += get_global_size(0)) {
+        const ulong rg = u / (ulong)chunks;
+        const int d0 = (int)(u - rg * (ulong)chunks) * VEC;
+        const ulong bh = rg / (ulong)groups;
+        const int g = (int)(rg - bh * (ulong)groups);
+        const ulong base = (bh * (ulong)in_cap + (ulong)g * GROUP) * (ulong)head_dim + (ulong)d0;
+        float lo[VEC], hi[VEC], s[VEC], m[VEC];
+#pragma unroll
+        for (int v = 0; v < VEC; v++)
+            lo[v] = hi[v] = LOAD_IN(input, base + (ulong)v);
+        for (int i = 1; i < GROUP; i++) {
+#pragma unroll
+            for (int v = 0; v < VEC; v++) {
+                const float x = LOAD_IN(input, base + (ulong)i * (ulong)head_dim + (ulong)v);
+                lo[v] = fmin(lo[v], x);
+                hi[v] = fmax(hi[v], x);
+            }
         }
-        out[w] = word;
+        const ulong row0 = bh * (ulong)head_dim + (ulong)d0; /* channel d0's row */
+#pragma unroll
+        for (int v = 0; v < VEC; v++) {
+            const ushort s_bits = f32_to_f16_bits((hi[v] - lo[v]) / (float)QMAX);
+            const ushort m_bits = f32_to_f16_bits(lo[v]);
+            const ulong sidx = (row0 + (ulong)v) * (ulong)(out_cap / GROUP) +
+                               (ulong)(out_off / GROUP + g);
+            scale[sidx] = s_bits;
+            minv[sidx] = m_bits;
+            s[v] = f16_bits_to_f32(s_bits);
+            m[v] = f16_bits_to_f32(m_bits);
+        }
+        const ulong w0 = (ulong)((out_off + g * GROUP) / PER_WORD);
+        for (int w = 0; w < GROUP / PER_WORD; w++) {
+            uint word[VEC];
+#pragma unroll
+            for (int v = 0; v < VEC; v++)
+                word[v] = 0u;
+            for (int j = 0; j < PER_WORD; j++) {
+                const ulong at = base + (ulong)(w * PER_WORD + j) * (ulong)head_dim;
+#pragma unroll
+                for (int v = 0; v < VEC; v++)
+                    word[v] |= quant_code(LOAD_IN(input, at + (ulong)v), s[v], m[v]) << (BITS * j);
+            }
+#pragma unroll
+            for (int v = 0; v < VEC; v++)
+                codes[(row0 + (ulong)v) * (ulong)(out_cap / PER_WORD) + w0 + (ulong)w] = word[v];
+        }
     }
 }
 
-/* Values, per token: input [BH, in_cap, D] -> codes [BH, out_cap, D/PER_WORD],
- * scale/min [BH, out_cap, D/GROUP] at token out_off.  Work-item (i, bh) with
- * i = t * (D/GROUP) + g quantizes channel group g of token t. */
+/* Work-items sharing one value group: LANES, at most its words. */
+#define QV_LANES MIN_OF(LANES, GROUP / PER_WORD)
+#define QV_TEAMS (WG / QV_LANES) /* groups a work-group quantizes at once */
+
+/* Values, per token: input [rows, in_cap, D] -> codes [rows, out_cap,
+ * D/PER_WORD], scale/min [rows, out_cap, D/GROUP] at token out_off.  A unit
+ * is one channel group of one token, numbered group fastest, then token, then
+ * row; a team of QV_LANES consecutive work-items quantizes a unit, lane l
+ * taking code words l, l + QV_LANES, ... of it (min and max are combined
+ * through local memory), and a work-group's teams take consecutive units,
+ * grid-stride over the work-groups. */
 __kernel void kivi_quant_values(__global const IN_TYPE *restrict input,
                                 __global uint *restrict codes, __global ushort *restrict scale,
-                                __global ushort *restrict minv, int tokens, int head_dim,
-                                int in_cap, int out_cap, int out_off)
+                                __global ushort *restrict minv, int rows, int tokens,
+                                int head_dim, int in_cap, int out_cap, int out_off)
 {
-    const int groups = head_dim / GROUP;
-    const ulong i = get_global_id(0), bh = get_global_id(1);
-    if (i >= (ulong)tokens * (ulong)groups)
-        return;
-    const int t = (int)(i / (ulong)groups), g = (int)(i % (ulong)groups);
-    const ulong base = (bh * (ulong)in_cap + (ulong)t) * (ulong)head_dim + (ulong)g * GROUP;
-    float lo = LOAD_IN(input, base), hi = lo;
-    for (int k = 1; k < GROUP; k++) {
-        const float v = LOAD_IN(input, base + (ulong)k);
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
+#if QV_LANES > 1
+    __local float lane_lo[WG], lane_hi[WG];
+#endif
+    const int groups = head_dim / GROUP, lid = (int)get_local_id(0);
+    const int team = lid / QV_LANES, lane = lid % QV_LANES;
+    const ulong units = (ulong)rows * (ulong)tokens * (ulong)groups;
+    const ulong stride = (ulong)get_num_groups(0) * QV_TEAMS;
+    for (ulong u0 = (ulong)get_group_id(0) * QV_TEAMS; u0 < units; u0 += stride) {
+        const ulong u = u0 + (ulong)team;
+        const bool active = u < units;
+        const ulong row = active ? u / (ulong)groups : 0; /* bh * tokens + t */
+        const int g = active ? (int)(u - row * (ulong)groups) : 0;
+        const ulong bh = row / (ulong)tokens, t = row - bh * (ulong)tokens;
+        const ulong base = (bh * (ulong)in_cap + t) * (ulong)head_dim + (ulong)g * GROUP;
+        float lo = 0.0f, hi = 0.0f;
+        if (active) {
+            lo = hi = LOAD_IN(input, base + (ulong)(lane * PER_WORD));
+            for (int w = lane; w < GROUP / PER_WORD; w += QV_LANES)
+                for (int j = 0; j < PER_WORD; j++) {
+                    const float x = LOAD_IN(input, base + (ulong)(w * PER_WORD + j));
+                    lo = fmin(lo, x);
+                    hi = fmax(hi, x);
+                }
+        }
+#if QV_LANES > 1
+        lane_lo[lid] = lo;
+        lane_hi[lid] = hi;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < QV_LANES; k++) {
+            lo = fmin(lo, lane_lo[team * QV_LANES + k]);
+            hi = fmax(hi, lane_hi[team * QV_LANES + k]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+        if (!active)
+            continue;
+        const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
+        const ushort m_bits = f32_to_f16_bits(lo);
+        const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
+        const ulong orow = bh * (ulong)out_cap + (ulong)out_off + t;
+        if (lane == 0) {
+            scale[orow * (ulong)groups + (ulong)g] = s_bits;
+            minv[orow * (ulong)groups + (ulong)g] = m_bits;
+        }
+        __global uint *out =
+            codes + orow * (ulong)(head_dim / PER_WORD) + (ulong)(g * (GROUP / PER_WORD));
+        for (int w = lane; w < GROUP / PER_WORD; w += QV_LANES) {
+            uint word = 0u;
+            for (int j = 0; j < PER_WORD; j++)
+                word |= quant_code(LOAD_IN(input, base + (ulong)(w * PER_WORD + j)), s, m)
+                        << (BITS * j);
+            out[w] = word;
+        }
     }
-    const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
-    const ushort m_bits = f32_to_f16_bits(lo);
-    const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
-    const ulong row = bh * (ulong)out_cap + (ulong)(out_off + t);
-    scale[row * (ulong)groups + (ulong)g] = s_bits;
-    minv[row * (ulong)groups + (ulong)g] = m_bits;
-    __global uint *out = codes + row * (ulong)(head_dim / PER_WORD) + (ulong)(g * GROUP / PER_WORD);
-    for (int w = 0; w < GROUP / PER_WORD; w++) {
-        uint word = 0u;
-        for (int j = 0; j < PER_WORD; j++)
-            word |= quant_code(LOAD_IN(input, base + (ulong)(w * PER_WORD + j)), s, m)
-                    << (BITS * j);
-        out[w] = word;
+}
+
+/* Keys: codes [rows, D, T/PER_WORD], scale/min [rows, D, T/GROUP] -> out f32
+ * [rows, T, D].  A unit is one code word (PER_WORD tokens) of VEC
+ * consecutive channels, numbered channel chunk fastest, then word, then row;
+ * work-items take units grid-stride, so neighbours write neighbouring
+ * channels of each token. */
+__kernel void kivi_dequant_keys(__global const uint *restrict codes,
+                                __global const ushort *restrict scale,
+                                __global const ushort *restrict minv,
+                                __global float *restrict out, int rows, int tokens, int head_dim)
+{
+    const int chunks = head_dim / VEC, words = tokens / PER_WORD;
+    const ulong units = (ulong)rows * (ulong)words * (ulong)chunks;
+    for (ulong u = get_global_id(0); u < units; u += get_global_size(0)) {
+        const ulong rw = u / (ulong)chunks;
+        const int d0 = (int)(u - rw * (ulong)chunks) * VEC;
+        const ulong bh = rw / (ulong)words;
+        const int w = (int)(rw - bh * (ulong)words);
+        const ulong row0 = bh * (ulong)head_dim + (ulong)d0; /* channel d0's row */
+        uint word[VEC];
+        float s[VEC], m[VEC];
+#pragma unroll
+        for (int v = 0; v < VEC; v++) {
+            const ulong row = row0 + (ulong)v;
+            const ulong sidx = row * (ulong)(tokens / GROUP) + (ulong)(w * PER_WORD / GROUP);
+            word[v] = codes[row * (ulong)words + (ulong)w];
+            s[v] = f16_bits_to_f32(scale[sidx]);
+            m[v] = f16_bits_to_f32(minv[sidx]);
+        }
+        __global float *o =
+            out + (bh * (ulong)tokens + (ulong)(w * PER_WORD)) * (ulong)head_dim + (ulong)d0;
+#pragma unroll
+        for (int j = 0; j < PER_WORD; j++) {
+#pragma unroll
+            for (int v = 0; v < VEC; v++)
+                o[(ulong)j * (ulong)head_dim + (ulong)v] = CODE_OF(word[v], j) * s[v] + m[v];
+        }
+    }
+}
+
+#define DV_IN_WORD MIN_OF(VEC, PER_WORD) /* a unit's channels in one code word */
+
+/* Values: codes [rows, D/PER_WORD], scale/min [rows, D/GROUP] -> out f32
+ * [rows, D].  A unit is VEC consecutive channels of one row (numbered
+ * channel chunk fastest); work-items take units grid-stride. */
+__kernel void kivi_dequant_values(__global const uint *restrict codes,
+                                  __global const ushort *restrict scale,
+                                  __global const ushort *restrict minv,
+                                  __global float *restrict out, int head_dim, int rows)
+{
+    const int chunks = head_dim / VEC;
+    const ulong units = (ulong)rows * (ulong)chunks;
+    for (ulong u = get_global_id(0); u < units; u += get_global_size(0)) {
+        const ulong row = u / (ulong)chunks;
+        const int d0 = (int)(u - row * (ulong)chunks) * VEC;
+        const ulong sidx = row * (ulong)(head_dim / GROUP) + (ulong)(d0 / GROUP);
+        const float s = f16_bits_to_f32(scale[sidx]), m = f16_bits_to_f32(minv[sidx]);
+        __global const uint *w =
+            codes + row * (ulong)(head_dim / PER_WORD) + (ulong)(d0 / PER_WORD);
+        __global float *o = out + row * (ulong)head_dim + (ulong)d0;
+#pragma unroll
+        for (int k = 0; k < VEC / DV_IN_WORD; k++) {
+            /* the unit's first code; d0 % PER_WORD = 0 when VEC >= PER_WORD */
+            const uint word = w[k] >> (BITS * (d0 % PER_WORD));
+#pragma unroll
+            for (int j = 0; j < DV_IN_WORD; j++)
+                o[k * DV_IN_WORD + j] = CODE_OF(word, j) * s + m;
+        }
     }
 }
 
@@ -191,41 +337,6 @@ __kernel void kivi_quant_values(__global const IN_TYPE *restrict input,
 QKV_FN uint code_at(__global const uint *words, ulong i)
 {
     return (words[i / PER_WORD] >> (BITS * (uint)(i % PER_WORD))) & CODE_MASK;
-}
-
-/* Keys: codes [BH, D, T/PER_WORD], scale/min [BH, D, T/GROUP] -> out f32
- * [BH, T, D].  Work-item (t*D + d, bh). */
-__kernel void kivi_dequant_keys(__global const uint *restrict codes,
-                                __global const ushort *restrict scale,
-                                __global const ushort *restrict minv,
-                                __global float *restrict out, int tokens, int head_dim)
-{
-    const ulong i = get_global_id(0), bh = get_global_id(1);
-    if (i >= (ulong)tokens * (ulong)head_dim)
-        return;
-    const int t = (int)(i / (ulong)head_dim), d = (int)(i % (ulong)head_dim);
-    const ulong row = bh * (ulong)head_dim + (ulong)d;
-    const ulong sidx = row * (ulong)(tokens / GROUP) + (ulong)(t / GROUP);
-    const float q = (float)code_at(codes + row * (ulong)(tokens / PER_WORD), (ulong)t);
-    out[bh * (ulong)tokens * (ulong)head_dim + i] =
-        q * f16_bits_to_f32(scale[sidx]) + f16_bits_to_f32(minv[sidx]);
-}
-
-/* Values: codes [rows, D/PER_WORD], scale/min [rows, D/GROUP] -> out f32
- * [rows, D].  Work-item i = row*D + d over rows*D elements. */
-__kernel void kivi_dequant_values(__global const uint *restrict codes,
-                                  __global const ushort *restrict scale,
-                                  __global const ushort *restrict minv,
-                                  __global float *restrict out, int head_dim, int rows)
-{
-    const ulong i = get_global_id(0);
-    if (i >= (ulong)rows * (ulong)head_dim)
-        return;
-    const ulong row = i / (ulong)head_dim;
-    const int d = (int)(i % (ulong)head_dim);
-    const ulong sidx = row * (ulong)(head_dim / GROUP) + (ulong)(d / GROUP);
-    const float q = (float)code_at(codes + row * (ulong)(head_dim / PER_WORD), (ulong)d);
-    out[i] = q * f16_bits_to_f32(scale[sidx]) + f16_bits_to_f32(minv[sidx]);
 }
 
 /* Decode attention, pass 1 (FlashDecoding): work-group (split s, query head
