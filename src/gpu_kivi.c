@@ -226,20 +226,48 @@ static qkv_status gpu_dequant_values(qkv_context *ctx, const void *p, const qkv_
 
 /* ---- decode attention ----------------------------------------------------- */
 
-enum { DECODE_WG, DECODE_SPLIT };
+enum { DECODE_WG, DECODE_SPLIT, DECODE_HEADS, DECODE_TPI, DECODE_KSLICES, DECODE_VCH };
 static const qkv_tile_param_def decode_space[] = {
-    {"wg", 128, {32, 64, 128, 256, 0}},
-    {"split", 256, {64, 128, 256, 512, 1024, 2048, 0}},
+    /* work-group size */
+    {"wg", 64, {64, 128, 256, 0}},
+    /* tokens per work-group (FlashDecoding split) */
+    {"split", 256, {128, 256, 512, 1024, 0}},
+    /* most query heads of a kv head sharing one pass over its codes */
+    {"heads", 4, {1, 2, 4, 8, 0}},
+    /* key tokens per work-item */
+    {"tpi", 16, {4, 8, 16, 0}},
+    /* channel slices of the key phase (their partial scores are added) */
+    {"kslices", 4, {1, 2, 4, 8, 0}},
+    /* value channels per work-item */
+    {"vch", 16, {8, 16, 0}},
 };
 
 #define MAX_HEAD_DIM 256
 #define MERGE_WG 64
+#define MAX_ACCUMULATORS 64 /* heads x tpi and heads x vch: f32 sums a work-item keeps */
 
-/* The decode kernels' local memory must fit the device. */
+/* Bytes of local memory of kivi_decode_partial at any D <= MAX_HEAD_DIM:
+ * queries [heads, D], partial scores [kslices, heads, split], team sums
+ * [wg * vch] (at least wg), f32. */
+static size_t decode_local_bytes(int wg, int split, int heads, int kslices, int vch)
+{
+    return ((size_t)heads * (MAX_HEAD_DIM + (size_t)kslices * (size_t)split) +
+            (size_t)wg * (size_t)vch) *
+           sizeof(float);
+}
+
+/* The partial kernel's local memory and work-group must fit the device,
+ * its per-work-item sums a register budget, and one round of the key phase
+ * (wg / kslices lanes of tpi tokens) the split, so every lane gets tokens. */
 static bool decode_valid(const qkv_tile_params *t, const qkv_device_info *dev)
 {
-    const size_t local = (size_t)(t->value[DECODE_SPLIT] + t->value[DECODE_WG] + MAX_HEAD_DIM) * 4;
-    return (size_t)t->value[DECODE_WG] <= dev->max_work_group && local <= dev->local_mem;
+    const int wg = t->value[DECODE_WG], heads = t->value[DECODE_HEADS];
+    return (size_t)wg <= dev->max_work_group &&
+           wg / t->value[DECODE_KSLICES] * t->value[DECODE_TPI] <= t->value[DECODE_SPLIT] &&
+           heads * t->value[DECODE_TPI] <= MAX_ACCUMULATORS &&
+           heads * t->value[DECODE_VCH] <= MAX_ACCUMULATORS &&
+           decode_local_bytes(wg, t->value[DECODE_SPLIT], heads, t->value[DECODE_KSLICES],
+                              t->value[DECODE_VCH]) <= dev->local_mem;
 }
 
 static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
@@ -247,17 +275,39 @@ static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
     return (size_t)t->value[0] <= dev->max_work_group;
 }
 
+/* Query heads per work-group: the largest power of two <= heads that
+ * divides the query heads per kv head. */
+static int head_group(size_t q_per_kv, int heads)
+{
+    int qg = 1;
+    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
+        qg *= 2;
+    return qg;
+}
+
+static void decode_defines(char *out, size_t size, int bits, int group, size_t D,
+                           const int *tile, int qg)
+{
+    snprintf(out, size,
+             "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DTPI=%d "
+             "-DKSLICES=%d -DVCH=%d",
+             bits, group, D, tile[DECODE_WG], tile[DECODE_SPLIT], qg, tile[DECODE_TPI],
+             tile[DECODE_KSLICES], tile[DECODE_VCH]);
+}
+
+/* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
 static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
 {
     const qkv_kivi_decode_params *p = params;
     const char *fn = "kivi_decode_attention";
     const size_t n = p->k_quant + p->k_resid, bq = p->batch * p->q_heads;
-    const size_t D = p->head_dim;
+    const size_t D = p->head_dim, q_per_kv = p->q_heads / p->kv_heads;
     if (D > MAX_HEAD_DIM)
         return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: head_dim %zu > %d on GPU backends", fn, D,
                         MAX_HEAD_DIM);
     const size_t sizes[] = {n, p->k_quant_capacity, p->k_resid_capacity, p->v_quant_capacity,
                             p->v_resid_capacity, p->kv_heads, p->q_heads};
+    const int qg = head_group(q_per_kv, tile->value[DECODE_HEADS]);
     qkv_status st = check_int_sizes(7, sizes, fn);
     if (st == QKV_OK)
         st = check_grid_yz(bq, "batch*q_heads", fn);
@@ -265,9 +315,8 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
         return st;
     const int wg = tile->value[DECODE_WG], split = tile->value[DECODE_SPLIT];
     const size_t nsplit = (n + (size_t)split - 1) / (size_t)split;
-    char defines[160];
-    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d",
-             p->bits, p->group, D, wg, split);
+    char defines[192];
+    decode_defines(defines, sizeof defines, p->bits, p->group, D, tile->value, qg);
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
     if ((st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
@@ -281,14 +330,14 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
         QKV_GPU_BUF(p->k_resid_data), QKV_GPU_BUF(p->v_codes),
         QKV_GPU_BUF(p->v_scale),    QKV_GPU_BUF(p->v_min),
         QKV_GPU_BUF(p->v_resid_data), QKV_GPU_BUF(part),
-        QKV_GPU_INT(p->q_heads / p->kv_heads), QKV_GPU_INT(p->kv_heads),
-        QKV_GPU_INT(n),             QKV_GPU_INT(p->k_quant),
-        QKV_GPU_INT(p->k_quant_capacity), QKV_GPU_INT(p->k_resid_capacity),
-        QKV_GPU_INT(p->v_quant),    QKV_GPU_INT(p->v_quant_capacity),
-        QKV_GPU_INT(p->v_resid_capacity), QKV_GPU_FLOAT(sm),
+        QKV_GPU_INT(q_per_kv),      QKV_GPU_INT(n),
+        QKV_GPU_INT(p->k_quant),    QKV_GPU_INT(p->k_quant_capacity),
+        QKV_GPU_INT(p->k_resid_capacity), QKV_GPU_INT(p->v_quant),
+        QKV_GPU_INT(p->v_quant_capacity), QKV_GPU_INT(p->v_resid_capacity),
+        QKV_GPU_FLOAT(sm),
     };
-    const size_t g1[2] = {nsplit * (size_t)wg, bq}, l1[2] = {(size_t)wg, 1};
-    st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 20, args);
+    const size_t g1[2] = {nsplit * (size_t)wg, bq / (size_t)qg}, l1[2] = {(size_t)wg, 1};
+    st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 19, args);
     if (st != QKV_OK)
         return st;
     const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
@@ -327,12 +376,16 @@ static void add_build(qkv_gpu_build *out, int max, int *n, const char *defines)
     }
 }
 
-/* The default tiles of every op over bits, groups, dtypes and head dims. */
+/* The default tiles of every op over bits, groups, dtypes and head dims;
+ * decode attention also with each head group at one shape. */
 int qkv_gpu_builds(qkv_gpu_build *out, int max)
 {
     static const int bits[] = {2, 4, 8}, groups[] = {32, 128}, dims[] = {64, 128};
     int n = 0;
     char d[256];
+    int tile[QKV_MAX_TILE_PARAMS];
+    for (int i = 0; i < (int)(sizeof decode_space / sizeof decode_space[0]); i++)
+        tile[i] = decode_space[i].default_value;
     for (int b = 0; b < 3; b++)
         for (int g = 0; g < 2; g++) {
             for (int f16 = 0; f16 < 2; f16++) {
@@ -353,11 +406,15 @@ int qkv_gpu_builds(qkv_gpu_build *out, int max)
                 add_build(out, max, &n, d);
             }
             for (int k = 0; k < 2 && bits[b] != 8; k++) {
-                snprintf(d, sizeof d, "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%d -DWG=%d -DSPLIT=%d",
-                         bits[b], groups[g], dims[k], decode_space[DECODE_WG].default_value,
-                         decode_space[DECODE_SPLIT].default_value);
+                decode_defines(d, sizeof d, bits[b], groups[g], (size_t)dims[k], tile,
+                               tile[DECODE_HEADS]);
                 add_build(out, max, &n, d);
             }
+        }
+    for (int qg = 1; qg <= 8; qg *= 2)
+        if (qg != tile[DECODE_HEADS]) {
+            decode_defines(d, sizeof d, 2, 32, 128, tile, qg);
+            add_build(out, max, &n, d);
         }
     if (n < max) { /* the benchmarks' roof probes (bench/roof_gpu.c) */
         out[n].program = "roof";

@@ -12,6 +12,9 @@
  *   LANES     work-items sharing one value group (quant_values)
  * decode attention:
  *   HEAD_DIM  D                               SPLIT  tokens per work-group
+ *   QG        query heads per work-group (divides Hq/Hkv)
+ *   TPI       key tokens per work-item        KSLICES  channel slices of D
+ *   VCH       value channels per work-item (VCH <= GROUP)
  * Layouts are the interchange format of qkv.h; every size argument is a
  * 32-bit int checked by the host, offsets are computed in 64 bits.  All the
  * tile macros are powers of two. */
@@ -41,6 +44,18 @@
 #endif
 #ifndef SPLIT
 #define SPLIT 256
+#endif
+#ifndef QG
+#define QG 1
+#endif
+#ifndef TPI
+#define TPI 16
+#endif
+#ifndef KSLICES
+#define KSLICES 1
+#endif
+#ifndef VCH
+#define VCH 16
 #endif
 
 #define PER_WORD (32 / BITS) /* codes per uint32 word */
@@ -333,106 +348,292 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
     }
 }
 
-/* Code i of a packed stream starting at `words`. */
-QKV_FN uint code_at(__global const uint *words, ulong i)
-{
-    return (words[i / PER_WORD] >> (BITS * (uint)(i % PER_WORD))) & CODE_MASK;
-}
+/* ---- decode attention ---------------------------------------------------- */
 
-/* Decode attention, pass 1 (FlashDecoding): work-group (split s, query head
- * bq = b*Hq + hq) scores tokens [s*SPLIT, min(N, (s+1)*SPLIT)) against the
- * query, and writes its partial result to part[(bq*nsplit + s)*(D+2)]:
- * D unnormalised outputs sum_t e^(x_t - m) v_t, then m (max score) and
- * l = sum_t e^(x_t - m).  Scores x_t = scale * q . k_t.  Keys t < k_quant
- * come from the packed cache (kcap = its token capacity), later ones from
- * the f16 residual (krcap rows per head); likewise values. */
+#define KEY_LANES (WG / KSLICES)             /* token lanes of the key phase */
+#define SLICE_DIM (HEAD_DIM / KSLICES)       /* channels of one key slice */
+#define KEY_IN_WORD MIN_OF(TPI, PER_WORD)    /* a work-item's tokens in one code word */
+#define KEY_WORDS (TPI / KEY_IN_WORD)        /* code words per channel and work-item */
+#define KEY_CHUNKS (SPLIT / TPI)             /* TPI-token chunks of a split */
+#define KEY_ROUNDS ((KEY_CHUNKS + KEY_LANES - 1) / KEY_LANES)
+#define SM_LANES (WG / QG)                   /* softmax work-items per head */
+#define V_CHUNKS (HEAD_DIM / VCH)            /* value channel chunks per row */
+#define V_LANES MIN_OF(V_CHUNKS, WG)         /* work-items per value row */
+#define V_TEAMS (WG / V_LANES)               /* value rows read at once */
+#define V_PER_LANE ((V_CHUNKS + V_LANES - 1) / V_LANES) /* chunks per work-item */
+#define V_IN_WORD MIN_OF(VCH, PER_WORD)      /* a chunk's channels in one code word */
+#define V_WORDS (VCH / V_IN_WORD)
+#define RED_SIZE (V_TEAMS * HEAD_DIM > WG ? V_TEAMS * HEAD_DIM : WG)
+
+/* Scores are stored token j of every chunk together: token i of the split
+ * at score[h * SPLIT + SCORE_POS(i)], so the lanes of the key phase store to
+ * consecutive addresses (no local-memory bank conflicts).  Likewise a team's
+ * value sums: channel d at red[team * HEAD_DIM + RED_POS(d)]. */
+#define SCORE_POS(i) (((i) % TPI) * KEY_CHUNKS + (i) / TPI)
+#define TOKEN_AT(pos) (((pos) % KEY_CHUNKS) * TPI + (pos) / KEY_CHUNKS)
+#define RED_POS(d) (((d) % VCH) * V_CHUNKS + (d) / VCH)
+#define CHANNEL_AT(pos) (((pos) % V_CHUNKS) * VCH + (pos) / V_CHUNKS)
+
+/* Segmented tree reduction of red[lid] over the SM_LANES work-items of each
+ * head (i = lid % SM_LANES): the result of head h is left in red[h * SM_LANES]. */
+#define SEGMENT_REDUCE(red, lid, i, OP)                                                          \
+    for (int w = SM_LANES / 2; w > 0; w /= 2) {                                                  \
+        if ((i) < w)                                                                             \
+            red[lid] = OP(red[lid], red[(lid) + w]);                                             \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
+    }
+#define OP_MAX(a, b) fmax((a), (b))
+#define OP_ADD(a, b) ((a) + (b))
+
+/* Decode attention, pass 1 (FlashDecoding): work-group (split s, head group
+ * g) with g = (b*Hkv + h) * (Hq/Hkv / QG) + j serves query heads bq0 + 0 ..
+ * QG-1, bq0 = b*Hq + h*Hq/Hkv + j*QG, over tokens [s*SPLIT, min(N,
+ * (s+1)*SPLIT)), dequantizing each key and value code once for all QG heads.
+ * query f32 [B*Hq, D]; keys t < k_quant from the packed per-channel cache
+ * (kcap tokens per row), later ones from the f16 residual [B*Hkv, krcap, D];
+ * values t < v_quant from the packed per-token cache (vcap rows per head),
+ * later ones from the f16 residual [B*Hkv, vrcap, D].
+ *
+ * Keys: work-item (slice, lane) takes TPI consecutive tokens (code words of
+ * consecutive lanes are consecutive) and the SLICE_DIM channels of its slice,
+ * scoring q.k = sum_d (q_d s_dg) c_dt + sum_d q_d m_dg; each slice stores its
+ * partial scores in local memory, added in slice order before the softmax.
+ * Values: a team of V_LANES work-items reads a token's row (a chunk of VCH
+ * channels per work-item), accumulating sum_t (p_t s_tg) c_td and
+ * sum_t p_t m_tg with p_t the probability; the teams' sums are added
+ * through local memory.
+ *
+ * Writes part[(bq*nsplit + s)*(D+2)]: D unnormalised outputs
+ * sum_t e^(x_t - m) v_t, then m (max score) and l = sum_t e^(x_t - m), with
+ * scores x_t = sm_scale * q . k_t. */
 __kernel void kivi_decode_partial(
     __global const float *restrict query, __global const uint *restrict k_codes,
     __global const ushort *restrict k_scale, __global const ushort *restrict k_min,
     __global const half *restrict k_resid, __global const uint *restrict v_codes,
     __global const ushort *restrict v_scale, __global const ushort *restrict v_min,
     __global const half *restrict v_resid, __global float *restrict part, int q_per_kv,
-    int kv_heads, int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap,
-    int vrcap, float sm_scale)
+    int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap, int vrcap,
+    float sm_scale)
 {
-    __local float q[HEAD_DIM];
-    __local float score[SPLIT];
-    __local float red[WG];
+    __local float qv[QG * HEAD_DIM];
+    __local float score[KSLICES * QG * SPLIT];
+    __local float red[RED_SIZE];
     const int lid = (int)get_local_id(0), s = (int)get_group_id(0);
     const int nsplit = (int)get_num_groups(0);
-    const ulong bq = get_global_id(1);
-    const ulong bh = (bq / (ulong)(q_per_kv * kv_heads)) * (ulong)kv_heads +
-                     (bq % (ulong)(q_per_kv * kv_heads)) / (ulong)q_per_kv;
+    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / QG);
+    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * QG;
     const int t0 = s * SPLIT, nt = min(SPLIT, n_tokens - t0);
-    for (int d = lid; d < HEAD_DIM; d += WG)
-        q[d] = query[bq * HEAD_DIM + (ulong)d] * sm_scale;
+    for (int i = lid; i < QG * HEAD_DIM; i += WG)
+        qv[i] = query[bq0 * HEAD_DIM + (ulong)i] * sm_scale;
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    float my_max = -INFINITY;
-    for (int i = lid; i < nt; i += WG) {
-        const int t = t0 + i;
-        float acc = 0.0f;
-        if (t < k_quant) {
-            const ulong row0 = bh * HEAD_DIM;
-            for (int d = 0; d < HEAD_DIM; d++) {
-                const ulong row = row0 + (ulong)d;
-                const ulong sidx = row * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
-                const float c = (float)code_at(k_codes + row * (ulong)(kcap / PER_WORD), (ulong)t);
-                acc += q[d] * (c * f16_bits_to_f32(k_scale[sidx]) + f16_bits_to_f32(k_min[sidx]));
-            }
-        } else {
-            const ulong base = (bh * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
-            for (int d = 0; d < HEAD_DIM; d++)
-                acc += q[d] * vload_half(base + (ulong)d, k_resid);
+    /* Keys: round r gives lane kl the tokens [i0, i0 + TPI) of the split. */
+    const int slice = lid / KEY_LANES, kl = lid % KEY_LANES, dlo = slice * SLICE_DIM;
+    for (int r = 0; r < KEY_ROUNDS; r++) {
+        const int i0 = (r * KEY_LANES + kl) * TPI, t = t0 + i0;
+        float acc[QG][TPI];
+#pragma unroll
+        for (int h = 0; h < QG; h++) {
+#pragma unroll
+            for (int j = 0; j < TPI; j++)
+                acc[h][j] = 0.0f;
         }
-        score[i] = acc;
-        my_max = fmax(my_max, acc);
+        if (i0 < nt && t < k_quant) { /* k_quant is a multiple of GROUP >= TPI */
+            float bias[QG];
+#pragma unroll
+            for (int h = 0; h < QG; h++)
+                bias[h] = 0.0f;
+            const ulong row0 = bkv * HEAD_DIM + (ulong)dlo; /* channel dlo's row */
+            const ulong sidx0 = row0 * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
+            const ulong widx0 = row0 * (ulong)(kcap / PER_WORD) + (ulong)(t / PER_WORD);
+            const uint shift = (uint)(BITS * (t % PER_WORD)); /* 0 if TPI >= PER_WORD */
+            for (int d = 0; d < SLICE_DIM; d++) {
+                const ulong sidx = sidx0 + (ulong)d * (ulong)(kcap / GROUP);
+                const float sc = f16_bits_to_f32(k_scale[sidx]);
+                const float mn = f16_bits_to_f32(k_min[sidx]);
+                float qs[QG];
+#pragma unroll
+                for (int h = 0; h < QG; h++) {
+                    const float q = qv[h * HEAD_DIM + dlo + d];
+                    qs[h] = q * sc;
+                    bias[h] += q * mn;
+                }
+                __global const uint *wp = k_codes + widx0 + (ulong)d * (ulong)(kcap / PER_WORD);
+#pragma unroll
+                for (int w = 0; w < KEY_WORDS; w++) {
+                    const uint word = wp[w] >> shift;
+#pragma unroll
+                    for (int j = 0; j < KEY_IN_WORD; j++) {
+                        const float c = CODE_OF(word, j);
+#pragma unroll
+                        for (int h = 0; h < QG; h++)
+                            acc[h][w * KEY_IN_WORD + j] += qs[h] * c;
+                    }
+                }
+            }
+#pragma unroll
+            for (int h = 0; h < QG; h++) {
+#pragma unroll
+                for (int j = 0; j < TPI; j++)
+                    acc[h][j] += bias[h];
+            }
+        } else if (i0 < nt) { /* residual keys, f16 rows of tokens [t, t + nj) */
+            const int nj = min(TPI, nt - i0);
+            const ulong row0 = (bkv * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
+            for (int d = dlo; d < dlo + SLICE_DIM; d++) {
+                float q[QG];
+#pragma unroll
+                for (int h = 0; h < QG; h++)
+                    q[h] = qv[h * HEAD_DIM + d];
+#pragma unroll
+                for (int j = 0; j < TPI; j++) {
+                    if (j < nj) {
+                        const float k = vload_half(row0 + (ulong)(j * HEAD_DIM + d), k_resid);
+#pragma unroll
+                        for (int h = 0; h < QG; h++)
+                            acc[h][j] += q[h] * k;
+                    }
+                }
+            }
+        }
+        if (i0 < nt) {
+#pragma unroll
+            for (int h = 0; h < QG; h++) {
+#pragma unroll
+                for (int j = 0; j < TPI; j++)
+                    if (i0 + j < nt)
+                        score[(slice * QG + h) * SPLIT + SCORE_POS(i0 + j)] = acc[h][j];
+            }
+        }
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* Softmax statistics per head: the slices' partial scores are added in
+     * slice order (into slice 0's), then m = max, l = sum of e^(x - m). */
+    const int rh = lid / SM_LANES, ri = lid % SM_LANES;
+    float my_max = -INFINITY;
+    for (int pos = ri; pos < SPLIT; pos += SM_LANES)
+        if (TOKEN_AT(pos) < nt) {
+            float x = score[rh * SPLIT + pos];
+            for (int sl = 1; sl < KSLICES; sl++)
+                x += score[(sl * QG + rh) * SPLIT + pos];
+            score[rh * SPLIT + pos] = x;
+            my_max = fmax(my_max, x);
+        }
     red[lid] = my_max;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w /= 2) {
-        if (lid < w)
-            red[lid] = fmax(red[lid], red[lid + w]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float m = red[0];
+    SEGMENT_REDUCE(red, lid, ri, OP_MAX)
+    const float m = red[rh * SM_LANES];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
-    for (int i = lid; i < nt; i += WG) {
-        const float e = exp(score[i] - m);
-        score[i] = e;
-        my_sum += e;
-    }
+    for (int pos = ri; pos < SPLIT; pos += SM_LANES)
+        if (TOKEN_AT(pos) < nt) {
+            const float e = exp(score[rh * SPLIT + pos] - m);
+            score[rh * SPLIT + pos] = e;
+            my_sum += e;
+        }
     red[lid] = my_sum;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w /= 2) {
-        if (lid < w)
-            red[lid] += red[lid + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    __global float *out = part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
-    for (int d = lid; d < HEAD_DIM; d += WG) {
-        float acc = 0.0f;
-        for (int i = 0; i < nt; i++) {
-            const int t = t0 + i;
-            float v;
-            if (t < v_quant) {
-                const ulong row = bh * (ulong)vcap + (ulong)t;
-                const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d / GROUP);
-                v = (float)code_at(v_codes + row * (HEAD_DIM / PER_WORD), (ulong)d) *
-                        f16_bits_to_f32(v_scale[sidx]) +
-                    f16_bits_to_f32(v_min[sidx]);
-            } else {
-                v = vload_half((bh * (ulong)vrcap + (ulong)(t - v_quant)) * HEAD_DIM + (ulong)d,
-                               v_resid);
-            }
-            acc += score[i] * v;
-        }
-        out[d] = acc;
-    }
-    if (lid == 0) {
+    SEGMENT_REDUCE(red, lid, ri, OP_ADD)
+    if (ri == 0) {
+        __global float *out =
+            part + ((bq0 + (ulong)rh) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
         out[HEAD_DIM] = m;
-        out[HEAD_DIM + 1] = red[0];
+        out[HEAD_DIM + 1] = red[lid];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* Values: team vt takes tokens vt, vt + V_TEAMS, ...; lane vl the chunks
+     * vl, vl + V_LANES, ... of VCH channels (all in one group). */
+    const int vt = lid / V_LANES, vl = lid % V_LANES;
+    float o[QG][V_PER_LANE * VCH], zs[QG][V_PER_LANE];
+#pragma unroll
+    for (int h = 0; h < QG; h++) {
+#pragma unroll
+        for (int j = 0; j < V_PER_LANE * VCH; j++)
+            o[h][j] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < V_PER_LANE; k++)
+            zs[h][k] = 0.0f;
+    }
+    for (int i = vt; i < nt && vt < V_TEAMS; i += V_TEAMS) {
+        const int t = t0 + i;
+        float p[QG];
+#pragma unroll
+        for (int h = 0; h < QG; h++)
+            p[h] = score[h * SPLIT + SCORE_POS(i)];
+        if (t < v_quant) {
+            const ulong row = bkv * (ulong)vcap + (ulong)t;
+#pragma unroll
+            for (int k = 0; k < V_PER_LANE; k++) {
+                const int d0 = (vl + k * V_LANES) * VCH;
+                if (d0 >= HEAD_DIM)
+                    break;
+                const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d0 / GROUP);
+                const float sc = f16_bits_to_f32(v_scale[sidx]);
+                const float mn = f16_bits_to_f32(v_min[sidx]);
+                float ps[QG];
+#pragma unroll
+                for (int h = 0; h < QG; h++) {
+                    ps[h] = p[h] * sc;
+                    zs[h][k] += p[h] * mn;
+                }
+                __global const uint *wp =
+                    v_codes + row * (HEAD_DIM / PER_WORD) + (ulong)(d0 / PER_WORD);
+#pragma unroll
+                for (int w = 0; w < V_WORDS; w++) {
+                    const uint word = wp[w] >> (BITS * (d0 % PER_WORD));
+#pragma unroll
+                    for (int j = 0; j < V_IN_WORD; j++) {
+                        const float c = CODE_OF(word, j);
+#pragma unroll
+                        for (int h = 0; h < QG; h++)
+                            o[h][k * VCH + w * V_IN_WORD + j] += ps[h] * c;
+                    }
+                }
+            }
+        } else {
+            const ulong row = (bkv * (ulong)vrcap + (ulong)(t - v_quant)) * HEAD_DIM;
+#pragma unroll
+            for (int k = 0; k < V_PER_LANE; k++) {
+                const int d0 = (vl + k * V_LANES) * VCH;
+                if (d0 >= HEAD_DIM)
+                    break;
+#pragma unroll
+                for (int j = 0; j < VCH; j++) {
+                    const float v = vload_half(row + (ulong)(d0 + j), v_resid);
+#pragma unroll
+                    for (int h = 0; h < QG; h++)
+                        o[h][k * VCH + j] += p[h] * v;
+                }
+            }
+        }
+    }
+    /* Per head: the teams' sums (o + zs) through red, added in team order
+     * (unrolled, so o stays in registers). */
+#pragma unroll
+    for (int h = 0; h < QG; h++) {
+        if (vt < V_TEAMS) {
+#pragma unroll
+            for (int k = 0; k < V_PER_LANE; k++) {
+                const int d0 = (vl + k * V_LANES) * VCH;
+                if (d0 >= HEAD_DIM)
+                    break;
+#pragma unroll
+                for (int j = 0; j < VCH; j++)
+                    red[vt * HEAD_DIM + RED_POS(d0 + j)] = o[h][k * VCH + j] + zs[h][k];
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        __global float *out =
+            part + ((bq0 + (ulong)h) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        for (int pos = lid; pos < HEAD_DIM; pos += WG) {
+            float acc = 0.0f;
+            for (int r = 0; r < V_TEAMS; r++)
+                acc += red[r * HEAD_DIM + pos];
+            out[CHANNEL_AT(pos)] = acc;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
 }
 
