@@ -38,12 +38,46 @@ static qkv_status kivi_kernel(qkv_context *ctx, const char *name, const char *de
     return qkv_gpu_ops_of(ctx)->get_kernel(ctx, "kivi", name, defines, k);
 }
 
+/* Work-groups for `units` work units, `per_group` of them a work-group at
+ * once and `items` rounds of that per work-group (at least one group). */
+static size_t groups_for(size_t units, size_t per_group, size_t items)
+{
+    const size_t g = (units + per_group * items - 1) / (per_group * items);
+    return g ? g : 1;
+}
+
 /* ---- quantizers ----------------------------------------------------------- */
 
-enum { QUANT_WG };
-static const qkv_tile_param_def quant_space[] = {
-    {"wg", 64, {16, 32, 64, 128, 256, 0}},
+/* kivi_quant_keys: work-group size, units (VEC channels of one token group)
+ * per work-item, VEC. */
+enum { QK_WG, QK_ITEMS, QK_VEC };
+static const qkv_tile_param_def quant_keys_space[] = {
+    {"wg", 64, {32, 64, 128, 256, 0}},
+    {"items", 1, {1, 2, 4, 8, 0}},
+    {"vec", 1, {1, 2, 4, 8, 0}},
 };
+
+/* kivi_quant_values: work-group size, value groups per team of work-items,
+ * work-items per group (LANES; more than the group's code words act as that
+ * many). */
+enum { QV_WG, QV_ITEMS, QV_LANES };
+static const qkv_tile_param_def quant_values_space[] = {
+    {"wg", 64, {32, 64, 128, 256, 0}},
+    {"items", 1, {1, 2, 4, 8, 0}},
+    {"lanes", 1, {1, 2, 4, 8, 0}},
+};
+
+static void quant_keys_defines(char *out, size_t size, int bits, int group, bool f16, int vec)
+{
+    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DVEC=%d", bits, group, f16, vec);
+}
+
+static void quant_values_defines(char *out, size_t size, int bits, int group, bool f16, int wg,
+                                 int lanes)
+{
+    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d -DLANES=%d", bits, group, f16,
+             wg, lanes);
+}
 
 /* Scan the input for values the quantizer rejects; status as the host's. */
 static qkv_status scan_input(qkv_context *ctx, const qkv_kivi_quant_params *p,
@@ -73,50 +107,47 @@ static qkv_status scan_input(qkv_context *ctx, const qkv_kivi_quant_params *p,
     return st != QKV_OK ? st : qkv_quant_input_status(found, fn);
 }
 
-/* Shared by keys and values: checks, input scan, then the quantize kernel. */
+/* Shared by keys and values: checks, input scan, then the quantize kernel
+ * over a 1-D grid (work-items take their units grid-stride). */
 static qkv_status gpu_quant(qkv_context *ctx, const qkv_kivi_quant_params *p,
                             const qkv_tile_params *tile, bool keys)
 {
     const char *fn = keys ? "kivi_quant_keys" : "kivi_quant_values";
     const size_t bh = p->batch * p->heads;
-    const size_t sizes[] = {p->tokens, p->head_dim, p->in_capacity, p->out_capacity,
+    const size_t sizes[] = {bh, p->tokens, p->head_dim, p->in_capacity, p->out_capacity,
                             bh * p->tokens};
-    qkv_status st = check_int_sizes(5, sizes, fn);
-    if (st == QKV_OK)
-        st = check_grid_yz(bh, "batch*heads", fn);
-    if (st == QKV_OK && keys)
-        st = check_grid_yz(p->tokens / (size_t)p->group, "token groups", fn);
+    qkv_status st = check_int_sizes(6, sizes, fn);
     if (st != QKV_OK)
         return st;
-    const int wg = tile->value[QUANT_WG];
+    const int wg = tile->value[keys ? QK_WG : QV_WG];
+    const size_t items = (size_t)tile->value[keys ? QK_ITEMS : QV_ITEMS];
+    const size_t G = (size_t)p->group, groups = p->head_dim / G;
     char defines[128];
-    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d", p->bits,
-             p->group, p->dtype == QKV_F16, wg);
+    size_t wgs; /* work-groups */
+    if (keys) {
+        const int vec = tile->value[QK_VEC];
+        quant_keys_defines(defines, sizeof defines, p->bits, p->group, p->dtype == QKV_F16, vec);
+        wgs = groups_for(bh * (p->tokens / G) * (p->head_dim / (size_t)vec), (size_t)wg, items);
+    } else {
+        const int lanes = tile->value[QV_LANES], words = p->group * p->bits / 32;
+        quant_values_defines(defines, sizeof defines, p->bits, p->group, p->dtype == QKV_F16,
+                             wg, lanes);
+        const size_t team = (size_t)(lanes < words ? lanes : words);
+        wgs = groups_for(bh * p->tokens * groups, (size_t)wg / team, items);
+    }
     if (!p->unchecked && (st = scan_input(ctx, p, defines, wg, fn)) != QKV_OK)
         return st;
     qkv_gpu_kernel *k;
-    if ((st = kivi_kernel(ctx, keys ? "kivi_quant_keys" : "kivi_quant_values", defines, &k)))
+    if ((st = kivi_kernel(ctx, fn, defines, &k)))
         return st;
-    const size_t local[3] = {(size_t)wg, 1, 1};
-    if (keys) {
-        const size_t global[3] = {round_up(p->head_dim, (size_t)wg),
-                                  p->tokens / (size_t)p->group, bh};
-        const qkv_gpu_arg args[] = {
-            QKV_GPU_BUF(p->input),          QKV_GPU_BUF(p->codes),
-            QKV_GPU_BUF(p->scale),          QKV_GPU_BUF(p->min),
-            QKV_GPU_INT(p->head_dim),       QKV_GPU_INT(p->in_capacity),
-            QKV_GPU_INT(p->out_capacity),   QKV_GPU_INT(p->out_offset),
-        };
-        return qkv_gpu_ops_of(ctx)->launch(ctx, k, 3, global, local, 8, args);
-    }
-    const size_t items = p->tokens * (p->head_dim / (size_t)p->group);
-    const size_t global[3] = {round_up(items, (size_t)wg), bh, 1};
+    const size_t global = wgs * (size_t)wg, local = (size_t)wg;
     const qkv_gpu_arg args[] = {
-        QKV_GPU_BUF(p->input),        QKV_GPU_BUF(p->codes),       QKV_GPU_BUF(p->scale),
-        QKV_GPU_BUF(p->min),          QKV_GPU_INT(p->tokens),      QKV_GPU_INT(p->head_dim),
-        QKV_GPU_INT(p->in_capacity),  QKV_GPU_INT(p->out_capacity), QKV_GPU_INT(p->out_offset),
+        QKV_GPU_BUF(p->input),        QKV_GPU_BUF(p->codes),         QKV_GPU_BUF(p->scale),
+        QKV_GPU_BUF(p->min),          QKV_GPU_INT(bh),               QKV_GPU_INT(p->tokens),
+        QKV_GPU_INT(p->head_dim),     QKV_GPU_INT(p->in_capacity),   QKV_GPU_INT(p->out_capacity),
+        QKV_GPU_INT(p->out_offset),
     };
-    return qkv_gpu_ops_of(ctx)->launch(ctx, k, 2, global, local, 9, args);
+    return qkv_gpu_ops_of(ctx)->launch(ctx, k, 1, &global, &local, 10, args);
 }
 
 static qkv_status gpu_quant_keys(qkv_context *ctx, const void *p, const qkv_tile_params *t)
@@ -131,41 +162,56 @@ static qkv_status gpu_quant_values(qkv_context *ctx, const void *p, const qkv_ti
 
 /* ---- dequantizers --------------------------------------------------------- */
 
-enum { DEQUANT_WG };
-static const qkv_tile_param_def dequant_space[] = {
+/* Work-group size, units per work-item, VEC channels per unit (keys: of one
+ * code word of tokens; values: of one token). */
+enum { DQ_WG, DQ_ITEMS, DQ_VEC };
+static const qkv_tile_param_def dequant_keys_space[] = {
     {"wg", 128, {32, 64, 128, 256, 0}},
+    {"items", 1, {1, 2, 4, 8, 0}},
+    {"vec", 1, {1, 2, 4, 8, 0}},
 };
+static const qkv_tile_param_def dequant_values_space[] = {
+    {"wg", 128, {32, 64, 128, 256, 0}},
+    {"items", 1, {1, 2, 4, 8, 0}},
+    {"vec", 1, {1, 2, 4, 8, 16, 0}},
+};
+
+static void dequant_defines(char *out, size_t size, int bits, int group, int vec)
+{
+    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DVEC=%d", bits, group, vec);
+}
 
 static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p,
                               const qkv_tile_params *tile, bool keys)
 {
     const char *fn = keys ? "kivi_dequant_keys" : "kivi_dequant_values";
     const size_t bh = p->batch * p->heads, rows = bh * p->tokens;
-    const size_t sizes[] = {p->tokens, p->head_dim, rows, p->tokens * p->head_dim};
+    const size_t sizes[] = {bh, p->tokens, p->head_dim, rows};
     qkv_status st = check_int_sizes(4, sizes, fn);
-    if (st == QKV_OK && keys)
-        st = check_grid_yz(bh, "batch*heads", fn);
     if (st != QKV_OK)
         return st;
-    const int wg = tile->value[DEQUANT_WG];
+    const int wg = tile->value[DQ_WG], vec = tile->value[DQ_VEC];
+    const size_t items = (size_t)tile->value[DQ_ITEMS], chunks = p->head_dim / (size_t)vec;
     char defines[128];
-    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DWG=%d", p->bits, p->group, wg);
+    dequant_defines(defines, sizeof defines, p->bits, p->group, vec);
     qkv_gpu_kernel *k;
-    if ((st = kivi_kernel(ctx, keys ? "kivi_dequant_keys" : "kivi_dequant_values", defines, &k)))
+    if ((st = kivi_kernel(ctx, fn, defines, &k)))
         return st;
-    const size_t local[2] = {(size_t)wg, 1};
+    const size_t local = (size_t)wg;
     if (keys) {
-        const size_t global[2] = {round_up(p->tokens * p->head_dim, (size_t)wg), bh};
+        const size_t words = p->tokens / (size_t)(32 / p->bits);
+        const size_t global = groups_for(bh * words * chunks, local, items) * local;
         const qkv_gpu_arg args[] = {QKV_GPU_BUF(p->codes),  QKV_GPU_BUF(p->scale),
                                     QKV_GPU_BUF(p->min),    QKV_GPU_BUF(p->output),
-                                    QKV_GPU_INT(p->tokens), QKV_GPU_INT(p->head_dim)};
-        return qkv_gpu_ops_of(ctx)->launch(ctx, k, 2, global, local, 6, args);
+                                    QKV_GPU_INT(bh),        QKV_GPU_INT(p->tokens),
+                                    QKV_GPU_INT(p->head_dim)};
+        return qkv_gpu_ops_of(ctx)->launch(ctx, k, 1, &global, &local, 7, args);
     }
-    const size_t global[2] = {round_up(rows * p->head_dim, (size_t)wg), 1};
+    const size_t global = groups_for(rows * chunks, local, items) * local;
     const qkv_gpu_arg args[] = {QKV_GPU_BUF(p->codes),    QKV_GPU_BUF(p->scale),
                                 QKV_GPU_BUF(p->min),      QKV_GPU_BUF(p->output),
                                 QKV_GPU_INT(p->head_dim), QKV_GPU_INT(rows)};
-    return qkv_gpu_ops_of(ctx)->launch(ctx, k, 1, global, local, 6, args);
+    return qkv_gpu_ops_of(ctx)->launch(ctx, k, 1, &global, &local, 6, args);
 }
 
 static qkv_status gpu_dequant_keys(qkv_context *ctx, const void *p, const qkv_tile_params *t)
@@ -180,20 +226,48 @@ static qkv_status gpu_dequant_values(qkv_context *ctx, const void *p, const qkv_
 
 /* ---- decode attention ----------------------------------------------------- */
 
-enum { DECODE_WG, DECODE_SPLIT };
+enum { DECODE_WG, DECODE_SPLIT, DECODE_HEADS, DECODE_TPI, DECODE_KSLICES, DECODE_VCH };
 static const qkv_tile_param_def decode_space[] = {
-    {"wg", 128, {32, 64, 128, 256, 0}},
-    {"split", 256, {64, 128, 256, 512, 1024, 2048, 0}},
+    /* work-group size */
+    {"wg", 64, {64, 128, 256, 0}},
+    /* tokens per work-group (FlashDecoding split) */
+    {"split", 256, {128, 256, 512, 1024, 0}},
+    /* most query heads of a kv head sharing one pass over its codes */
+    {"heads", 4, {1, 2, 4, 8, 0}},
+    /* key tokens per work-item */
+    {"tpi", 16, {4, 8, 16, 0}},
+    /* channel slices of the key phase (their partial scores are added) */
+    {"kslices", 4, {1, 2, 4, 8, 0}},
+    /* value channels per work-item */
+    {"vch", 16, {8, 16, 0}},
 };
 
 #define MAX_HEAD_DIM 256
 #define MERGE_WG 64
+#define MAX_ACCUMULATORS 64 /* heads x tpi and heads x vch: f32 sums a work-item keeps */
 
-/* The decode kernels' local memory must fit the device. */
+/* Bytes of local memory of kivi_decode_partial at any D <= MAX_HEAD_DIM:
+ * queries [heads, D], partial scores [kslices, heads, split], team sums
+ * [wg * vch] (at least wg), f32. */
+static size_t decode_local_bytes(int wg, int split, int heads, int kslices, int vch)
+{
+    return ((size_t)heads * (MAX_HEAD_DIM + (size_t)kslices * (size_t)split) +
+            (size_t)wg * (size_t)vch) *
+           sizeof(float);
+}
+
+/* The partial kernel's local memory and work-group must fit the device,
+ * its per-work-item sums a register budget, and one round of the key phase
+ * (wg / kslices lanes of tpi tokens) the split, so every lane gets tokens. */
 static bool decode_valid(const qkv_tile_params *t, const qkv_device_info *dev)
 {
-    const size_t local = (size_t)(t->value[DECODE_SPLIT] + t->value[DECODE_WG] + MAX_HEAD_DIM) * 4;
-    return (size_t)t->value[DECODE_WG] <= dev->max_work_group && local <= dev->local_mem;
+    const int wg = t->value[DECODE_WG], heads = t->value[DECODE_HEADS];
+    return (size_t)wg <= dev->max_work_group &&
+           wg / t->value[DECODE_KSLICES] * t->value[DECODE_TPI] <= t->value[DECODE_SPLIT] &&
+           heads * t->value[DECODE_TPI] <= MAX_ACCUMULATORS &&
+           heads * t->value[DECODE_VCH] <= MAX_ACCUMULATORS &&
+           decode_local_bytes(wg, t->value[DECODE_SPLIT], heads, t->value[DECODE_KSLICES],
+                              t->value[DECODE_VCH]) <= dev->local_mem;
 }
 
 static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
@@ -201,17 +275,39 @@ static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
     return (size_t)t->value[0] <= dev->max_work_group;
 }
 
+/* Query heads per work-group: the largest power of two <= heads that
+ * divides the query heads per kv head. */
+static int head_group(size_t q_per_kv, int heads)
+{
+    int qg = 1;
+    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
+        qg *= 2;
+    return qg;
+}
+
+static void decode_defines(char *out, size_t size, int bits, int group, size_t D,
+                           const int *tile, int qg)
+{
+    snprintf(out, size,
+             "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DTPI=%d "
+             "-DKSLICES=%d -DVCH=%d",
+             bits, group, D, tile[DECODE_WG], tile[DECODE_SPLIT], qg, tile[DECODE_TPI],
+             tile[DECODE_KSLICES], tile[DECODE_VCH]);
+}
+
+/* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
 static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
 {
     const qkv_kivi_decode_params *p = params;
     const char *fn = "kivi_decode_attention";
     const size_t n = p->k_quant + p->k_resid, bq = p->batch * p->q_heads;
-    const size_t D = p->head_dim;
+    const size_t D = p->head_dim, q_per_kv = p->q_heads / p->kv_heads;
     if (D > MAX_HEAD_DIM)
         return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: head_dim %zu > %d on GPU backends", fn, D,
                         MAX_HEAD_DIM);
     const size_t sizes[] = {n, p->k_quant_capacity, p->k_resid_capacity, p->v_quant_capacity,
                             p->v_resid_capacity, p->kv_heads, p->q_heads};
+    const int qg = head_group(q_per_kv, tile->value[DECODE_HEADS]);
     qkv_status st = check_int_sizes(7, sizes, fn);
     if (st == QKV_OK)
         st = check_grid_yz(bq, "batch*q_heads", fn);
@@ -219,9 +315,8 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
         return st;
     const int wg = tile->value[DECODE_WG], split = tile->value[DECODE_SPLIT];
     const size_t nsplit = (n + (size_t)split - 1) / (size_t)split;
-    char defines[160];
-    snprintf(defines, sizeof defines, "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d",
-             p->bits, p->group, D, wg, split);
+    char defines[192];
+    decode_defines(defines, sizeof defines, p->bits, p->group, D, tile->value, qg);
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
     if ((st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
@@ -235,14 +330,14 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
         QKV_GPU_BUF(p->k_resid_data), QKV_GPU_BUF(p->v_codes),
         QKV_GPU_BUF(p->v_scale),    QKV_GPU_BUF(p->v_min),
         QKV_GPU_BUF(p->v_resid_data), QKV_GPU_BUF(part),
-        QKV_GPU_INT(p->q_heads / p->kv_heads), QKV_GPU_INT(p->kv_heads),
-        QKV_GPU_INT(n),             QKV_GPU_INT(p->k_quant),
-        QKV_GPU_INT(p->k_quant_capacity), QKV_GPU_INT(p->k_resid_capacity),
-        QKV_GPU_INT(p->v_quant),    QKV_GPU_INT(p->v_quant_capacity),
-        QKV_GPU_INT(p->v_resid_capacity), QKV_GPU_FLOAT(sm),
+        QKV_GPU_INT(q_per_kv),      QKV_GPU_INT(n),
+        QKV_GPU_INT(p->k_quant),    QKV_GPU_INT(p->k_quant_capacity),
+        QKV_GPU_INT(p->k_resid_capacity), QKV_GPU_INT(p->v_quant),
+        QKV_GPU_INT(p->v_quant_capacity), QKV_GPU_INT(p->v_resid_capacity),
+        QKV_GPU_FLOAT(sm),
     };
-    const size_t g1[2] = {nsplit * (size_t)wg, bq}, l1[2] = {(size_t)wg, 1};
-    st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 20, args);
+    const size_t g1[2] = {nsplit * (size_t)wg, bq / (size_t)qg}, l1[2] = {(size_t)wg, 1};
+    st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 19, args);
     if (st != QKV_OK)
         return st;
     const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
@@ -256,13 +351,14 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     static const qkv_kernel_impl NAME = {OP, FN,                                              \
                                          (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, VALID};
 
-GPU_IMPL(gpu_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_space, wg_valid)
-GPU_IMPL(gpu_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values, quant_space,
+GPU_IMPL(gpu_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_keys_space,
          wg_valid)
-GPU_IMPL(gpu_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_space,
+GPU_IMPL(gpu_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values,
+         quant_values_space, wg_valid)
+GPU_IMPL(gpu_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_keys_space,
          wg_valid)
 GPU_IMPL(gpu_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
-         dequant_space, wg_valid)
+         dequant_values_space, wg_valid)
 GPU_IMPL(gpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space, decode_valid)
 
 const qkv_kernel_impl *const qkv_gpu_kernels[] = {
@@ -270,25 +366,55 @@ const qkv_kernel_impl *const qkv_gpu_kernels[] = {
     &gpu_dequant_values_impl, &gpu_decode_impl, &qkv_gpu_f16_decode_impl, NULL,
 };
 
+/* Appends a kivi build with `defines` if there is room. */
+static void add_build(qkv_gpu_build *out, int max, int *n, const char *defines)
+{
+    if (*n < max) {
+        out[*n].program = "kivi";
+        snprintf(out[*n].defines, sizeof out[*n].defines, "%s", defines);
+        ++*n;
+    }
+}
+
+/* The default tiles of every op over bits, groups, dtypes and head dims;
+ * decode attention also with each head group at one shape. */
 int qkv_gpu_builds(qkv_gpu_build *out, int max)
 {
     static const int bits[] = {2, 4, 8}, groups[] = {32, 128}, dims[] = {64, 128};
     int n = 0;
+    char d[256];
+    int tile[QKV_MAX_TILE_PARAMS];
+    for (int i = 0; i < (int)(sizeof decode_space / sizeof decode_space[0]); i++)
+        tile[i] = decode_space[i].default_value;
     for (int b = 0; b < 3; b++)
         for (int g = 0; g < 2; g++) {
-            for (int f16 = 0; f16 < 2 && n < max; f16++, n++) {
-                out[n].program = "kivi";
-                snprintf(out[n].defines, sizeof out[n].defines,
-                         "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d", bits[b], groups[g], f16,
-                         quant_space[0].default_value);
+            for (int f16 = 0; f16 < 2; f16++) {
+                quant_keys_defines(d, sizeof d, bits[b], groups[g], f16,
+                                   quant_keys_space[QK_VEC].default_value);
+                add_build(out, max, &n, d);
+                quant_values_defines(d, sizeof d, bits[b], groups[g], f16,
+                                     quant_values_space[QV_WG].default_value,
+                                     quant_values_space[QV_LANES].default_value);
+                add_build(out, max, &n, d);
             }
-            for (int d = 0; d < 2 && bits[b] != 8 && n < max; d++, n++) {
-                out[n].program = "kivi";
-                snprintf(out[n].defines, sizeof out[n].defines,
-                         "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%d -DWG=%d -DSPLIT=%d", bits[b],
-                         groups[g], dims[d], decode_space[DECODE_WG].default_value,
-                         decode_space[DECODE_SPLIT].default_value);
+            const int dq_keys = dequant_keys_space[DQ_VEC].default_value;
+            const int dq_values = dequant_values_space[DQ_VEC].default_value;
+            dequant_defines(d, sizeof d, bits[b], groups[g], dq_keys);
+            add_build(out, max, &n, d);
+            if (dq_values != dq_keys) {
+                dequant_defines(d, sizeof d, bits[b], groups[g], dq_values);
+                add_build(out, max, &n, d);
             }
+            for (int k = 0; k < 2 && bits[b] != 8; k++) {
+                decode_defines(d, sizeof d, bits[b], groups[g], (size_t)dims[k], tile,
+                               tile[DECODE_HEADS]);
+                add_build(out, max, &n, d);
+            }
+        }
+    for (int qg = 1; qg <= 8; qg *= 2)
+        if (qg != tile[DECODE_HEADS]) {
+            decode_defines(d, sizeof d, 2, 32, 128, tile, qg);
+            add_build(out, max, &n, d);
         }
     if (n < max) { /* the benchmarks' roof probes (bench/roof_gpu.c) */
         out[n].program = "roof";

@@ -1,13 +1,23 @@
 /* kivi.cl - KIVI kernels (spec: kivi.md), OpenCL C 1.2.  The CUDA backend
  * compiles this same text through NVRTC after kernels/cuda/cl2cuda.h.
  *
- * Build-time macros (the host passes them as -D options):
+ * Build-time macros (the host passes them as -D options; every kernel builds
+ * with any combination, the defaults below fill in the rest):
  *   BITS      code width, 2, 4 or 8           GROUP  quantization group G
+ *   WG        work-group size (work-items)
+ * quantizers and dequantizers:
  *   IN_F16    1: quantizer input is f16, 0: f32
- *   HEAD_DIM  D, for the decode kernels       WG     work-group size (threads)
- *   SPLIT     tokens per decode work-group (FlashDecoding split)
+ *   VEC       channels per work-item unit (quant_keys, dequant_keys,
+ *             dequant_values; VEC <= GROUP)
+ *   LANES     work-items sharing one value group (quant_values)
+ * decode attention:
+ *   HEAD_DIM  D                               SPLIT  tokens per work-group
+ *   QG        query heads per work-group (divides Hq/Hkv)
+ *   TPI       key tokens per work-item        KSLICES  channel slices of D
+ *   VCH       value channels per work-item (VCH <= GROUP)
  * Layouts are the interchange format of qkv.h; every size argument is a
- * 32-bit int checked by the host, offsets are computed in 64 bits. */
+ * 32-bit int checked by the host, offsets are computed in 64 bits.  All the
+ * tile macros are powers of two. */
 #ifndef QKV_FN
 #define QKV_FN static inline
 #endif
@@ -20,19 +30,38 @@
 #ifndef IN_F16
 #define IN_F16 1
 #endif
-#ifndef HEAD_DIM
-#define HEAD_DIM 128
-#endif
 #ifndef WG
 #define WG 128
+#endif
+#ifndef VEC
+#define VEC 1
+#endif
+#ifndef LANES
+#define LANES 1
+#endif
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
 #endif
 #ifndef SPLIT
 #define SPLIT 256
 #endif
+#ifndef QG
+#define QG 1
+#endif
+#ifndef TPI
+#define TPI 16
+#endif
+#ifndef KSLICES
+#define KSLICES 1
+#endif
+#ifndef VCH
+#define VCH 16
+#endif
 
-#define PER_WORD (32 / BITS)        /* codes per uint32 word */
+#define PER_WORD (32 / BITS) /* codes per uint32 word */
 #define QMAX ((1 << BITS) - 1)
 #define CODE_MASK ((uint)QMAX)
+#define MIN_OF(a, b) ((a) < (b) ? (a) : (b))
 
 #if IN_F16
 #define IN_TYPE half
@@ -94,6 +123,9 @@ QKV_FN uint quant_code(float x, float scale, float mn)
     return (uint)rint(t);
 }
 
+/* Code j (0 <= j < PER_WORD) of a packed word, as a float. */
+#define CODE_OF(word, j) ((float)(((word) >> (BITS * (j))) & CODE_MASK))
+
 /* Flags quantizer input values that cannot be quantized: bit 0 NaN/Inf,
  * bit 1 |x| > 65504.  input [rows, in_cap, D], tokens [0, tokens) scanned;
  * one work-item per element, grid-stride. */
@@ -112,216 +144,496 @@ __kernel void kivi_scan_input(__global const IN_TYPE *restrict input, int rows, 
         atomic_or(flag, found);
 }
 
-/* Keys, per channel: input [BH, in_cap, D] -> codes [BH, D, out_cap/PER_WORD],
- * scale/min [BH, D, out_cap/GROUP] at token out_off.  Work-item (d, g, bh)
- * quantizes the GROUP tokens of group g of channel d; dim 0 runs over
- * channels so neighbouring work-items read neighbouring addresses. */
+/* Keys, per channel: input [rows, in_cap, D] (tokens [0, tokens), a multiple
+ * of GROUP) -> codes [rows, D, out_cap/PER_WORD], scale/min [rows, D,
+ * out_cap/GROUP] at token out_off.  A unit is VEC consecutive channels of one
+ * token group of one row, numbered channel chunk fastest, then group, then
+ * row; work-items take units grid-stride, so neighbours read neighbouring
+ * channels of each token. */
 __kernel void kivi_quant_keys(__global const IN_TYPE *restrict input,
                               __global uint *restrict codes, __global ushort *restrict scale,
-                              __global ushort *restrict minv, int head_dim, int in_cap,
-                              int out_cap, int out_off)
+                              __global ushort *restrict minv, int rows, int tokens, int head_dim,
+                              int in_cap, int out_cap, int out_off)
 {
-    const int d = (int)get_global_id(0), g = (int)get_global_id(1);
-    const ulong bh = get_global_id(2);
-    if (d >= head_dim)
-        return;
-    const ulong base = (bh * (ulong)in_cap + (ulong)g * GROUP) * (ulong)head_dim + (ulong)d;
-    float lo = LOAD_IN(input, base), hi = lo;
-    for (int i = 1; i < GROUP; i++) {
-        const float v = LOAD_IN(input, base + (ulong)i * (ulong)head_dim);
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
-    }
-    const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
-    const ushort m_bits = f32_to_f16_bits(lo);
-    const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
-    const ulong row = bh * (ulong)head_dim + (ulong)d;
-    const ulong sidx = row * (ulong)(out_cap / GROUP) + (ulong)(out_off / GROUP + g);
-    scale[sidx] = s_bits;
-    minv[sidx] = m_bits;
-    __global uint *out = codes + row * (ulong)(out_cap / PER_WORD) +
-                         (ulong)((out_off + g * GROUP) / PER_WORD);
-    for (int w = 0; w < GROUP / PER_WORD; w++) {
-        uint word = 0u;
-        for (int j = 0; j < PER_WORD; j++) {
-            const float v = LOAD_IN(input, base + (ulong)(w * PER_WORD + j) * (ulong)head_dim);
-            word |= quant_code(v, s, m) << (BITS * j);
+    const int chunks = head_dim / VEC, groups = tokens / GROUP;
+    const ulong units = (ulong)rows * (ulong)groups * (ulong)chunks;
+    for (ulong u = get_global_id(0); u < units; u += get_global_size(0)) {
+        const ulong rg = u / (ulong)chunks;
+        const int d0 = (int)(u - rg * (ulong)chunks) * VEC;
+        const ulong bh = rg / (ulong)groups;
+        const int g = (int)(rg - bh * (ulong)groups);
+        const ulong base = (bh * (ulong)in_cap + (ulong)g * GROUP) * (ulong)head_dim + (ulong)d0;
+        float lo[VEC], hi[VEC], s[VEC], m[VEC];
+#pragma unroll
+        for (int v = 0; v < VEC; v++)
+            lo[v] = hi[v] = LOAD_IN(input, base + (ulong)v);
+        for (int i = 1; i < GROUP; i++) {
+#pragma unroll
+            for (int v = 0; v < VEC; v++) {
+                const float x = LOAD_IN(input, base + (ulong)i * (ulong)head_dim + (ulong)v);
+                lo[v] = fmin(lo[v], x);
+                hi[v] = fmax(hi[v], x);
+            }
         }
-        out[w] = word;
+        const ulong row0 = bh * (ulong)head_dim + (ulong)d0; /* channel d0's row */
+#pragma unroll
+        for (int v = 0; v < VEC; v++) {
+            const ushort s_bits = f32_to_f16_bits((hi[v] - lo[v]) / (float)QMAX);
+            const ushort m_bits = f32_to_f16_bits(lo[v]);
+            const ulong sidx = (row0 + (ulong)v) * (ulong)(out_cap / GROUP) +
+                               (ulong)(out_off / GROUP + g);
+            scale[sidx] = s_bits;
+            minv[sidx] = m_bits;
+            s[v] = f16_bits_to_f32(s_bits);
+            m[v] = f16_bits_to_f32(m_bits);
+        }
+        const ulong w0 = (ulong)((out_off + g * GROUP) / PER_WORD);
+        for (int w = 0; w < GROUP / PER_WORD; w++) {
+            uint word[VEC];
+#pragma unroll
+            for (int v = 0; v < VEC; v++)
+                word[v] = 0u;
+            for (int j = 0; j < PER_WORD; j++) {
+                const ulong at = base + (ulong)(w * PER_WORD + j) * (ulong)head_dim;
+#pragma unroll
+                for (int v = 0; v < VEC; v++)
+                    word[v] |= quant_code(LOAD_IN(input, at + (ulong)v), s[v], m[v]) << (BITS * j);
+            }
+#pragma unroll
+            for (int v = 0; v < VEC; v++)
+                codes[(row0 + (ulong)v) * (ulong)(out_cap / PER_WORD) + w0 + (ulong)w] = word[v];
+        }
     }
 }
 
-/* Values, per token: input [BH, in_cap, D] -> codes [BH, out_cap, D/PER_WORD],
- * scale/min [BH, out_cap, D/GROUP] at token out_off.  Work-item (i, bh) with
- * i = t * (D/GROUP) + g quantizes channel group g of token t. */
+/* Work-items sharing one value group: LANES, at most its words. */
+#define QV_LANES MIN_OF(LANES, GROUP / PER_WORD)
+#define QV_TEAMS (WG / QV_LANES) /* groups a work-group quantizes at once */
+
+/* Values, per token: input [rows, in_cap, D] -> codes [rows, out_cap,
+ * D/PER_WORD], scale/min [rows, out_cap, D/GROUP] at token out_off.  A unit
+ * is one channel group of one token, numbered group fastest, then token, then
+ * row; a team of QV_LANES consecutive work-items quantizes a unit, lane l
+ * taking code words l, l + QV_LANES, ... of it (min and max are combined
+ * through local memory), and a work-group's teams take consecutive units,
+ * grid-stride over the work-groups. */
 __kernel void kivi_quant_values(__global const IN_TYPE *restrict input,
                                 __global uint *restrict codes, __global ushort *restrict scale,
-                                __global ushort *restrict minv, int tokens, int head_dim,
-                                int in_cap, int out_cap, int out_off)
+                                __global ushort *restrict minv, int rows, int tokens,
+                                int head_dim, int in_cap, int out_cap, int out_off)
 {
-    const int groups = head_dim / GROUP;
-    const ulong i = get_global_id(0), bh = get_global_id(1);
-    if (i >= (ulong)tokens * (ulong)groups)
-        return;
-    const int t = (int)(i / (ulong)groups), g = (int)(i % (ulong)groups);
-    const ulong base = (bh * (ulong)in_cap + (ulong)t) * (ulong)head_dim + (ulong)g * GROUP;
-    float lo = LOAD_IN(input, base), hi = lo;
-    for (int k = 1; k < GROUP; k++) {
-        const float v = LOAD_IN(input, base + (ulong)k);
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
-    }
-    const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
-    const ushort m_bits = f32_to_f16_bits(lo);
-    const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
-    const ulong row = bh * (ulong)out_cap + (ulong)(out_off + t);
-    scale[row * (ulong)groups + (ulong)g] = s_bits;
-    minv[row * (ulong)groups + (ulong)g] = m_bits;
-    __global uint *out = codes + row * (ulong)(head_dim / PER_WORD) + (ulong)(g * GROUP / PER_WORD);
-    for (int w = 0; w < GROUP / PER_WORD; w++) {
-        uint word = 0u;
-        for (int j = 0; j < PER_WORD; j++)
-            word |= quant_code(LOAD_IN(input, base + (ulong)(w * PER_WORD + j)), s, m)
-                    << (BITS * j);
-        out[w] = word;
+#if QV_LANES > 1
+    __local float lane_lo[WG], lane_hi[WG];
+#endif
+    const int groups = head_dim / GROUP, lid = (int)get_local_id(0);
+    const int team = lid / QV_LANES, lane = lid % QV_LANES;
+    const ulong units = (ulong)rows * (ulong)tokens * (ulong)groups;
+    const ulong stride = (ulong)get_num_groups(0) * QV_TEAMS;
+    for (ulong u0 = (ulong)get_group_id(0) * QV_TEAMS; u0 < units; u0 += stride) {
+        const ulong u = u0 + (ulong)team;
+        const bool active = u < units;
+        const ulong row = active ? u / (ulong)groups : 0; /* bh * tokens + t */
+        const int g = active ? (int)(u - row * (ulong)groups) : 0;
+        const ulong bh = row / (ulong)tokens, t = row - bh * (ulong)tokens;
+        const ulong base = (bh * (ulong)in_cap + t) * (ulong)head_dim + (ulong)g * GROUP;
+        float lo = 0.0f, hi = 0.0f;
+        if (active) {
+            lo = hi = LOAD_IN(input, base + (ulong)(lane * PER_WORD));
+            for (int w = lane; w < GROUP / PER_WORD; w += QV_LANES)
+                for (int j = 0; j < PER_WORD; j++) {
+                    const float x = LOAD_IN(input, base + (ulong)(w * PER_WORD + j));
+                    lo = fmin(lo, x);
+                    hi = fmax(hi, x);
+                }
+        }
+#if QV_LANES > 1
+        lane_lo[lid] = lo;
+        lane_hi[lid] = hi;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < QV_LANES; k++) {
+            lo = fmin(lo, lane_lo[team * QV_LANES + k]);
+            hi = fmax(hi, lane_hi[team * QV_LANES + k]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+        if (!active)
+            continue;
+        const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
+        const ushort m_bits = f32_to_f16_bits(lo);
+        const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
+        const ulong orow = bh * (ulong)out_cap + (ulong)out_off + t;
+        if (lane == 0) {
+            scale[orow * (ulong)groups + (ulong)g] = s_bits;
+            minv[orow * (ulong)groups + (ulong)g] = m_bits;
+        }
+        __global uint *out =
+            codes + orow * (ulong)(head_dim / PER_WORD) + (ulong)(g * (GROUP / PER_WORD));
+        for (int w = lane; w < GROUP / PER_WORD; w += QV_LANES) {
+            uint word = 0u;
+            for (int j = 0; j < PER_WORD; j++)
+                word |= quant_code(LOAD_IN(input, base + (ulong)(w * PER_WORD + j)), s, m)
+                        << (BITS * j);
+            out[w] = word;
+        }
     }
 }
 
-/* Code i of a packed stream starting at `words`. */
-QKV_FN uint code_at(__global const uint *words, ulong i)
-{
-    return (words[i / PER_WORD] >> (BITS * (uint)(i % PER_WORD))) & CODE_MASK;
-}
-
-/* Keys: codes [BH, D, T/PER_WORD], scale/min [BH, D, T/GROUP] -> out f32
- * [BH, T, D].  Work-item (t*D + d, bh). */
+/* Keys: codes [rows, D, T/PER_WORD], scale/min [rows, D, T/GROUP] -> out f32
+ * [rows, T, D].  A unit is one code word (PER_WORD tokens) of VEC
+ * consecutive channels, numbered channel chunk fastest, then word, then row;
+ * work-items take units grid-stride, so neighbours write neighbouring
+ * channels of each token. */
 __kernel void kivi_dequant_keys(__global const uint *restrict codes,
                                 __global const ushort *restrict scale,
                                 __global const ushort *restrict minv,
-                                __global float *restrict out, int tokens, int head_dim)
+                                __global float *restrict out, int rows, int tokens, int head_dim)
 {
-    const ulong i = get_global_id(0), bh = get_global_id(1);
-    if (i >= (ulong)tokens * (ulong)head_dim)
-        return;
-    const int t = (int)(i / (ulong)head_dim), d = (int)(i % (ulong)head_dim);
-    const ulong row = bh * (ulong)head_dim + (ulong)d;
-    const ulong sidx = row * (ulong)(tokens / GROUP) + (ulong)(t / GROUP);
-    const float q = (float)code_at(codes + row * (ulong)(tokens / PER_WORD), (ulong)t);
-    out[bh * (ulong)tokens * (ulong)head_dim + i] =
-        q * f16_bits_to_f32(scale[sidx]) + f16_bits_to_f32(minv[sidx]);
+    const int chunks = head_dim / VEC, words = tokens / PER_WORD;
+    const ulong units = (ulong)rows * (ulong)words * (ulong)chunks;
+    for (ulong u = get_global_id(0); u < units; u += get_global_size(0)) {
+        const ulong rw = u / (ulong)chunks;
+        const int d0 = (int)(u - rw * (ulong)chunks) * VEC;
+        const ulong bh = rw / (ulong)words;
+        const int w = (int)(rw - bh * (ulong)words);
+        const ulong row0 = bh * (ulong)head_dim + (ulong)d0; /* channel d0's row */
+        uint word[VEC];
+        float s[VEC], m[VEC];
+#pragma unroll
+        for (int v = 0; v < VEC; v++) {
+            const ulong row = row0 + (ulong)v;
+            const ulong sidx = row * (ulong)(tokens / GROUP) + (ulong)(w * PER_WORD / GROUP);
+            word[v] = codes[row * (ulong)words + (ulong)w];
+            s[v] = f16_bits_to_f32(scale[sidx]);
+            m[v] = f16_bits_to_f32(minv[sidx]);
+        }
+        __global float *o =
+            out + (bh * (ulong)tokens + (ulong)(w * PER_WORD)) * (ulong)head_dim + (ulong)d0;
+#pragma unroll
+        for (int j = 0; j < PER_WORD; j++) {
+#pragma unroll
+            for (int v = 0; v < VEC; v++)
+                o[(ulong)j * (ulong)head_dim + (ulong)v] = CODE_OF(word[v], j) * s[v] + m[v];
+        }
+    }
 }
 
+#define DV_IN_WORD MIN_OF(VEC, PER_WORD) /* a unit's channels in one code word */
+
 /* Values: codes [rows, D/PER_WORD], scale/min [rows, D/GROUP] -> out f32
- * [rows, D].  Work-item i = row*D + d over rows*D elements. */
+ * [rows, D].  A unit is VEC consecutive channels of one row (numbered
+ * channel chunk fastest); work-items take units grid-stride. */
 __kernel void kivi_dequant_values(__global const uint *restrict codes,
                                   __global const ushort *restrict scale,
                                   __global const ushort *restrict minv,
                                   __global float *restrict out, int head_dim, int rows)
 {
-    const ulong i = get_global_id(0);
-    if (i >= (ulong)rows * (ulong)head_dim)
-        return;
-    const ulong row = i / (ulong)head_dim;
-    const int d = (int)(i % (ulong)head_dim);
-    const ulong sidx = row * (ulong)(head_dim / GROUP) + (ulong)(d / GROUP);
-    const float q = (float)code_at(codes + row * (ulong)(head_dim / PER_WORD), (ulong)d);
-    out[i] = q * f16_bits_to_f32(scale[sidx]) + f16_bits_to_f32(minv[sidx]);
+    const int chunks = head_dim / VEC;
+    const ulong units = (ulong)rows * (ulong)chunks;
+    for (ulong u = get_global_id(0); u < units; u += get_global_size(0)) {
+        const ulong row = u / (ulong)chunks;
+        const int d0 = (int)(u - row * (ulong)chunks) * VEC;
+        const ulong sidx = row * (ulong)(head_dim / GROUP) + (ulong)(d0 / GROUP);
+        const float s = f16_bits_to_f32(scale[sidx]), m = f16_bits_to_f32(minv[sidx]);
+        __global const uint *w =
+            codes + row * (ulong)(head_dim / PER_WORD) + (ulong)(d0 / PER_WORD);
+        __global float *o = out + row * (ulong)head_dim + (ulong)d0;
+#pragma unroll
+        for (int k = 0; k < VEC / DV_IN_WORD; k++) {
+            /* the unit's first code; d0 % PER_WORD = 0 when VEC >= PER_WORD */
+            const uint word = w[k] >> (BITS * (d0 % PER_WORD));
+#pragma unroll
+            for (int j = 0; j < DV_IN_WORD; j++)
+                o[k * DV_IN_WORD + j] = CODE_OF(word, j) * s + m;
+        }
+    }
 }
 
-/* Decode attention, pass 1 (FlashDecoding): work-group (split s, query head
- * bq = b*Hq + hq) scores tokens [s*SPLIT, min(N, (s+1)*SPLIT)) against the
- * query, and writes its partial result to part[(bq*nsplit + s)*(D+2)]:
- * D unnormalised outputs sum_t e^(x_t - m) v_t, then m (max score) and
- * l = sum_t e^(x_t - m).  Scores x_t = scale * q . k_t.  Keys t < k_quant
- * come from the packed cache (kcap = its token capacity), later ones from
- * the f16 residual (krcap rows per head); likewise values. */
+/* ---- decode attention ---------------------------------------------------- */
+
+#define KEY_LANES (WG / KSLICES)             /* token lanes of the key phase */
+#define SLICE_DIM (HEAD_DIM / KSLICES)       /* channels of one key slice */
+#define KEY_IN_WORD MIN_OF(TPI, PER_WORD)    /* a work-item's tokens in one code word */
+#define KEY_WORDS (TPI / KEY_IN_WORD)        /* code words per channel and work-item */
+#define KEY_CHUNKS (SPLIT / TPI)             /* TPI-token chunks of a split */
+#define KEY_ROUNDS ((KEY_CHUNKS + KEY_LANES - 1) / KEY_LANES)
+#define SM_LANES (WG / QG)                   /* softmax work-items per head */
+#define V_CHUNKS (HEAD_DIM / VCH)            /* value channel chunks per row */
+#define V_LANES MIN_OF(V_CHUNKS, WG)         /* work-items per value row */
+#define V_TEAMS (WG / V_LANES)               /* value rows read at once */
+#define V_PER_LANE ((V_CHUNKS + V_LANES - 1) / V_LANES) /* chunks per work-item */
+#define V_IN_WORD MIN_OF(VCH, PER_WORD)      /* a chunk's channels in one code word */
+#define V_WORDS (VCH / V_IN_WORD)
+#define RED_SIZE (V_TEAMS * HEAD_DIM > WG ? V_TEAMS * HEAD_DIM : WG)
+
+/* Scores are stored token j of every chunk together: token i of the split
+ * at score[h * SPLIT + SCORE_POS(i)], so the lanes of the key phase store to
+ * consecutive addresses (no local-memory bank conflicts).  Likewise a team's
+ * value sums: channel d at red[team * HEAD_DIM + RED_POS(d)]. */
+#define SCORE_POS(i) (((i) % TPI) * KEY_CHUNKS + (i) / TPI)
+#define TOKEN_AT(pos) (((pos) % KEY_CHUNKS) * TPI + (pos) / KEY_CHUNKS)
+#define RED_POS(d) (((d) % VCH) * V_CHUNKS + (d) / VCH)
+#define CHANNEL_AT(pos) (((pos) % V_CHUNKS) * VCH + (pos) / V_CHUNKS)
+
+/* Segmented tree reduction of red[lid] over the SM_LANES work-items of each
+ * head (i = lid % SM_LANES): the result of head h is left in red[h * SM_LANES]. */
+#define SEGMENT_REDUCE(red, lid, i, OP)                                                          \
+    for (int w = SM_LANES / 2; w > 0; w /= 2) {                                                  \
+        if ((i) < w)                                                                             \
+            red[lid] = OP(red[lid], red[(lid) + w]);                                             \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
+    }
+#define OP_MAX(a, b) fmax((a), (b))
+#define OP_ADD(a, b) ((a) + (b))
+
+/* Decode attention, pass 1 (FlashDecoding): work-group (split s, head group
+ * g) with g = (b*Hkv + h) * (Hq/Hkv / QG) + j serves query heads bq0 + 0 ..
+ * QG-1, bq0 = b*Hq + h*Hq/Hkv + j*QG, over tokens [s*SPLIT, min(N,
+ * (s+1)*SPLIT)), dequantizing each key and value code once for all QG heads.
+ * query f32 [B*Hq, D]; keys t < k_quant from the packed per-channel cache
+ * (kcap tokens per row), later ones from the f16 residual [B*Hkv, krcap, D];
+ * values t < v_quant from the packed per-token cache (vcap rows per head),
+ * later ones from the f16 residual [B*Hkv, vrcap, D].
+ *
+ * Keys: work-item (slice, lane) takes TPI consecutive tokens (code words of
+ * consecutive lanes are consecutive) and the SLICE_DIM channels of its slice,
+ * scoring q.k = sum_d (q_d s_dg) c_dt + sum_d q_d m_dg; each slice stores its
+ * partial scores in local memory, added in slice order before the softmax.
+ * Values: a team of V_LANES work-items reads a token's row (a chunk of VCH
+ * channels per work-item), accumulating sum_t (p_t s_tg) c_td and
+ * sum_t p_t m_tg with p_t the probability; the teams' sums are added
+ * through local memory.
+ *
+ * Writes part[(bq*nsplit + s)*(D+2)]: D unnormalised outputs
+ * sum_t e^(x_t - m) v_t, then m (max score) and l = sum_t e^(x_t - m), with
+ * scores x_t = sm_scale * q . k_t. */
 __kernel void kivi_decode_partial(
     __global const float *restrict query, __global const uint *restrict k_codes,
     __global const ushort *restrict k_scale, __global const ushort *restrict k_min,
     __global const half *restrict k_resid, __global const uint *restrict v_codes,
     __global const ushort *restrict v_scale, __global const ushort *restrict v_min,
     __global const half *restrict v_resid, __global float *restrict part, int q_per_kv,
-    int kv_heads, int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap,
-    int vrcap, float sm_scale)
+    int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap, int vrcap,
+    float sm_scale)
 {
-    __local float q[HEAD_DIM];
-    __local float score[SPLIT];
-    __local float red[WG];
+    __local float qv[QG * HEAD_DIM];
+    __local float score[KSLICES * QG * SPLIT];
+    __local float red[RED_SIZE];
     const int lid = (int)get_local_id(0), s = (int)get_group_id(0);
     const int nsplit = (int)get_num_groups(0);
-    const ulong bq = get_global_id(1);
-    const ulong bh = (bq / (ulong)(q_per_kv * kv_heads)) * (ulong)kv_heads +
-                     (bq % (ulong)(q_per_kv * kv_heads)) / (ulong)q_per_kv;
+    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / QG);
+    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * QG;
     const int t0 = s * SPLIT, nt = min(SPLIT, n_tokens - t0);
-    for (int d = lid; d < HEAD_DIM; d += WG)
-        q[d] = query[bq * HEAD_DIM + (ulong)d] * sm_scale;
+    for (int i = lid; i < QG * HEAD_DIM; i += WG)
+        qv[i] = query[bq0 * HEAD_DIM + (ulong)i] * sm_scale;
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    float my_max = -INFINITY;
-    for (int i = lid; i < nt; i += WG) {
-        const int t = t0 + i;
-        float acc = 0.0f;
-        if (t < k_quant) {
-            const ulong row0 = bh * HEAD_DIM;
-            for (int d = 0; d < HEAD_DIM; d++) {
-                const ulong row = row0 + (ulong)d;
-                const ulong sidx = row * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
-                const float c = (float)code_at(k_codes + row * (ulong)(kcap / PER_WORD), (ulong)t);
-                acc += q[d] * (c * f16_bits_to_f32(k_scale[sidx]) + f16_bits_to_f32(k_min[sidx]));
-            }
-        } else {
-            const ulong base = (bh * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
-            for (int d = 0; d < HEAD_DIM; d++)
-                acc += q[d] * vload_half(base + (ulong)d, k_resid);
+    /* Keys: round r gives lane kl the tokens [i0, i0 + TPI) of the split. */
+    const int slice = lid / KEY_LANES, kl = lid % KEY_LANES, dlo = slice * SLICE_DIM;
+    for (int r = 0; r < KEY_ROUNDS; r++) {
+        const int i0 = (r * KEY_LANES + kl) * TPI, t = t0 + i0;
+        float acc[QG][TPI];
+#pragma unroll
+        for (int h = 0; h < QG; h++) {
+#pragma unroll
+            for (int j = 0; j < TPI; j++)
+                acc[h][j] = 0.0f;
         }
-        score[i] = acc;
-        my_max = fmax(my_max, acc);
+        if (i0 < nt && t < k_quant) { /* k_quant is a multiple of GROUP >= TPI */
+            float bias[QG];
+#pragma unroll
+            for (int h = 0; h < QG; h++)
+                bias[h] = 0.0f;
+            const ulong row0 = bkv * HEAD_DIM + (ulong)dlo; /* channel dlo's row */
+            const ulong sidx0 = row0 * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
+            const ulong widx0 = row0 * (ulong)(kcap / PER_WORD) + (ulong)(t / PER_WORD);
+            const uint shift = (uint)(BITS * (t % PER_WORD)); /* 0 if TPI >= PER_WORD */
+            for (int d = 0; d < SLICE_DIM; d++) {
+                const ulong sidx = sidx0 + (ulong)d * (ulong)(kcap / GROUP);
+                const float sc = f16_bits_to_f32(k_scale[sidx]);
+                const float mn = f16_bits_to_f32(k_min[sidx]);
+                float qs[QG];
+#pragma unroll
+                for (int h = 0; h < QG; h++) {
+                    const float q = qv[h * HEAD_DIM + dlo + d];
+                    qs[h] = q * sc;
+                    bias[h] += q * mn;
+                }
+                __global const uint *wp = k_codes + widx0 + (ulong)d * (ulong)(kcap / PER_WORD);
+#pragma unroll
+                for (int w = 0; w < KEY_WORDS; w++) {
+                    const uint word = wp[w] >> shift;
+#pragma unroll
+                    for (int j = 0; j < KEY_IN_WORD; j++) {
+                        const float c = CODE_OF(word, j);
+#pragma unroll
+                        for (int h = 0; h < QG; h++)
+                            acc[h][w * KEY_IN_WORD + j] += qs[h] * c;
+                    }
+                }
+            }
+#pragma unroll
+            for (int h = 0; h < QG; h++) {
+#pragma unroll
+                for (int j = 0; j < TPI; j++)
+                    acc[h][j] += bias[h];
+            }
+        } else if (i0 < nt) { /* residual keys, f16 rows of tokens [t, t + nj) */
+            const int nj = min(TPI, nt - i0);
+            const ulong row0 = (bkv * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
+            for (int d = dlo; d < dlo + SLICE_DIM; d++) {
+                float q[QG];
+#pragma unroll
+                for (int h = 0; h < QG; h++)
+                    q[h] = qv[h * HEAD_DIM + d];
+#pragma unroll
+                for (int j = 0; j < TPI; j++) {
+                    if (j < nj) {
+                        const float k = vload_half(row0 + (ulong)(j * HEAD_DIM + d), k_resid);
+#pragma unroll
+                        for (int h = 0; h < QG; h++)
+                            acc[h][j] += q[h] * k;
+                    }
+                }
+            }
+        }
+        if (i0 < nt) {
+#pragma unroll
+            for (int h = 0; h < QG; h++) {
+#pragma unroll
+                for (int j = 0; j < TPI; j++)
+                    if (i0 + j < nt)
+                        score[(slice * QG + h) * SPLIT + SCORE_POS(i0 + j)] = acc[h][j];
+            }
+        }
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* Softmax statistics per head: the slices' partial scores are added in
+     * slice order (into slice 0's), then m = max, l = sum of e^(x - m). */
+    const int rh = lid / SM_LANES, ri = lid % SM_LANES;
+    float my_max = -INFINITY;
+    for (int pos = ri; pos < SPLIT; pos += SM_LANES)
+        if (TOKEN_AT(pos) < nt) {
+            float x = score[rh * SPLIT + pos];
+            for (int sl = 1; sl < KSLICES; sl++)
+                x += score[(sl * QG + rh) * SPLIT + pos];
+            score[rh * SPLIT + pos] = x;
+            my_max = fmax(my_max, x);
+        }
     red[lid] = my_max;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w /= 2) {
-        if (lid < w)
-            red[lid] = fmax(red[lid], red[lid + w]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float m = red[0];
+    SEGMENT_REDUCE(red, lid, ri, OP_MAX)
+    const float m = red[rh * SM_LANES];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
-    for (int i = lid; i < nt; i += WG) {
-        const float e = exp(score[i] - m);
-        score[i] = e;
-        my_sum += e;
-    }
+    for (int pos = ri; pos < SPLIT; pos += SM_LANES)
+        if (TOKEN_AT(pos) < nt) {
+            const float e = exp(score[rh * SPLIT + pos] - m);
+            score[rh * SPLIT + pos] = e;
+            my_sum += e;
+        }
     red[lid] = my_sum;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w /= 2) {
-        if (lid < w)
-            red[lid] += red[lid + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    __global float *out = part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
-    for (int d = lid; d < HEAD_DIM; d += WG) {
-        float acc = 0.0f;
-        for (int i = 0; i < nt; i++) {
-            const int t = t0 + i;
-            float v;
-            if (t < v_quant) {
-                const ulong row = bh * (ulong)vcap + (ulong)t;
-                const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d / GROUP);
-                v = (float)code_at(v_codes + row * (HEAD_DIM / PER_WORD), (ulong)d) *
-                        f16_bits_to_f32(v_scale[sidx]) +
-                    f16_bits_to_f32(v_min[sidx]);
-            } else {
-                v = vload_half((bh * (ulong)vrcap + (ulong)(t - v_quant)) * HEAD_DIM + (ulong)d,
-                               v_resid);
-            }
-            acc += score[i] * v;
-        }
-        out[d] = acc;
-    }
-    if (lid == 0) {
+    SEGMENT_REDUCE(red, lid, ri, OP_ADD)
+    if (ri == 0) {
+        __global float *out =
+            part + ((bq0 + (ulong)rh) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
         out[HEAD_DIM] = m;
-        out[HEAD_DIM + 1] = red[0];
+        out[HEAD_DIM + 1] = red[lid];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* Values: team vt takes tokens vt, vt + V_TEAMS, ...; lane vl the chunks
+     * vl, vl + V_LANES, ... of VCH channels (all in one group). */
+    const int vt = lid / V_LANES, vl = lid % V_LANES;
+    float o[QG][V_PER_LANE * VCH], zs[QG][V_PER_LANE];
+#pragma unroll
+    for (int h = 0; h < QG; h++) {
+#pragma unroll
+        for (int j = 0; j < V_PER_LANE * VCH; j++)
+            o[h][j] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < V_PER_LANE; k++)
+            zs[h][k] = 0.0f;
+    }
+    for (int i = vt; i < nt && vt < V_TEAMS; i += V_TEAMS) {
+        const int t = t0 + i;
+        float p[QG];
+#pragma unroll
+        for (int h = 0; h < QG; h++)
+            p[h] = score[h * SPLIT + SCORE_POS(i)];
+        if (t < v_quant) {
+            const ulong row = bkv * (ulong)vcap + (ulong)t;
+#pragma unroll
+            for (int k = 0; k < V_PER_LANE; k++) {
+                const int d0 = (vl + k * V_LANES) * VCH;
+                if (d0 >= HEAD_DIM)
+                    break;
+                const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d0 / GROUP);
+                const float sc = f16_bits_to_f32(v_scale[sidx]);
+                const float mn = f16_bits_to_f32(v_min[sidx]);
+                float ps[QG];
+#pragma unroll
+                for (int h = 0; h < QG; h++) {
+                    ps[h] = p[h] * sc;
+                    zs[h][k] += p[h] * mn;
+                }
+                __global const uint *wp =
+                    v_codes + row * (HEAD_DIM / PER_WORD) + (ulong)(d0 / PER_WORD);
+#pragma unroll
+                for (int w = 0; w < V_WORDS; w++) {
+                    const uint word = wp[w] >> (BITS * (d0 % PER_WORD));
+#pragma unroll
+                    for (int j = 0; j < V_IN_WORD; j++) {
+                        const float c = CODE_OF(word, j);
+#pragma unroll
+                        for (int h = 0; h < QG; h++)
+                            o[h][k * VCH + w * V_IN_WORD + j] += ps[h] * c;
+                    }
+                }
+            }
+        } else {
+            const ulong row = (bkv * (ulong)vrcap + (ulong)(t - v_quant)) * HEAD_DIM;
+#pragma unroll
+            for (int k = 0; k < V_PER_LANE; k++) {
+                const int d0 = (vl + k * V_LANES) * VCH;
+                if (d0 >= HEAD_DIM)
+                    break;
+#pragma unroll
+                for (int j = 0; j < VCH; j++) {
+                    const float v = vload_half(row + (ulong)(d0 + j), v_resid);
+#pragma unroll
+                    for (int h = 0; h < QG; h++)
+                        o[h][k * VCH + j] += p[h] * v;
+                }
+            }
+        }
+    }
+    /* Per head: the teams' sums (o + zs) through red, added in team order
+     * (unrolled, so o stays in registers). */
+#pragma unroll
+    for (int h = 0; h < QG; h++) {
+        if (vt < V_TEAMS) {
+#pragma unroll
+            for (int k = 0; k < V_PER_LANE; k++) {
+                const int d0 = (vl + k * V_LANES) * VCH;
+                if (d0 >= HEAD_DIM)
+                    break;
+#pragma unroll
+                for (int j = 0; j < VCH; j++)
+                    red[vt * HEAD_DIM + RED_POS(d0 + j)] = o[h][k * VCH + j] + zs[h][k];
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        __global float *out =
+            part + ((bq0 + (ulong)h) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        for (int pos = lid; pos < HEAD_DIM; pos += WG) {
+            float acc = 0.0f;
+            for (int r = 0; r < V_TEAMS; r++)
+                acc += red[r * HEAD_DIM + pos];
+            out[CHANNEL_AT(pos)] = acc;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
 }
 
