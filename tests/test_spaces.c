@@ -1,9 +1,9 @@
 /* test_spaces.c - every op's tile space on every backend: the points the
  * tuner may pick are forced one by one and checked against the reference
  * on the op's odd ("small") shapes with guard regions.  Spaces of up to
- * FULL_POINTS[backend] points are covered whole; larger ones by a fixed
- * sample in which every candidate of every parameter appears at least
- * once, plus seeded random points. */
+ * full_points(backend) points are covered whole; larger ones by a fixed
+ * sample of that many valid points in which every candidate of every
+ * parameter is tried at least once, then seeded random points. */
 #include <string.h>
 
 #include "harness.h"
@@ -21,7 +21,7 @@ static int ntargets;
  * build). */
 static size_t full_points(qkv_backend_kind kind)
 {
-    return kind == QKV_BACKEND_CPU ? 120 : 24;
+    return kind == QKV_BACKEND_CPU ? 120 : 16;
 }
 
 /* Number of candidates of parameter i. */
@@ -64,7 +64,8 @@ static void sample_point(const qkv_kernel_impl *impl, size_t j, int widest, uint
     }
 }
 
-/* Check one forced tile on every prepared case; counts the valid points. */
+/* Check one forced tile on every prepared case if the device can run it;
+ * counts the points checked. */
 static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_kernel_impl *impl,
                         const qkv_tile_params *tile, qkv_op_case *cases, int ncases,
                         size_t *checked)
@@ -111,7 +112,8 @@ START_TEST(test_every_point)
         const size_t budget = full_points(ctx->backend->kind);
         size_t checked = 0;
         uint64_t lcg = SEED;
-        for (size_t k = 0; k < (total <= budget ? total : budget); k++) {
+        for (size_t k = 0; total <= budget ? k < total : checked < budget && k < 8 * budget;
+             k++) {
             qkv_tile_params tile;
             if (total <= budget)
                 point_of(impl, k, &tile);
