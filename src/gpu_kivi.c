@@ -54,7 +54,7 @@ enum { QK_WG, QK_ITEMS, QK_VEC };
 static const qkv_tile_param_def quant_keys_space[] = {
     {"wg", 64, {32, 64, 128, 256, 0}},
     {"items", 1, {1, 2, 4, 8, 0}},
-    {"vec", 1, {1, 2, 4, 8, 0}},
+    {"vec", 4, {1, 2, 4, 8, 0}},
 };
 
 /* kivi_quant_values: work-group size, value groups per team of work-items,
@@ -168,12 +168,12 @@ enum { DQ_WG, DQ_ITEMS, DQ_VEC };
 static const qkv_tile_param_def dequant_keys_space[] = {
     {"wg", 128, {32, 64, 128, 256, 0}},
     {"items", 1, {1, 2, 4, 8, 0}},
-    {"vec", 1, {1, 2, 4, 8, 0}},
+    {"vec", 4, {1, 2, 4, 8, 0}},
 };
 static const qkv_tile_param_def dequant_values_space[] = {
     {"wg", 128, {32, 64, 128, 256, 0}},
     {"items", 1, {1, 2, 4, 8, 0}},
-    {"vec", 1, {1, 2, 4, 8, 16, 0}},
+    {"vec", 4, {1, 2, 4, 8, 16, 0}},
 };
 
 static void dequant_defines(char *out, size_t size, int bits, int group, int vec)
