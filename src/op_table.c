@@ -464,6 +464,7 @@ static int decode_shapes(const char *set, qkv_op_shape *out, int max)
         push(out, max, &n, cache_shape("one-token", 1, 1, 1, 64, 1, 32, 2, 32));
         push(out, max, &n, cache_shape("odd-gqa3", 3, 6, 2, 64, 109, 32, 2, 32));
         push(out, max, &n, cache_shape("odd-4bit", 2, 5, 5, 128, 301, 64, 4, 64));
+        push(out, max, &n, cache_shape("odd-gqa8-d96", 2, 16, 2, 96, 333, 64, 2, 32));
         push(out, max, &n, cache_shape("all-quant", 1, 4, 1, 128, 256, 128, 2, 128));
         qkv_op_shape s = cache_shape("uneven-split", 1, 2, 1, 64, 97, 32, 4, 32);
         s.k_quant = 64, s.k_resid = 33, s.v_quant = 90, s.v_resid = 7;
