@@ -281,8 +281,9 @@ AVX2_INLINE void copy_out_keys(const qkv_kivi_quant_params *p, size_t bh, size_t
     }
 }
 
-/* Token groups g0 .. g1-1 of key head bh, all channels, one channel block
- * at a time so the block's output rows stay in L1; the first pass
+/* Token groups g0 .. g1-1 of key head bh, all channels: per run of groups
+ * that fills a key_stage (at most 64 KiB of f16 input, kept in L2), one
+ * channel block at a time, staged and copied out; the first block's pass
  * prefetches each next group's rows (contiguous) into L2 for the others.
  * With `check`, stops at the first block with rejected input: true. */
 AVX2_INLINE bool quant_keys_groups_t(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
@@ -292,8 +293,8 @@ AVX2_INLINE bool quant_keys_groups_t(const qkv_kivi_quant_params *p, size_t bh, 
     const size_t run = KEY_STAGE_WORDS / (G * (size_t)bits / 32); /* groups per stage */
     const char *in = (const char *)p->input->host + bh * p->in_capacity * D * esz;
     key_stage st;
-    for (size_t d = 0; d < D; d += KIVI_CPU_KEY_BLOCK)
-        for (size_t gs = g0; gs < g1; gs += run) {
+    for (size_t gs = g0; gs < g1; gs += run)
+        for (size_t d = 0; d < D; d += KIVI_CPU_KEY_BLOCK) {
             const size_t n = g1 - gs < run ? g1 - gs : run;
             for (size_t g = gs; g < gs + n; g++) {
                 if (d == 0 && g + 1 < g1)
