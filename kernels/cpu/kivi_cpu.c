@@ -93,12 +93,11 @@ static bool group_rejected(const float *x, size_t n)
 
 /* ---- quantize ------------------------------------------------------------------ */
 
-/* Quantize work items; with `check` an item stops before writing a group
- * that holds rejected input and returns true (see kivi_cpu.h). */
-typedef bool (*keys_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
-                               size_t g1, bool check);
-typedef bool (*values_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
-                                 size_t k1, bool check);
+/* Quantize work item: groups [k0, k1) of head bh (key token groups or
+ * value groups); with `check` it stops before writing a group that holds
+ * rejected input and returns true (see kivi_cpu.h). */
+typedef bool (*quant_groups_fn)(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                size_t k1, bool check);
 
 /* Scalar: key token groups g0 .. g1-1 of head bh, all channels. */
 static bool scalar_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
@@ -171,36 +170,12 @@ static qkv_status quant_status(const qkv_kivi_quant_params *p, bool bad, const c
     return st != QKV_OK ? st : qkv_fail(QKV_ERR_NONFINITE, "%s: input rejected", fn);
 }
 
-/* Keys [B, H, T, D] -> per-channel groups along tokens, one item per
- * (head, run of item_groups token groups); the input check (unless
+/* The OpenMP driver of both quantizers: items are runs of item_groups of
+ * the ng groups of each head, quantized by fn; the input check (unless
  * p->unchecked) rides on the items' min/max pass. */
-static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+static qkv_status run_quant(const qkv_kivi_quant_params *p, const qkv_tile_params *t,
+                            quant_groups_fn fn, size_t ng, const char *name)
 {
-    (void)ctx;
-    const qkv_kivi_quant_params *p = params;
-    const keys_groups_fn fn = PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups);
-    const size_t ng = p->tokens / (size_t)p->group, per = (size_t)tile_value(t, QUANT_ITEM_GROUPS);
-    const size_t nb = (ng + per - 1) / per, items = p->batch * p->heads * nb;
-    const int chunk = tile_value(t, QUANT_CHUNK);
-    const bool check = !p->unchecked;
-    bool bad = false;
-#pragma omp parallel for schedule(static, chunk) reduction(| : bad)
-    for (size_t i = 0; i < items; i++) {
-        const size_t g0 = i % nb * per;
-        bad |= fn(p, i / nb, g0, g0 + per < ng ? g0 + per : ng, check);
-    }
-    return quant_status(p, bad, "kivi_quant_keys");
-}
-
-/* Values [B, H, T, D] -> per-token groups along channels, one item per
- * (head, run of item_groups groups); input check as for keys. */
-static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
-                                   const qkv_tile_params *t)
-{
-    (void)ctx;
-    const qkv_kivi_quant_params *p = params;
-    const values_groups_fn fn = PICK(kivi_avx2_quant_values_groups, scalar_quant_values_groups);
-    const size_t ng = p->tokens * (p->head_dim / (size_t)p->group);
     const size_t per = (size_t)tile_value(t, QUANT_ITEM_GROUPS), nb = (ng + per - 1) / per;
     const size_t items = p->batch * p->heads * nb;
     const int chunk = tile_value(t, QUANT_CHUNK);
@@ -211,7 +186,28 @@ static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
         const size_t k0 = i % nb * per;
         bad |= fn(p, i / nb, k0, k0 + per < ng ? k0 + per : ng, check);
     }
-    return quant_status(p, bad, "kivi_quant_values");
+    return quant_status(p, bad, name);
+}
+
+/* Keys [B, H, T, D] -> per-channel groups along tokens (G tokens x D
+ * channels of a head per group). */
+static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+{
+    (void)ctx;
+    const qkv_kivi_quant_params *p = params;
+    return run_quant(p, t, PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups),
+                     p->tokens / (size_t)p->group, "kivi_quant_keys");
+}
+
+/* Values [B, H, T, D] -> per-token groups along channels (G channels of one
+ * token per group, T * D/G per head). */
+static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
+                                   const qkv_tile_params *t)
+{
+    (void)ctx;
+    const qkv_kivi_quant_params *p = params;
+    return run_quant(p, t, PICK(kivi_avx2_quant_values_groups, scalar_quant_values_groups),
+                     p->tokens * (p->head_dim / (size_t)p->group), "kivi_quant_values");
 }
 
 /* ---- dequantize ------------------------------------------------------------------ */
