@@ -3,8 +3,9 @@
 # carried dist tarball with CUDA, runs every test (Check carried by
 # scripts/gpu-prep.sh; CUDA is one of the backends every suite iterates),
 # `qkv validate --backend cuda` over all shapes (and over every backend
-# present), a short `qkv tune --backend cuda`, and writes its tables and
-# logs under $OUT (default ./gpu-out): at most 8 files.
+# present), a short `qkv tune --backend cuda`, the benchmarks on the CUDA
+# device (when Google Benchmark was carried; QKV_BENCH=0 skips them), and
+# writes its tables and logs under $OUT (default ./gpu-out): at most 8 files.
 #   usage: scripts/gpu-check.sh   (from the repository root, .carry/ present)
 set -u
 top=$(pwd)
@@ -18,7 +19,7 @@ log "date: $(date -u +%Y-%m-%dT%H:%MZ)  nvcc: $(nvcc --version 2>/dev/null | tai
 tarball=$(ls "$top"/.carry/qkv-*.tar.gz 2>/dev/null | head -1)
 [ -n "$tarball" ] || { log "no .carry/qkv-*.tar.gz: run scripts/gpu-prep.sh first"; exit 2; }
 deps="$top/.carry/deps"
-sed -i "s|/DEPS|$deps|" "$deps/lib/pkgconfig/check.pc" 2>/dev/null
+sed -i "s|/DEPS|$deps|" "$deps"/lib/pkgconfig/*.pc 2>/dev/null
 work=/tmp/qkv-gpu
 rm -rf "$work" && mkdir -p "$work" && tar -xzf "$tarball" -C "$work"
 src=$(ls -d "$work"/qkv-*/ | head -1)
@@ -34,7 +35,7 @@ grep -i "warning" "$out/build.log" | head -20 | tee -a "$out/summary.txt"
 
 status=0
 log "qkv info"
-./qkv info 2>&1 | tee "$out/info.txt"
+./qkv info 2>&1 | tee -a "$out/summary.txt"
 log "qkv validate --backend cuda --shapes all"
 ./qkv validate --backend cuda --shapes all --report "$out/validate-cuda.md" >/tmp/validate-cuda.txt 2>&1 \
     || status=1
@@ -57,5 +58,14 @@ for f in tests/*.log; do
     grep -E "Checks:|SKIPPED|Failure|Error" "$f" | sed "s|^|$(basename "$f"): |" | tee -a "$out/summary.txt"
 done
 cat tests/*.log >"$out/tests.log" 2>/dev/null
+if [ "${QKV_BENCH:-1}" != 0 ] && [ -x bench/qkv-bench ]; then
+    log "benchmarks on cuda:0 (make bench, 3 repetitions)"
+    mkdir -p results/bench
+    make bench BENCH_NAME=gpu-cuda0 BENCH_FLAGS="--qkv_backends=cuda:0 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true" >results/bench/bench.log 2>&1 || status=1
+    tail -3 results/bench/bench.log | tee -a "$out/summary.txt"
+    tar -czf "$out/bench.tar.gz" results/bench 2>/dev/null
+else
+    log "benchmarks SKIPPED (no bench/qkv-bench: Google Benchmark not carried, or QKV_BENCH=0)"
+fi
 log "status $status"
 exit $status
