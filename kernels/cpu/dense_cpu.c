@@ -288,40 +288,6 @@ static size_t tile_value(const qkv_tile_params *tile, int i)
     return tile->value[i] > 0 ? (size_t)tile->value[i] : 1;
 }
 
-/* Query heads of kv head bkv times the softmax scale sm into qs[nq][D]. */
-static void scale_queries(const dense_decode *c, size_t bkv, float sm, float *qs)
-{
-    const float *q = c->query + bkv * c->nq * c->D; /* (b*Hkv + h)*nq == b*Hq + h*nq */
-    for (size_t i = 0; i < c->nq * c->D; i++)
-        qs[i] = q[i] * sm;
-}
-
-/* Merge the splits of every query head into out [B*Hq, D]: output =
- * sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s. */
-static void merge_splits(const dense_decode *c, const float *part, float *out)
-{
-    const size_t D = c->D, nq = c->nq, rows = c->p->batch * c->p->q_heads;
-#pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t bkv = r / nq, h = r % nq;
-        const float *ps = part + (bkv * c->nsplit * nq + h) * (D + 2);
-        const size_t stride = nq * (D + 2);
-        float m = ps[0], l = 0.0f;
-        for (size_t s = 1; s < c->nsplit; s++)
-            m = fmaxf(m, ps[s * stride]);
-        float *o = out + r * D;
-        memset(o, 0, D * sizeof *o);
-        for (size_t s = 0; s < c->nsplit; s++) {
-            const float w = expf(ps[s * stride] - m);
-            l += ps[s * stride + 1] * w;
-            for (size_t d = 0; d < D; d++)
-                o[d] += ps[s * stride + 2 + d] * w;
-        }
-        for (size_t d = 0; d < D; d++)
-            o[d] /= l;
-    }
-}
-
 /* The item function for this CPU and head dim. */
 static dense_item_fn pick_item(size_t D)
 {
@@ -368,7 +334,7 @@ static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
                 continue;
             const size_t bkv = i / c.nsplit, t0 = i % c.nsplit * split;
             const size_t t1 = t0 + split < p->tokens ? t0 + split : p->tokens;
-            scale_queries(&c, bkv, sm, s.qs);
+            cpu_scale_queries(c.query, bkv, c.nq, c.D, sm, s.qs);
             item(&c, bkv, t0, t1, &s, part + i * nq * (D + 2));
         }
         free(buf);
@@ -377,7 +343,7 @@ static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
         free(part);
         return qkv_fail(QKV_ERR_NO_MEMORY, "f16_decode_attention: out of host memory");
     }
-    merge_splits(&c, part, p->output->host);
+    cpu_merge_splits(part, p->output->host, p->batch * p->q_heads, c.nq, c.nsplit, c.D);
     free(part);
     return QKV_OK;
 }

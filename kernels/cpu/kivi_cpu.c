@@ -428,40 +428,6 @@ static void decode_setup(kivi_cpu_decode *c, const qkv_kivi_decode_params *p,
     c->bits = p->bits;
 }
 
-/* Query heads of kv head bkv times the softmax scale into qs[nq][D]. */
-static void scale_queries(const kivi_cpu_decode *c, size_t bkv, float sm, float *qs)
-{
-    const float *q = c->query + bkv * c->nq * c->D; /* (b*Hkv + h)*nq == b*Hq + h*nq */
-    for (size_t i = 0; i < c->nq * c->D; i++)
-        qs[i] = q[i] * sm;
-}
-
-/* Merge the splits of every query head: output = sum_s o_s e^(m_s - M) /
- * sum_s l_s e^(m_s - M), M = max_s m_s. */
-static void decode_merge(const kivi_cpu_decode *c, const float *part, float *out)
-{
-    const size_t D = c->D, nq = c->nq, rows = c->p->batch * c->p->q_heads;
-#pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t bkv = r / nq, h = r % nq; /* r = bkv * nq + h */
-        const float *ps = part + (bkv * c->nsplit * nq + h) * (D + 2);
-        const size_t stride = nq * (D + 2);
-        float m = ps[0], l = 0.0f;
-        for (size_t s = 1; s < c->nsplit; s++)
-            m = fmaxf(m, ps[s * stride]);
-        float *o = out + r * D;
-        memset(o, 0, D * sizeof *o);
-        for (size_t s = 0; s < c->nsplit; s++) {
-            const float w = expf(ps[s * stride] - m);
-            l += ps[s * stride + 1] * w;
-            for (size_t d = 0; d < D; d++)
-                o[d] += ps[s * stride + 2 + d] * w;
-        }
-        for (size_t d = 0; d < D; d++)
-            o[d] /= l;
-    }
-}
-
 /* Fused decode: items (batch, kv head, split) in parallel, then the merge. */
 static qkv_status cpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
 {
@@ -493,7 +459,7 @@ static qkv_status cpu_decode(qkv_context *ctx, const void *params, const qkv_til
                 continue;
             const size_t bkv = i / c.nsplit, t0 = i % c.nsplit * c.split;
             const size_t t1 = t0 + c.split < c.n ? t0 + c.split : c.n;
-            scale_queries(&c, bkv, sm, s.qs);
+            cpu_scale_queries(c.query, bkv, c.nq, c.D, sm, s.qs);
             item(&c, bkv, t0, t1, &s, part + i * c.nq * (D + 2));
         }
         free(buf);
@@ -502,7 +468,7 @@ static qkv_status cpu_decode(qkv_context *ctx, const void *params, const qkv_til
         free(part);
         return qkv_fail(QKV_ERR_NO_MEMORY, "kivi_decode_attention: out of host memory");
     }
-    decode_merge(&c, part, p->output->host);
+    cpu_merge_splits(part, p->output->host, p->batch * p->q_heads, c.nq, c.nsplit, c.D);
     free(part);
     return QKV_OK;
 }
