@@ -2,7 +2,7 @@
 #ifndef QKV_BENCH_H
 #define QKV_BENCH_H
 
-#include "op_table.h"
+#include "op_case.h"
 #include "roof.h"
 
 /* One backend device under benchmark, with its measured roofs. */
@@ -13,15 +13,19 @@ typedef struct bench_backend {
     bench_roof roof;
 } bench_backend;
 
-/* One benchmark: op x shape x backend. */
+/* One benchmark: op x variant x shape x backend. */
 typedef struct bench_item {
     const qkv_op_desc *op;
+    const qkv_variant *variant;
+    bool first_variant; /* the one the device runs by default */
     qkv_op_shape shape;
     bench_backend *backend;
-    bool unchecked; /* KIVI quantizers: unchecked = 1, the kernel without the input scan */
 } bench_item;
 
-/* Register `item` (kept by pointer) as "<op>[_unchecked]/<shape>/<spec>":
+#define BENCH_MAX_SHAPES 32
+
+/* Register `item` (kept by pointer) as "<op>[@<variant>]/<shape>/<spec>"
+ * (the variant named unless it is the device's first):
  * each iteration is one launch until its work is done, timed by
  * qkv_time_launch (device events on GPUs, else the host clock around launch
  * + qkv_finish) as Google Benchmark's manual time; counters per call "bytes" and

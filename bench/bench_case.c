@@ -57,23 +57,11 @@ static double input_bytes(const qkv_op_case *c)
 }
 
 /* One call of the item (a bench_item) on its backend's buffers (not waited
- * for).  Unchecked quantizers build the params from the op's tensors in
- * their order: input, codes, scale, min. */
+ * for). */
 static qkv_status launch(void *arg)
 {
     const bench_item *it = arg;
-    qkv_context *ctx = it->backend->ctx;
-    if (!it->unchecked)
-        return it->op->launch(ctx, &it->shape, held.bufs);
-    const qkv_op_shape *s = &it->shape;
-    const qkv_kivi_quant_params p = {
-        .batch = s->batch, .heads = s->kv_heads, .tokens = s->tokens, .head_dim = s->head_dim,
-        .bits = s->bits, .group = s->group, .dtype = s->dtype, .unchecked = 1,
-        .input = held.bufs[0], .codes = held.bufs[1], .scale = held.bufs[2],
-        .min = held.bufs[3],
-    };
-    return it->op->id == QKV_OP_KIVI_QUANT_KEYS ? qkv_kivi_quant_keys(ctx, &p)
-                                                : qkv_kivi_quant_values(ctx, &p);
+    return it->op->launch(it->backend->ctx, &it->shape, held.bufs);
 }
 
 /* Untimed: make the item's case current (inputs filled once per op and
@@ -81,16 +69,18 @@ static qkv_status launch(void *arg)
 static const char *setup(void *arg)
 {
     const bench_item *it = arg;
+    qkv_status st = qkv_set_variant(it->backend->ctx, it->op->info->name, it->variant->name);
+    if (st != QKV_OK)
+        return failure(st);
     if (held.dev_for == it)
         return NULL;
     release_device();
-    qkv_status st = QKV_OK;
     if (!held.host_for || !same_case(held.host_for, it)) {
         bench_case_release();
         if ((st = qkv_case_inputs(it->op, &it->shape, SEED, &held.c)) != QKV_OK)
             return failure(st);
         held.host_for = it;
-        fprintf(stderr, "qkv-bench: prepared %s %s (%.1f MB of inputs)\n", it->op->name,
+        fprintf(stderr, "qkv-bench: prepared %s %s (%.1f MB of inputs)\n", it->op->info->name,
                 it->shape.label, input_bytes(&held.c) / 1e6);
     }
     if ((st = qkv_case_upload(&held.c, it->backend->ctx, held.bufs)) != QKV_OK)
@@ -129,11 +119,15 @@ void bench_case_register(bench_item *item)
     if (roof->fma_flops_per_s > 0.0)
         counters[n++] = (qkv_bench_counter){"fma_roof", flops / roof->fma_flops_per_s, 1};
     char name[160], tiles[160] = "", label[192] = "";
-    snprintf(name, sizeof name, "%s%s/%s/%s", item->op->name, item->unchecked ? "_unchecked" : "",
+    snprintf(name, sizeof name, "%s%s%s/%s/%s", item->op->info->name,
+             item->first_variant ? "" : "@", item->first_variant ? "" : item->variant->name,
              item->shape.label, item->backend->spec);
+    char op_variant[96];
+    snprintf(op_variant, sizeof op_variant, "%s/%s", item->op->info->name, item->variant->name);
     const char *level = NULL;
-    if (qkv_get_tile_params(item->backend->ctx, item->op->name, item->shape.tokens, tiles,
-                            sizeof tiles, &level) == QKV_OK)
-        snprintf(label, sizeof label, "tiles %s (%s)", *tiles ? tiles : "-", level);
+    if (qkv_get_tile_params(item->backend->ctx, op_variant, item->op->class_size(&item->shape),
+                            tiles, sizeof tiles, NULL, &level) == QKV_OK)
+        snprintf(label, sizeof label, "%s tiles %s (%s)", item->variant->name,
+                 *tiles ? tiles : "-", level);
     qkv_bench_register(name, label, setup, iteration, item, n, counters);
 }

@@ -10,7 +10,7 @@
  *                         its device, e.g. "cpu-amd-epyc") and exit */
 #include "bench.h"
 #include "gbench_shim.h"
-#include "shapes.h"
+#include "harness.h"
 #include "timer.h"
 
 #include <ctype.h>
@@ -126,23 +126,23 @@ static void measure_roofs(bench_backend *b, int trials)
     qkv_bench_add_context(key, value);
 }
 
-/* Items of every backend x op x shape (x unchecked variant of the
- * quantizers), in that order: one device at a time, so devices sharing the
- * host (OpenMP cpu, a CPU OpenCL runtime) do not disturb each other; the
- * count. */
+/* Items of every backend x op x variant the device supports x shape (the
+ * op's "llm" and "bench" sets), in that order: one device at a time, so
+ * devices sharing the host (OpenMP cpu, a CPU OpenCL runtime) do not
+ * disturb each other; the count. */
 static int make_items(bench_backend *backends, int nb, bench_item *items, int max)
 {
     int n = 0;
     for (int b = 0; b < nb; b++)
         for (int o = 0; o < QKV_OP_COUNT; o++) {
-            const qkv_op_desc *op = &qkv_op_table[o];
+            const qkv_op_desc *op = qkv_op_descs[o];
             qkv_op_shape shapes[BENCH_MAX_SHAPES];
-            const int ns = bench_shapes(op, shapes, BENCH_MAX_SHAPES);
-            const bool quant =
-                op->id == QKV_OP_KIVI_QUANT_KEYS || op->id == QKV_OP_KIVI_QUANT_VALUES;
-            for (int s = 0; s < ns; s++)
-                for (int u = 0; u <= (int)quant && n < max; u++)
-                    items[n++] = (bench_item){op, shapes[s], &backends[b], u == 1};
+            int ns = op->shapes("llm", shapes, BENCH_MAX_SHAPES);
+            ns += op->shapes("bench", shapes + ns, BENCH_MAX_SHAPES - ns);
+            const qkv_variant *v;
+            for (int k = 0; (v = qkv_variant_nth(op->info->id, backends[b].ctx, k)); k++)
+                for (int s = 0; s < ns && n < max; s++)
+                    items[n++] = (bench_item){op, v, k == 0, shapes[s], &backends[b]};
         }
     return n;
 }
@@ -164,6 +164,7 @@ static bool open_backends(const options *o, bench_backend *b)
 int main(int argc, char **argv)
 {
     qkv_bench_init(&argc, argv);
+    qkv_dev_install_verifier();
     options o;
     if (!parse_options(argc, argv, &o))
         return 2;
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
                 strcat(strcat(list, i ? "," : ""), backends[i].spec);
             }
             qkv_bench_add_context("qkv/backends", list);
-            static bench_item items[QKV_OP_COUNT * BENCH_MAX_SHAPES * 2 * MAX_BACKENDS];
+            static bench_item items[QKV_OP_COUNT * BENCH_MAX_SHAPES * 4 * MAX_BACKENDS];
             const int n = make_items(backends, o.nbackends, items,
                                      (int)(sizeof items / sizeof items[0]));
             for (int i = 0; i < n; i++)

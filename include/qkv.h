@@ -251,23 +251,36 @@ typedef struct qkv_f16_decode_params {
 
 qkv_status qkv_f16_decode_attention(qkv_context *ctx, const qkv_f16_decode_params *p);
 
-/* ---- tile parameters ------------------------------------------------------
- * Each op's kernel on a backend has named tile parameters (see `qkv info`).
- * A call uses, in order: an override set here or in $QKV_TILE_PARAMS
- * ("[backend.]op:name=value,...;..."), the device's tuning table, a table of the
- * same architecture, the backend's defaults.  Tables are read when a context
- * opens from the installed data dir, the source tree's results/tuning and
- * $QKV_TUNING_PATH (file or directory). */
+/* ---- variants and tile parameters ----------------------------------------
+ * An op may have several implementations ("variants") on a backend, e.g.
+ * "avx2" and "scalar" on cpu, "generic" on OpenCL and CUDA; `qkv info`
+ * lists them.  Each has named tile parameters.  A call runs, in order: the
+ * variant selected here or in $QKV_VARIANT ("[backend.]op=variant;...",
+ * op "*" for every op that has it), else the variant of a tile override,
+ * else the fastest variant of the device's tuning table (then a table of the
+ * same architecture), else the first variant that supports the call.  Its
+ * parameters come from an override set here or in $QKV_TILE_PARAMS
+ * ("[backend.]op[/variant]:name=value,...;..."), the device's table, a
+ * table of the same architecture, the variant's defaults.  Tables are read
+ * when a context opens from the installed data dir, the source tree's
+ * results/tuning and $QKV_TUNING_PATH (file or directory). */
 
-/* Force op's parameters on ctx, e.g. ("kivi_decode_attention",
- * "wg=64,split=512"); unnamed parameters keep their defaults; params NULL
- * removes the override.  Values must be candidates that fit the device. */
+/* Run op with `variant` on ctx from now on (variant NULL: back to the
+ * automatic choice).  Calls the variant does not support then fail with
+ * QKV_ERR_UNSUPPORTED. */
+qkv_status qkv_set_variant(qkv_context *ctx, const char *op, const char *variant);
+/* Force the parameters of op, e.g. ("kivi_decode_attention",
+ * "wg=64,split=512"), of the selected variant, else the device's first
+ * variant; "op/variant" names the variant.  Unnamed parameters keep their
+ * defaults; params NULL removes the override.  Values must be candidates
+ * that fit the device. */
 qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *params);
-/* The parameters a call of op of the given size (context length for
- * decode attention, tokens for the quantizers) uses on ctx, formatted as
- * above, and where they come from: "override", "device", "arch", "default". */
+/* The variant and parameters a call of op of the given size (context length
+ * for decode attention, tokens for the quantizers) uses on ctx, formatted as
+ * above, and where they come from: "override", "device", "arch", "default".
+ * variant and level may be NULL. */
 qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, char *params,
-                               size_t params_size, const char **level);
+                               size_t params_size, const char **variant, const char **level);
 
 /* ---- half-precision helpers -------------------------------------------- */
 uint16_t qkv_f32_to_f16(float x); /* round to nearest even */

@@ -1,7 +1,9 @@
 /* ref_backend.c - the reference as a backend: each op's kernel entry calls
  * the scalar reference on the context's host buffers. */
 #include "dense_ref.h"
+#include "dense_variants.h"
 #include "kivi_ref.h"
+#include "kivi_variants.h"
 #include "qkv_internal.h"
 #include "quant_input_check.h"
 
@@ -80,17 +82,15 @@ static qkv_status ref_f16_decode(qkv_context *ctx, const void *params, const qkv
     return QKV_OK;
 }
 
-#define REF_IMPL(NAME, OP, FN)                                                                 \
-    static const qkv_kernel_impl NAME = {OP, FN, 0, NULL, NULL};
+/* The reference variant of each op (a literal scalar implementation; no
+ * tile parameters). */
+#define REF_VARIANT(OP_NAME, OP, FN)                                                           \
+    const qkv_variant qkv_##OP_NAME##_ref = {"ref", OP, QKV_ON(QKV_BACKEND_REF), FN, NULL, 0, \
+                                             NULL, NULL, false};
 
-REF_IMPL(ref_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, ref_quant_keys)
-REF_IMPL(ref_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)
-REF_IMPL(ref_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, ref_dequant_keys)
-REF_IMPL(ref_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, ref_dequant_values)
-REF_IMPL(ref_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, ref_decode)
-REF_IMPL(ref_f16_decode_impl, QKV_OP_F16_DECODE_ATTENTION, ref_f16_decode)
-
-const qkv_kernel_impl *const qkv_ref_kernels[] = {
-    &ref_quant_keys_impl, &ref_quant_values_impl, &ref_dequant_keys_impl,
-    &ref_dequant_values_impl, &ref_decode_impl, &ref_f16_decode_impl, NULL,
-};
+REF_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, ref_quant_keys)
+REF_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)
+REF_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, ref_dequant_keys)
+REF_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, ref_dequant_values)
+REF_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, ref_decode)
+REF_VARIANT(f16_decode_attention, QKV_OP_F16_DECODE_ATTENTION, ref_f16_decode)

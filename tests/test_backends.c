@@ -1,6 +1,7 @@
-/* test_backends.c - every op x backend x shape (odd and LLM-like) against
- * the reference through the validation harness (guard regions, poisoned
- * outputs); the harness itself is shown to catch corrupt outputs. */
+/* test_backends.c - every op x backend x variant x shape (odd and
+ * LLM-like) against the reference through the validation harness (guard
+ * regions, poisoned outputs); the harness itself is shown to catch corrupt
+ * outputs. */
 #include <string.h>
 
 #include "gpu.h"
@@ -13,26 +14,39 @@
 static char targets[TEST_MAX_TARGETS][32];
 static int ntargets;
 
+/* Check case c of op on ctx with every variant the device supports
+ * (a shape a variant does not support must be refused, not run). */
+static void check_variants(const qkv_op_desc *op, const qkv_op_case *c, qkv_context *ctx,
+                           const char *target)
+{
+    const qkv_variant *v;
+    for (int j = 0; (v = qkv_variant_nth(op->info->id, ctx, j)); j++) {
+        ck_assert(qkv_set_variant(ctx, op->info->name, v->name) == QKV_OK);
+        qkv_check_result r;
+        qkv_case_check(op, c, ctx, &r);
+        ck_assert_msg(r.pass || r.status == QKV_ERR_UNSUPPORTED, "%s/%s on %s, shape %s: %s",
+                      op->info->name, v->name, target, c->shape.label, r.message);
+    }
+    ck_assert(qkv_set_variant(ctx, op->info->name, NULL) == QKV_OK);
+}
+
 /* Check every shape of `set` of op `o` on every target. */
 static void check_op_set(int o, const char *set)
 {
-    const qkv_op_desc *op = &qkv_op_table[o];
+    const qkv_op_desc *op = qkv_op_descs[o];
     qkv_op_shape shapes[MAX_SHAPES];
     const int ns = op->shapes(set, shapes, MAX_SHAPES);
     ck_assert_int_gt(ns, 0);
     for (int k = 0; k < ns; k++) {
         qkv_op_case c;
         ck_assert_msg(qkv_case_prepare(op, &shapes[k], SEED + (uint64_t)k, &c) == QKV_OK,
-                      "%s %s: reference failed: %s", op->name, shapes[k].label,
+                      "%s %s: reference failed: %s", op->info->name, shapes[k].label,
                       qkv_last_error());
         for (int t = 0; t < ntargets; t++) {
             qkv_context *ctx;
             ck_assert_msg(qkv_open(targets[t], &ctx) == QKV_OK, "open %s: %s", targets[t],
                           qkv_last_error());
-            qkv_check_result r;
-            qkv_case_check(op, &c, ctx, &r);
-            ck_assert_msg(r.pass, "%s on %s, shape %s: %s", op->name, targets[t],
-                          shapes[k].label, r.message);
+            check_variants(op, &c, ctx, targets[t]);
             qkv_close(ctx);
         }
         qkv_case_free(&c);
@@ -54,9 +68,9 @@ static corruption current;
 static qkv_status corrupting_launch(qkv_context *ctx, const qkv_op_shape *s,
                                     qkv_buffer *const *b)
 {
-    const qkv_op_desc *real = &qkv_op_table[current == CORRUPT_FLOAT
-                                                ? QKV_OP_KIVI_DEQUANT_VALUES
-                                                : QKV_OP_KIVI_QUANT_VALUES];
+    const qkv_op_desc *real = qkv_op_descs[current == CORRUPT_FLOAT
+                                               ? QKV_OP_KIVI_DEQUANT_VALUES
+                                               : QKV_OP_KIVI_QUANT_VALUES];
     qkv_status st = real->launch(ctx, s, b);
     const uint8_t bad = 0x5a;
     const float wrong = 1e3f;
@@ -85,7 +99,7 @@ START_TEST(test_harness_catches_errors)
 {
     current = (corruption)_i;
     const bool dequant = current == CORRUPT_FLOAT;
-    qkv_op_desc op = qkv_op_table[dequant ? QKV_OP_KIVI_DEQUANT_VALUES : QKV_OP_KIVI_QUANT_VALUES];
+    qkv_op_desc op = *qkv_op_descs[dequant ? QKV_OP_KIVI_DEQUANT_VALUES : QKV_OP_KIVI_QUANT_VALUES];
     qkv_op_shape shapes[MAX_SHAPES];
     op.shapes("small", shapes, MAX_SHAPES);
     qkv_op_case c;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "kivi_ref.h"
-#include "op_table.h"
+#include "op_case.h"
 #include "test_util.h"
 
 #define B 2

@@ -19,7 +19,7 @@ static char dir[] = "/tmp/qkv-test-cli-XXXXXX";
 /* Run `qkv ARGS`, stdout and stderr into dir/out.txt; its exit status. */
 static int run_qkv(const char *args)
 {
-    char cmd[2048];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s %s >%s/out.txt 2>&1", QKV_BINARY, args, dir);
     const int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -134,12 +134,76 @@ START_TEST(test_bad_invocations)
 }
 END_TEST
 
+/* Regressions: kivi_decode_attention with only query and residuals (the
+ * packed parts left out, as --help allows) runs and matches the reference
+ * backend; a missing query is named; an input given twice is refused. */
+START_TEST(test_run_decode_residual_only)
+{
+    enum { B = 1, HQ = 4, HKV = 2, D = 32, R = 5 };
+    static float q[B * HQ * D];
+    static uint16_t kr[B * HKV * R * D], vr[B * HKV * R * D];
+    for (int i = 0; i < B * HQ * D; i++)
+        q[i] = cosf((float)i * 0.3f);
+    for (int i = 0; i < B * HKV * R * D; i++) {
+        kr[i] = qkv_f32_to_f16(sinf((float)i * 0.11f));
+        vr[i] = qkv_f32_to_f16(cosf((float)i * 0.07f));
+    }
+    const size_t qs[3] = {B, HQ, D}, rs[4] = {B, HKV, R, D};
+    char qp[256], kp[256], vp[256], args[2048];
+    snprintf(qp, sizeof qp, "%s/q.npy", dir);
+    snprintf(kp, sizeof kp, "%s/kr.npy", dir);
+    snprintf(vp, sizeof vp, "%s/vr.npy", dir);
+    ck_assert(qkv_npy_save(qp, QKV_F32, 3, qs, q) == QKV_OK);
+    ck_assert(qkv_npy_save(kp, QKV_F16, 4, rs, kr) == QKV_OK);
+    ck_assert(qkv_npy_save(vp, QKV_F16, 4, rs, vr) == QKV_OK);
+    float out[2][B * HQ * D];
+    const char *backends[] = {"ref", "cpu"};
+    for (int b = 0; b < 2; b++) {
+        snprintf(args, sizeof args,
+                 "run kivi_decode_attention --in query=%s --in k_resid=%s --in v_resid=%s "
+                 "--out %s/d%d --backend %s",
+                 qp, kp, vp, dir, b, backends[b]);
+        ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+        char path[300];
+        snprintf(path, sizeof path, "%s/d%d/output.npy", dir, b);
+        qkv_npy t;
+        ck_assert(qkv_npy_load(path, &t) == QKV_OK);
+        ck_assert_uint_eq(t.count, B * HQ * D);
+        memcpy(out[b], t.data, sizeof out[b]);
+        qkv_npy_free(&t);
+    }
+    for (int i = 0; i < B * HQ * D; i++)
+        ck_assert_float_eq_tol(out[0][i], out[1][i], 1e-5f);
+    snprintf(args, sizeof args,
+             "run kivi_decode_attention --in k_resid=%s --in v_resid=%s --out %s/e", kp, vp,
+             dir);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("'query' is missing"));
+    snprintf(args, sizeof args,
+             "run kivi_decode_attention --in query=%s --in query=%s --in k_resid=%s "
+             "--in v_resid=%s --out %s/e",
+             qp, qp, kp, vp, dir);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("given more than once"));
+    snprintf(args, sizeof args,
+             "run kivi_decode_attention --in query=%s --in k_resid=%s --in v_resid=%s "
+             "--bits 3 --out %s/e",
+             qp, kp, vp, dir);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("bad --bits"));
+    snprintf(args, sizeof args, "run f16_decode_attention --in query=%s --bits 2 --out %s/e",
+             qp, dir);
+    ck_assert_int_eq(run_qkv(args), 2); /* the dense op has no --bits */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("qkv-command");
     tcase_add_test(tc, test_run_quant_values);
     tcase_add_test(tc, test_bad_invocations);
+    tcase_add_test(tc, test_run_decode_residual_only);
     suite_add_tcase(s, tc);
     return test_run_suite_in_temp_dir(s, dir);
 }

@@ -25,7 +25,7 @@ static size_t full_points(qkv_backend_kind kind)
 }
 
 /* Number of candidates of parameter i. */
-static int candidates(const qkv_kernel_impl *impl, int i)
+static int candidates(const qkv_variant *impl, int i)
 {
     int n = 0;
     while (n < QKV_MAX_CANDIDATES && impl->params[i].candidates[n])
@@ -35,7 +35,7 @@ static int candidates(const qkv_kernel_impl *impl, int i)
 
 /* Tile of configuration number `k` of the space (mixed radix over the
  * parameters' candidate counts). */
-static void point_of(const qkv_kernel_impl *impl, size_t k, qkv_tile_params *tile)
+static void point_of(const qkv_variant *impl, size_t k, qkv_tile_params *tile)
 {
     qkv_tile_defaults(impl, tile);
     for (int i = 0; i < impl->nparams; i++) {
@@ -47,7 +47,7 @@ static void point_of(const qkv_kernel_impl *impl, size_t k, qkv_tile_params *til
 
 /* Tile of the sample's point j: for j < widest, candidate j (mod its count)
  * of every parameter, shifted per parameter so pairs vary; then an LCG. */
-static void sample_point(const qkv_kernel_impl *impl, size_t j, int widest, uint64_t *lcg,
+static void sample_point(const qkv_variant *impl, size_t j, int widest, uint64_t *lcg,
                          qkv_tile_params *tile)
 {
     qkv_tile_defaults(impl, tile);
@@ -66,7 +66,7 @@ static void sample_point(const qkv_kernel_impl *impl, size_t j, int widest, uint
 
 /* Check one forced tile on every prepared case if the device can run it;
  * counts the points checked. */
-static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_kernel_impl *impl,
+static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *impl,
                         const qkv_tile_params *tile, qkv_op_case *cases, int ncases,
                         size_t *checked)
 {
@@ -74,56 +74,66 @@ static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_kerne
         return;
     char text[256];
     qkv_tile_format(impl, tile, text, sizeof text);
-    qkv_tile_force(ctx, op->id, tile);
+    qkv_tile_force(ctx, impl, tile);
     for (int k = 0; k < ncases; k++) {
         qkv_check_result r;
         qkv_case_check(op, &cases[k], ctx, &r);
-        ck_assert_msg(r.pass, "%s on %s with %s, shape %s: %s", op->name,
-                      qkv_backend_name(ctx->backend->kind), text, cases[k].shape.label,
-                      r.message);
+        ck_assert_msg(r.pass || r.status == QKV_ERR_UNSUPPORTED, "%s/%s on %s with %s, shape %s: %s",
+                      op->info->name, impl->name, qkv_backend_name(ctx->backend->kind), text,
+                      cases[k].shape.label, r.message);
     }
-    qkv_tile_force(ctx, op->id, NULL);
+    qkv_tile_force(ctx, impl, NULL);
     (*checked)++;
+}
+
+/* Every point (or a seeded sample covering every candidate) of variant
+ * impl's space on ctx, checked on the prepared cases. */
+static void check_space(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *impl,
+                        qkv_op_case *cases, int ncases, const char *target)
+{
+    if (impl->nparams == 0)
+        return;
+    size_t total = 1;
+    int widest = 1;
+    for (int i = 0; i < impl->nparams; i++) {
+        total *= (size_t)candidates(impl, i);
+        widest = candidates(impl, i) > widest ? candidates(impl, i) : widest;
+    }
+    const size_t budget = full_points(ctx->backend->kind);
+    size_t checked = 0;
+    uint64_t lcg = SEED;
+    for (size_t k = 0; total <= budget ? k < total : checked < budget && k < 8 * budget; k++) {
+        qkv_tile_params tile;
+        if (total <= budget)
+            point_of(impl, k, &tile);
+        else
+            sample_point(impl, k, widest, &lcg, &tile);
+        check_point(ctx, op, impl, &tile, cases, ncases, &checked);
+    }
+    fprintf(stderr, "%-22s %-10s %-8s %zu of %zu points checked%s\n", op->info->name, target,
+            impl->name, checked, total, total <= budget ? " (all valid ones)" : " (sample)");
+    ck_assert_msg(checked > 0, "%s/%s on %s: no valid point", op->info->name, impl->name,
+                  target);
 }
 
 START_TEST(test_every_point)
 {
-    const qkv_op_desc *op = &qkv_op_table[_i];
+    const qkv_op_desc *op = qkv_op_descs[_i];
     qkv_op_shape shapes[MAX_SHAPES];
     const int ns = op->shapes("small", shapes, MAX_SHAPES);
     ck_assert_int_gt(ns, 0);
     qkv_op_case cases[MAX_SHAPES];
     for (int k = 0; k < ns; k++)
         ck_assert_msg(qkv_case_prepare(op, &shapes[k], SEED + (uint64_t)k, &cases[k]) == QKV_OK,
-                      "%s %s: reference failed: %s", op->name, shapes[k].label,
+                      "%s %s: reference failed: %s", op->info->name, shapes[k].label,
                       qkv_last_error());
     for (int t = 0; t < ntargets; t++) {
         qkv_context *ctx;
         ck_assert_msg(qkv_open(targets[t], &ctx) == QKV_OK, "open %s: %s", targets[t],
                       qkv_last_error());
-        const qkv_kernel_impl *impl = qkv_kernel_find(op->id, ctx->backend->kind);
-        ck_assert_ptr_nonnull(impl);
-        size_t total = 1;
-        int widest = 1;
-        for (int i = 0; i < impl->nparams; i++) {
-            total *= (size_t)candidates(impl, i);
-            widest = candidates(impl, i) > widest ? candidates(impl, i) : widest;
-        }
-        const size_t budget = full_points(ctx->backend->kind);
-        size_t checked = 0;
-        uint64_t lcg = SEED;
-        for (size_t k = 0; total <= budget ? k < total : checked < budget && k < 8 * budget;
-             k++) {
-            qkv_tile_params tile;
-            if (total <= budget)
-                point_of(impl, k, &tile);
-            else
-                sample_point(impl, k, widest, &lcg, &tile);
-            check_point(ctx, op, impl, &tile, cases, ns, &checked);
-        }
-        fprintf(stderr, "%-22s %-10s %zu of %zu points checked%s\n", op->name, targets[t],
-                checked, total, total <= budget ? " (all valid ones)" : " (sample)");
-        ck_assert_msg(checked > 0, "%s on %s: no valid point", op->name, targets[t]);
+        const qkv_variant *impl;
+        for (int j = 0; (impl = qkv_variant_nth(op->info->id, ctx, j)); j++)
+            check_space(ctx, op, impl, cases, ns, targets[t]);
         qkv_close(ctx);
     }
     for (int k = 0; k < ns; k++)

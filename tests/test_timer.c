@@ -30,7 +30,7 @@ typedef struct timed_case {
 /* Open `spec` and upload the first shape of `set` of the KIVI key quantizer. */
 static void case_open(timed_case *tc, const char *spec, const char *set)
 {
-    tc->op = &qkv_op_table[QKV_OP_KIVI_QUANT_KEYS];
+    tc->op = qkv_op_descs[QKV_OP_KIVI_QUANT_KEYS];
     qkv_op_shape shapes[32];
     ck_assert_int_gt(tc->op->shapes(set, shapes, 32), 0);
     ck_assert_msg(qkv_open(spec, &tc->ctx) == QKV_OK, "open %s: %s", spec, qkv_last_error());
@@ -157,7 +157,9 @@ START_TEST(test_tuner_device_clock)
         qkv_context *ctx;
         ck_assert(qkv_open(targets[t], &ctx) == QKV_OK);
         qkv_tune_result r;
-        ck_assert_msg(qkv_tune_op(ctx, op, &shapes[0], &opt, &r) == QKV_OK, "%s: %s",
+        ck_assert_msg(qkv_tune_op(ctx, op, qkv_variant_nth(op->info->id, ctx, 0), &shapes[0], &opt,
+                                  &r) == QKV_OK,
+                      "%s: %s",
                       targets[t], qkv_last_error());
         ck_assert_int_eq(r.clock, QKV_CLOCK_DEVICE);
         ck_assert(r.best_us > 0.0);

@@ -6,6 +6,7 @@
 
 #include "test_util.h"
 #include "tuner.h"
+#include "harness.h"
 
 #define OP "kivi_decode_attention"
 
@@ -41,7 +42,7 @@ static void resolve(size_t size, char *params, const char **level)
 {
     qkv_context *ctx;
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
-    ck_assert(qkv_get_tile_params(ctx, OP, size, params, 256, level) == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, size, params, 256, NULL, level) == QKV_OK);
     qkv_close(ctx);
 }
 
@@ -58,8 +59,8 @@ static void setup(void)
 START_TEST(test_device_level_and_classes)
 {
     write_table(NULL, NULL,
-                "entry op=" OP " class=1024 params=split_tokens=256,omp_chunk=2\n"
-                "entry op=" OP " class=max params=split_tokens=4096\n");
+                "entry op=" OP " variant=scalar class=1024 params=split_tokens=256,omp_chunk=2\n"
+                "entry op=" OP " variant=scalar class=max params=split_tokens=4096\n");
     char p[256];
     const char *level;
     resolve(1000, p, &level);
@@ -76,7 +77,7 @@ START_TEST(test_arch_level_and_default)
 {
     /* another device of the same architecture */
     write_table("device cpu cpu-some-other-model", NULL,
-                "entry op=" OP " class=4096 params=split_tokens=512\n");
+                "entry op=" OP " variant=scalar class=4096 params=split_tokens=512\n");
     char p[256];
     const char *level;
     resolve(4096, p, &level);
@@ -84,7 +85,7 @@ START_TEST(test_arch_level_and_default)
     ck_assert(strstr(p, "split_tokens=512") != NULL);
     /* another device and another architecture: defaults */
     write_table("device cpu cpu-some-other-model", "arch cpu cpu-other-arch",
-                "entry op=" OP " class=4096 params=split_tokens=512\n");
+                "entry op=" OP " variant=scalar class=4096 params=split_tokens=512\n");
     resolve(4096, p, &level);
     ck_assert_str_eq(level, "default");
     ck_assert(strstr(p, "split_tokens=1024") != NULL);
@@ -95,12 +96,15 @@ END_TEST
 START_TEST(test_bad_tables_ignored)
 {
     static const char *const bad[] = {
-        "entry op=" OP " class=4096 params=split_tokens=777\n",        /* not a candidate */
-        "entry op=" OP " class=4096 params=no_such=1\n",               /* unknown name */
-        "entry op=" OP " class=4096 params=split_tokens=512,omp_ch",   /* truncated */
-        "entry op=" OP " class=4000 params=split_tokens=512\n",        /* not a class */
+        "entry op=" OP " variant=scalar class=4096 params=split_tokens=777\n",        /* not a candidate */
+        "entry op=" OP " variant=scalar class=4096 params=no_such=1\n",               /* unknown name */
+        "entry op=" OP " variant=scalar class=4096 params=split_tokens=512,omp_ch",   /* truncated */
+        "entry op=" OP " variant=scalar class=4000 params=split_tokens=512\n",        /* not a class */
         "entry op=no_such_op class=4096 params=x=1\n",                 /* unknown op */
         "entry op=" OP " params=split_tokens=512\n",                   /* missing class */
+        "entry op=" OP " class=4096 params=split_tokens=512\n",        /* missing variant */
+        "entry op=" OP " variant=avx9 class=4096 params=split_tokens=512\n", /* unknown variant */
+        "entry op=" OP " variant=generic class=4096 params=wg=64\n",   /* another backend's */
         "\x01\x02garbage\xff\n",                                       /* binary junk */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -110,11 +114,84 @@ START_TEST(test_bad_tables_ignored)
         resolve(4096, p, &level);
         ck_assert_msg(strcmp(level, "default") == 0, "bad table %zu used: %s", i, p);
     }
-    write_table("device", NULL, "entry op=" OP " class=4096 params=split_tokens=512\n");
+    write_table("device", NULL, "entry op=" OP " variant=scalar class=4096 params=split_tokens=512\n");
     char p[256];
     const char *level;
     resolve(4096, p, &level);
     ck_assert_str_eq(level, "default");
+}
+END_TEST
+
+/* Variants: the fastest tuned one of a class is chosen; qkv_set_variant
+ * and $QKV_VARIANT select one; bad names are refused. */
+START_TEST(test_variant_choice)
+{
+    write_table(NULL, NULL,
+                "entry op=" OP " variant=scalar class=4096 params=split_tokens=512 tuned_us=90\n"
+                "entry op=" OP " variant=avx2 class=4096 params=split_tokens=256 tuned_us=80\n");
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    const bool avx2 = qkv_variant_nth(QKV_OP_KIVI_DECODE_ATTENTION, ctx, 1) != NULL;
+    char p[256];
+    const char *variant, *level;
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &variant, &level) == QKV_OK);
+    ck_assert_str_eq(level, "device");
+    ck_assert_str_eq(variant, avx2 ? "avx2" : "scalar"); /* avx2's entry is faster */
+    ck_assert(strstr(p, avx2 ? "split_tokens=256" : "split_tokens=512") != NULL);
+    ck_assert(qkv_set_variant(ctx, OP, "scalar") == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &variant, &level) == QKV_OK);
+    ck_assert_str_eq(variant, "scalar");
+    ck_assert(strstr(p, "split_tokens=512") != NULL); /* scalar's own entry */
+    ck_assert(qkv_get_tile_params(ctx, OP "/scalar", 4096, p, sizeof p, &variant, NULL) ==
+              QKV_OK);
+    ck_assert_int_eq(qkv_set_variant(ctx, OP, "avx9"), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_set_variant(ctx, OP, "generic"), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_set_variant(ctx, "no_op", "scalar"), QKV_ERR_INVALID_ARG);
+    ck_assert_int_eq(qkv_get_tile_params(ctx, OP "/avx9", 4096, p, sizeof p, NULL, NULL),
+                     QKV_ERR_INVALID_ARG);
+    ck_assert(qkv_set_variant(ctx, OP, NULL) == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &variant, NULL) == QKV_OK);
+    ck_assert_str_eq(variant, avx2 ? "avx2" : "scalar");
+    qkv_close(ctx);
+    setenv("QKV_VARIANT", "cpu.*=scalar", 1);
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    for (int o = 0; o < QKV_OP_COUNT; o++) {
+        ck_assert(qkv_get_tile_params(ctx, qkv_ops[o]->name, 4096, p, sizeof p, &variant,
+                                      NULL) == QKV_OK);
+        ck_assert_str_eq(variant, "scalar");
+    }
+    qkv_close(ctx);
+    unsetenv("QKV_VARIANT");
+}
+END_TEST
+
+/* A call a selected variant does not support is refused, not run with
+ * another: the avx2 f16 decode takes head dims that are multiples of 8. */
+START_TEST(test_unsupported_call_refused)
+{
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    if (qkv_set_variant(ctx, "f16_decode_attention", "avx2") != QKV_OK) {
+        fprintf(stderr, "note: no AVX2: unsupported-call test SKIPPED\n");
+        qkv_close(ctx);
+        return;
+    }
+    const size_t D = 36, T = 5;
+    qkv_buffer *q, *kv, *out;
+    ck_assert(qkv_buffer_create(ctx, D * 4, &q) == QKV_OK);
+    ck_assert(qkv_buffer_create(ctx, T * D * 2, &kv) == QKV_OK);
+    ck_assert(qkv_buffer_create(ctx, D * 4, &out) == QKV_OK);
+    const qkv_f16_decode_params prm = {.batch = 1, .q_heads = 1, .kv_heads = 1, .head_dim = D,
+                                       .tokens = T, .query = q, .keys = kv, .values = kv,
+                                       .output = out};
+    ck_assert_int_eq(qkv_f16_decode_attention(ctx, &prm), QKV_ERR_UNSUPPORTED);
+    ck_assert(strstr(qkv_last_error(), "avx2") != NULL);
+    ck_assert(qkv_set_variant(ctx, "f16_decode_attention", NULL) == QKV_OK);
+    ck_assert(qkv_f16_decode_attention(ctx, &prm) == QKV_OK); /* scalar takes it */
+    qkv_buffer_destroy(q);
+    qkv_buffer_destroy(kv);
+    qkv_buffer_destroy(out);
+    qkv_close(ctx);
 }
 END_TEST
 
@@ -131,7 +208,7 @@ static bool failing_verifier(qkv_context *ctx, qkv_op_id op)
  * level, and is not verified again on that context. */
 START_TEST(test_failed_verification_ignored)
 {
-    write_table(NULL, NULL, "entry op=" OP " class=4096 params=split_tokens=512\n");
+    write_table(NULL, NULL, "entry op=" OP " variant=scalar class=4096 params=split_tokens=512\n");
     qkv_tuning_set_verifier(failing_verifier);
     verifications = 0;
     qkv_context *ctx;
@@ -139,7 +216,7 @@ START_TEST(test_failed_verification_ignored)
     char p[256];
     const char *level;
     for (int k = 0; k < 3; k++) {
-        ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &level) == QKV_OK);
+        ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, NULL, &level) == QKV_OK);
         ck_assert_str_eq(level, "default");
     }
     ck_assert_int_eq(verifications, 1);
@@ -150,12 +227,13 @@ END_TEST
 /* The real verifier passes a correct entry, and calls use it. */
 START_TEST(test_verified_entry_used_by_calls)
 {
-    write_table(NULL, NULL, "entry op=" OP " class=128 params=split_tokens=128,value_block=16\n");
+    qkv_dev_install_verifier();
+    write_table(NULL, NULL, "entry op=" OP " variant=scalar class=128 params=split_tokens=128,value_block=16\n");
     qkv_context *ctx;
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
     char p[256];
     const char *level;
-    ck_assert(qkv_get_tile_params(ctx, OP, 100, p, sizeof p, &level) == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, 100, p, sizeof p, NULL, &level) == QKV_OK);
     ck_assert_str_eq(level, "device");
     qkv_close(ctx);
 }
@@ -163,20 +241,20 @@ END_TEST
 
 START_TEST(test_overrides)
 {
-    write_table(NULL, NULL, "entry op=" OP " class=4096 params=split_tokens=512\n");
+    write_table(NULL, NULL, "entry op=" OP " variant=scalar class=4096 params=split_tokens=512\n");
     qkv_context *ctx;
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
     char p[256];
     const char *level;
     ck_assert(qkv_set_tile_params(ctx, OP, "split_tokens=2048") == QKV_OK);
-    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &level) == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, NULL, &level) == QKV_OK);
     ck_assert_str_eq(level, "override");
     ck_assert(strstr(p, "split_tokens=2048") != NULL);
     ck_assert_int_eq(qkv_set_tile_params(ctx, OP, "split_tokens=3"), QKV_ERR_INVALID_ARG);
     ck_assert_int_eq(qkv_set_tile_params(ctx, "no_op", "a=1"), QKV_ERR_INVALID_ARG);
     ck_assert_int_eq(qkv_set_tile_params(NULL, OP, "a=1"), QKV_ERR_INVALID_ARG);
     ck_assert(qkv_set_tile_params(ctx, OP, NULL) == QKV_OK); /* back to the table */
-    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &level) == QKV_OK);
+    ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, NULL, &level) == QKV_OK);
     ck_assert_str_eq(level, "device");
     qkv_close(ctx);
     setenv("QKV_TILE_PARAMS", "cpu." OP ":split_tokens=256;opencl." OP ":wg=64", 1);
@@ -197,22 +275,23 @@ START_TEST(test_tuner_end_to_end)
     qkv_context *ctx;
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
     const qkv_op_desc *op = qkv_op_by_name("kivi_dequant_values");
+    const qkv_variant *v = qkv_variant_find(op->info->id, QKV_BACKEND_CPU, "scalar");
     qkv_op_shape shapes[32];
     op->shapes("small", shapes, 32);
     char cache[400];
     snprintf(cache, sizeof cache, "%s/cache.log", dir);
     qkv_tune_options opt = {QKV_TUNE_EXHAUSTIVE, 1.0, 0, 0, 0.0, 1, 3, 1, cache, NULL};
     qkv_tune_result r;
-    ck_assert(qkv_tune_op(ctx, op, &shapes[1], &opt, &r) == QKV_OK);
+    ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &r) == QKV_OK);
     ck_assert_int_gt(r.space, 1);
     ck_assert_int_eq(r.evals, r.space); /* every point, the default once */
     ck_assert_int_eq(r.failed, 0);
     ck_assert(r.best_us > 0 && r.best_us <= r.default_us);
     ck_assert_int_eq(r.clock, QKV_CLOCK_HOST);
-    ck_assert(qkv_tune_write_table(dir, ctx, op, &shapes[1], &opt, &r) == QKV_OK);
+    ck_assert(qkv_tune_write_table(dir, ctx, op, v, &shapes[1], &opt, &r) == QKV_OK);
     qkv_tune_result again;
     opt.strategy = QKV_TUNE_RANDOM, opt.count = 2;
-    ck_assert(qkv_tune_op(ctx, op, &shapes[1], &opt, &again) == QKV_OK);
+    ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &again) == QKV_OK);
     ck_assert_int_eq(again.evals, 3);
     char dev[160], path[400];
     qkv_device_key(&ctx->info, dev, sizeof dev);
@@ -229,13 +308,15 @@ START_TEST(test_tuner_end_to_end)
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
     char p[256];
     const char *level;
-    ck_assert(qkv_get_tile_params(ctx, "kivi_dequant_values", shapes[1].tokens, p, sizeof p,
-                                  &level) == QKV_OK);
+    const char *variant;
+    ck_assert(qkv_get_tile_params(ctx, "kivi_dequant_values", op->class_size(&shapes[1]), p,
+                                  sizeof p, &variant, &level) == QKV_OK);
     ck_assert_str_eq(level, "device");
+    ck_assert_str_eq(variant, "scalar");
     qkv_close(ctx);
     opt.strategy = QKV_TUNE_ANNEAL, opt.max_evals = 4, opt.cache_path = NULL;
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
-    ck_assert(qkv_tune_op(ctx, op, &shapes[1], &opt, &again) == QKV_OK);
+    ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &again) == QKV_OK);
     ck_assert_int_le(again.evals, 4);
     qkv_close(ctx);
 }
@@ -253,6 +334,8 @@ int main(void)
     tcase_add_test(tc, test_verified_entry_used_by_calls);
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_tuner_end_to_end);
+    tcase_add_test(tc, test_variant_choice);
+    tcase_add_test(tc, test_unsupported_call_refused);
     suite_add_tcase(s, tc);
     return test_run_suite_in_temp_dir(s, dir);
 }

@@ -1,6 +1,6 @@
 /* cmd_info.c - `qkv info`: backends, devices, limits and the op registry. */
 #include "cli.h"
-#include "op_table.h"
+#include "op_case.h"
 #include "tuning.h"
 
 #include <stdbool.h>
@@ -17,9 +17,11 @@ static void print_device(const qkv_device_info *d)
            d->compute_units, d->mem_align);
 }
 
-/* One line per op and backend: the parameters a call uses on the
- * backend's first device (for a size of 4096) and which level supplied
- * them (override, device table, architecture table, default). */
+/* Per op, per backend, each variant: the parameters a call of size 4096
+ * would use with it on the backend's first device and their source
+ * (override, device table, architecture table, default), marking the
+ * variant the device runs by default with '*' and variants the device
+ * cannot run with "(unsupported)". */
 static void print_registry(void)
 {
     qkv_context *ctx[QKV_BACKEND_COUNT] = {0};
@@ -27,75 +29,92 @@ static void print_registry(void)
         if (qkv_device_count((qkv_backend_kind)b) > 0 &&
             qkv_open(qkv_backend_name((qkv_backend_kind)b), &ctx[b]) != QKV_OK)
             ctx[b] = NULL;
-    printf("\nops (tile parameters a call of size 4096 uses on device 0, and their source):\n");
+    printf("\nops: backend, variant ('*' the one device 0 runs by default), the tile "
+           "parameters\na call of size 4096 uses with it on device 0, and their source:\n");
     for (int o = 0; o < QKV_OP_COUNT; o++) {
-        const qkv_op_desc *op = &qkv_op_table[o];
+        const qkv_op_info *op = qkv_ops[o];
         printf("  %-22s %s\n", op->name, op->summary);
         for (int b = 0; b < QKV_BACKEND_COUNT; b++) {
-            const qkv_kernel_impl *impl = qkv_kernel_find(op->id, (qkv_backend_kind)b);
-            if (!impl)
-                continue;
+            const qkv_backend_kind kind = (qkv_backend_kind)b;
+            const char *chosen = NULL;
             char params[256] = "";
-            const char *level = "default";
             if (ctx[b])
-                qkv_get_tile_params(ctx[b], op->name, 4096, params, sizeof params, &level);
-            else
-                qkv_tile_format(impl, &(qkv_tile_params){0}, params, 0);
-            printf("      %-7s %-44s %s\n", qkv_backend_name((qkv_backend_kind)b),
-                   impl->nparams ? params : "-", ctx[b] ? level : "(no device)");
+                qkv_get_tile_params(ctx[b], op->name, 4096, params, sizeof params, &chosen,
+                                    NULL);
+            for (const qkv_variant *const *v = op->variants; *v; v++) {
+                if (!((*v)->backends & QKV_ON(kind)))
+                    continue;
+                char name[96];
+                const char *level = "(no device)";
+                snprintf(name, sizeof name, "%s/%s", op->name, (*v)->name);
+                if (ctx[b] && !qkv_variant_supports(*v, ctx[b], NULL))
+                    level = "(unsupported)", params[0] = '\0';
+                else if (ctx[b])
+                    qkv_get_tile_params(ctx[b], name, 4096, params, sizeof params, NULL, &level);
+                else
+                    params[0] = '\0';
+                printf("      %-7s %c%-8s %-44s %s\n", qkv_backend_name(kind),
+                       chosen && strcmp(chosen, (*v)->name) == 0 ? '*' : ' ', (*v)->name,
+                       (*v)->nparams && *params ? params : "-", level);
+            }
         }
     }
     for (int b = 0; b < QKV_BACKEND_COUNT; b++)
         qkv_close(ctx[b]);
 }
 
-/* Candidates of parameter i of impl. */
-static int candidate_count(const qkv_kernel_impl *impl, int i)
+/* Candidates of parameter i of variant v. */
+static int candidate_count(const qkv_variant *v, int i)
 {
     int n = 0;
-    while (n < QKV_MAX_CANDIDATES && impl->params[i].candidates[n])
+    while (n < QKV_MAX_CANDIDATES && v->params[i].candidates[n])
         n++;
     return n;
 }
 
-/* Every op's search space per backend: each parameter's candidates (the
- * default in brackets), the number of points, and how many of them the
- * backend's first device can run (its `valid` predicate). */
+/* Every variant's search space: each parameter's candidates (the default in
+ * brackets), the number of points, and how many of them the backend's
+ * first device can run (its `valid` predicate). */
 static void print_spaces(void)
 {
     printf("\nsearch spaces (default in [brackets]; valid = points device 0 can run):\n");
     for (int o = 0; o < QKV_OP_COUNT; o++) {
-        const qkv_op_desc *op = &qkv_op_table[o];
+        const qkv_op_info *op = qkv_ops[o];
         printf("  %s\n", op->name);
-        for (int b = 0; b < QKV_BACKEND_COUNT; b++) {
-            const qkv_backend_kind kind = (qkv_backend_kind)b;
-            const qkv_kernel_impl *impl = qkv_kernel_find(op->id, kind);
-            if (!impl || impl->nparams == 0)
+        for (const qkv_variant *const *vp = op->variants; *vp; vp++) {
+            const qkv_variant *v = *vp;
+            if (v->nparams == 0)
                 continue;
             size_t total = 1;
-            for (int i = 0; i < impl->nparams; i++)
-                total *= (size_t)candidate_count(impl, i);
-            qkv_device_info dev;
-            const bool have = qkv_device_count(kind) > 0 && qkv_device_describe(kind, 0, &dev) == QKV_OK;
-            size_t valid = 0;
-            for (size_t k = 0; have && k < total; k++) {
-                qkv_tile_params tile;
-                size_t rest = k;
-                for (int i = 0; i < impl->nparams; i++) {
-                    const size_t n = (size_t)candidate_count(impl, i);
-                    tile.value[i] = impl->params[i].candidates[rest % n];
-                    rest /= n;
+            for (int i = 0; i < v->nparams; i++)
+                total *= (size_t)candidate_count(v, i);
+            for (int b = 0; b < QKV_BACKEND_COUNT; b++) {
+                const qkv_backend_kind kind = (qkv_backend_kind)b;
+                if (!(v->backends & QKV_ON(kind)) || !qkv_backend_compiled(kind))
+                    continue;
+                qkv_device_info dev;
+                const bool have =
+                    qkv_device_count(kind) > 0 && qkv_device_describe(kind, 0, &dev) == QKV_OK;
+                size_t valid = 0;
+                for (size_t k = 0; have && k < total; k++) {
+                    qkv_tile_params tile;
+                    size_t rest = k;
+                    for (int i = 0; i < v->nparams; i++) {
+                        const size_t n = (size_t)candidate_count(v, i);
+                        tile.value[i] = v->params[i].candidates[rest % n];
+                        rest /= n;
+                    }
+                    valid += !v->valid || v->valid(&tile, &dev);
                 }
-                valid += !impl->valid || impl->valid(&tile, &dev);
+                printf("      %-7s %-8s %zu points", qkv_backend_name(kind), v->name, total);
+                if (have)
+                    printf(", %zu valid on %s", valid, dev.name);
+                printf("\n");
             }
-            printf("      %-7s %zu points", qkv_backend_name(kind), total);
-            if (have)
-                printf(", %zu valid on %s", valid, dev.name);
-            printf("\n");
-            for (int i = 0; i < impl->nparams; i++) {
-                const qkv_tile_param_def *d = &impl->params[i];
+            for (int i = 0; i < v->nparams; i++) {
+                const qkv_tile_param_def *d = &v->params[i];
                 printf("          %-14s", d->name);
-                for (int c = 0; c < candidate_count(impl, i); c++)
+                for (int c = 0; c < candidate_count(v, i); c++)
                     printf(d->candidates[c] == d->default_value ? " [%d]" : " %d",
                            d->candidates[c]);
                 printf("\n");
@@ -108,10 +127,12 @@ int cmd_info(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         printf("usage: qkv info [--spaces]\n\nPrints each backend (compiled or not), its devices "
-               "with name, architecture,\nruntime version and limits, then every op with the "
-               "backends implementing it,\nthe tile parameters a call uses and where they come "
-               "from (override, device\nor architecture table, default).\n\n"
-               "  --spaces   also print every op's search space per backend: the candidates\n"
+               "with name, architecture,\nruntime version and limits, then every op with its "
+               "variants per backend\n('*' marks the one device 0 runs by default), the tile "
+               "parameters a call\nuses with each and where they come from (override, device "
+               "or architecture\ntable, default).  QKV_VARIANT and qkv_set_variant select "
+               "another variant.\n\n"
+               "  --spaces   also print every variant's search space: the candidates\n"
                "             of each parameter, the number of points and how many of them\n"
                "             the backend's first device can run\n");
         return 0;

@@ -20,26 +20,37 @@ typedef struct named_input {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: qkv run OP --in NAME=FILE.npy ... --out DIR [--backend B]\n"
-            "               [--bits 2|4|8] [--group 32|64|128]\n"
+            "usage: qkv run OP --in NAME=FILE.npy ... --out DIR [--backend B] [op options]\n"
             "\n"
             "Runs op OP once on the given tensors and writes each output to DIR/NAME.npy.\n"
-            "Shapes are taken from the files; bits and group (default 2 and 32) say how\n"
-            "codes are packed.  Tensors per op (inputs first, '*' = output):\n");
+            "Shapes are taken from the files; each input is given once.  --backend\n"
+            "defaults to cpu.  Per op: its tensors (inputs first, '*' = output) for an\n"
+            "example shape, and its options with their defaults:\n");
     for (int o = 0; o < QKV_OP_COUNT; o++) {
-        qkv_op_case c = {.shape = {.batch = 1, .q_heads = 1, .kv_heads = 1, .tokens = 32,
-                                   .head_dim = 32, .bits = 2, .group = 32, .dtype = QKV_F16}};
-        qkv_op_table[o].describe(&c);
-        fprintf(out, "  %-22s", qkv_op_table[o].name);
-        for (int i = 0; i < c.ntensors; i++)
-            fprintf(out, " %s%s", c.t[i].name, c.t[i].output ? "*" : "");
+        const qkv_op_desc *op = qkv_op_descs[o];
+        qkv_op_case c = {.shape = op->example()};
+        op->describe(&c);
+        fprintf(out, "  %s\n     ", op->info->name);
+        for (int i = 0; i < c.ntensors; i++) {
+            fprintf(out, " %s%s %s[", c.t[i].name, c.t[i].output ? "*" : "",
+                    qkv_dtype_name(c.t[i].dtype));
+            for (int d = 0; d < c.t[i].ndim; d++)
+                fprintf(out, "%s%zu", d ? "," : "", c.t[i].shape[d]);
+            fprintf(out, "]");
+        }
         fprintf(out, "\n");
+        for (const qkv_op_option *opt = op->options; opt->name; opt++) {
+            fprintf(out, "      --%-6s %s (default %d; one of", opt->name, opt->help,
+                    opt->default_value);
+            for (int k = 0; opt->allowed[k]; k++)
+                fprintf(out, " %d", opt->allowed[k]);
+            fprintf(out, ")\n");
+        }
     }
     fprintf(out,
-            "Layouts are those of include/qkv.h: e.g. keys/values [B, H, T, D] f16 or f32,\n"
-            "packed codes uint32, scales and minima f16, query/output [B, Hq, D] f32.\n"
-            "For kivi_decode_attention an empty part (no quantized tokens, or no residual)\n"
-            "may be omitted.  --backend defaults to cpu.\n");
+            "Layouts are those of include/qkv.h.  For kivi_decode_attention a cache part\n"
+            "that is empty (no quantized tokens: k_codes/k_scale/k_min or v_codes/...;\n"
+            "no residual: k_resid or v_resid) may be left out.\n");
 }
 
 static const named_input *find_input(const named_input *in, int n, const char *name)
@@ -60,7 +71,8 @@ static int bind_inputs(const qkv_op_desc *op, qkv_op_case *c, named_input *in, i
         for (int k = 0; k < c->ntensors; k++)
             known |= !c->t[k].output && strcmp(c->t[k].name, in[i].name) == 0;
         if (!known) {
-            fprintf(stderr, "qkv run: %s has no input named '%s'\n", op->name, in[i].name);
+            fprintf(stderr, "qkv run: %s has no input named '%s'\n", op->info->name,
+                    in[i].name);
             return 2;
         }
     }
@@ -81,7 +93,7 @@ static int bind_inputs(const qkv_op_desc *op, qkv_op_case *c, named_input *in, i
                     qkv_dtype_name(t->dtype));
             for (int d = 0; d < t->ndim; d++)
                 fprintf(stderr, "%s%zu", d ? ", " : "", t->shape[d]);
-            fprintf(stderr, "] for this op, bits and group\n");
+            fprintf(stderr, "] for this op and its options\n");
             return 2;
         }
         c->host[k] = ni->npy.data;
@@ -89,16 +101,17 @@ static int bind_inputs(const qkv_op_desc *op, qkv_op_case *c, named_input *in, i
     return 0;
 }
 
-/* Shape of the op from the inputs' file shapes. */
+/* Shape of the op from the inputs' file shapes (an input not given has
+ * ndim 0). */
 static int infer(const qkv_op_desc *op, qkv_op_case *c, const named_input *in, int nin)
 {
     qkv_op_case probe = {.shape = c->shape};
-    probe.shape.batch = probe.shape.q_heads = probe.shape.kv_heads = 1;
     op->describe(&probe);
     for (int k = 0; k < probe.ntensors; k++) {
         qkv_tensor_desc *t = &probe.t[k];
         const named_input *ni = t->output ? NULL : find_input(in, nin, t->name);
         memset(t->shape, 0, sizeof t->shape);
+        t->ndim = 0;
         if (ni) {
             t->ndim = ni->npy.ndim > QKV_CASE_MAX_DIMS ? QKV_CASE_MAX_DIMS : ni->npy.ndim;
             t->dtype = ni->npy.dtype;
@@ -129,16 +142,30 @@ static int write_outputs(const qkv_op_case *c, void *const *out, const char *dir
     return 0;
 }
 
-static int parse_int(const char *s, const char *what, int *out)
+/* --NAME VALUE of one of op's options into shape; 0, else 2 (message
+ * printed). */
+static int parse_option(const qkv_op_desc *op, const char *flag, const char *value,
+                        qkv_op_shape *shape)
 {
-    char *end;
-    const long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v <= 0 || v > 1024) {
-        fprintf(stderr, "qkv run: bad %s '%s'\n", what, s);
+    for (const qkv_op_option *opt = op->options; opt->name; opt++) {
+        if (strncmp(flag, "--", 2) != 0 || strcmp(flag + 2, opt->name) != 0)
+            continue;
+        char *end;
+        const long v = strtol(value, &end, 10);
+        for (int k = 0; *value && !*end && opt->allowed[k]; k++)
+            if (opt->allowed[k] == v) {
+                memcpy(shape->args.bytes + opt->offset, &(int){(int)v}, sizeof(int));
+                return 0;
+            }
+        fprintf(stderr, "qkv run: bad %s '%s' (one of", flag, value);
+        for (int k = 0; opt->allowed[k]; k++)
+            fprintf(stderr, " %d", opt->allowed[k]);
+        fprintf(stderr, ")\n");
         return 2;
     }
-    *out = (int)v;
-    return 0;
+    fprintf(stderr, "qkv run: bad argument '%s' for %s (see qkv run --help)\n", flag,
+            op->info->name);
+    return 2;
 }
 
 /* Run the bound case on the backend and write its outputs. */
@@ -182,7 +209,7 @@ int cmd_run(int argc, char **argv)
     named_input in[MAX_INPUTS];
     int nin = 0, rc = 0;
     const char *dir = NULL, *backend = "cpu";
-    qkv_op_case c = {.shape = {.bits = 2, .group = 32, .dtype = QKV_F16}};
+    qkv_op_case c = {.shape = op->example()};
     for (int i = 2; i < argc && !rc; i++) {
         const bool has_value = i + 1 < argc;
         if (strcmp(argv[i], "--in") == 0 && has_value && nin < MAX_INPUTS) {
@@ -193,6 +220,11 @@ int cmd_run(int argc, char **argv)
                 break;
             }
             *eq = '\0';
+            if (find_input(in, nin, spec)) {
+                fprintf(stderr, "qkv run: input '%s' is given more than once\n", spec);
+                rc = 2;
+                break;
+            }
             in[nin].name = spec;
             if (qkv_npy_load(eq + 1, &in[nin].npy) != QKV_OK) {
                 fprintf(stderr, "qkv run: %s\n", qkv_last_error());
@@ -204,10 +236,9 @@ int cmd_run(int argc, char **argv)
             dir = argv[++i];
         } else if (strcmp(argv[i], "--backend") == 0 && has_value) {
             backend = argv[++i];
-        } else if (strcmp(argv[i], "--bits") == 0 && has_value) {
-            rc = parse_int(argv[++i], "--bits", &c.shape.bits);
-        } else if (strcmp(argv[i], "--group") == 0 && has_value) {
-            rc = parse_int(argv[++i], "--group", &c.shape.group);
+        } else if (has_value && strncmp(argv[i], "--", 2) == 0) {
+            rc = parse_option(op, argv[i], argv[i + 1], &c.shape);
+            i++;
         } else {
             fprintf(stderr, "qkv run: bad argument '%s'\n", argv[i]);
             rc = 2;
@@ -219,10 +250,6 @@ int cmd_run(int argc, char **argv)
     }
     if (!rc && !nin) {
         fprintf(stderr, "qkv run: no --in NAME=FILE.npy given (see qkv run --help)\n");
-        rc = 2;
-    }
-    if (!rc && (c.shape.bits != 2 && c.shape.bits != 4 && c.shape.bits != 8)) {
-        fprintf(stderr, "qkv run: --bits must be 2, 4 or 8\n");
         rc = 2;
     }
     if (!rc)

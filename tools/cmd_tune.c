@@ -11,21 +11,26 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: qkv tune [--backend B] [--op OP]... [--strategy S] [--fraction F | --count N]\n"
+            "usage: qkv tune [--backend B] [--op OP]... [--variant V] [--strategy S]\n"
+            "                [--fraction F | --count N]\n"
             "                [--max-evals N] [--max-seconds S] [--shape llm|small|LABEL]\n"
             "                [--repeats N] [--warmup N] [--cache FILE] [--out DIR] [--seed N]\n"
             "\n"
-            "Searches each op's tile parameters on one device.  Every candidate is checked\n"
+            "Searches the tile parameters of each op's variants on one device (every\n"
+            "variant the device can run; the fastest tuned one is what calls then run).\n"
+            "Every candidate is checked\n"
             "against the reference on the tuning shape and on an odd shape (guard regions\n"
             "around outputs); a failing one is logged and never recorded.  Time is the median\n"
             "of --repeats runs after --warmup runs, each run timed with device events on\n"
             "OpenCL (profiling markers) and CUDA (cuEvents), with the host clock around the\n"
             "launch and qkv_finish on cpu; a new winner must beat the incumbent (the\n"
             "defaults, measured first) by more than 2%%.  Winners are written to\n"
-            "DIR/<device-key>.txt, one line per op and shape class, with provenance.\n"
+            "DIR/<device-key>.txt, one line per op, variant and shape class, with\n"
+            "provenance.\n"
             "\n"
             "  --backend B      device to tune: cpu, opencl[:N], cuda[:N] (default cpu)\n"
             "  --op OP          only this op (repeatable; default: every op with a tile space)\n"
+            "  --variant V      only this variant (e.g. avx2, scalar, generic; see qkv info)\n"
             "  --strategy S     exhaustive | random | anneal (simulated annealing; default)\n"
             "  --fraction F     random: evaluate this share (0 < F <= 1) of the valid points\n"
             "  --count N        random: evaluate N points (instead of --fraction)\n"
@@ -56,31 +61,30 @@ static bool find_shape(const qkv_op_desc *op, const char *which, qkv_op_shape *o
     return false;
 }
 
-/* Tune one op and write its table line; 0 on success. */
-static int tune_one(qkv_context *ctx, const qkv_op_desc *op, const char *shape_name,
-                    const char *out_dir, qkv_tune_options *opt)
+/* Tune variant v of op and write its table line; 0 on success. */
+static int tune_one(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *v,
+                    const char *shape_name, const char *out_dir, qkv_tune_options *opt)
 {
     qkv_op_shape shape;
     if (!find_shape(op, shape_name, &shape)) {
-        fprintf(stderr, "qkv tune: %s has no shape '%s'\n", op->name, shape_name);
+        fprintf(stderr, "qkv tune: %s has no shape '%s'\n", op->info->name, shape_name);
         return 2;
     }
-    printf("%s on %s, shape %s, strategy %s\n", op->name, ctx->info.name, shape.label,
-           qkv_tune_strategy_name(opt->strategy));
+    printf("%s/%s on %s, shape %s, strategy %s\n", op->info->name, v->name, ctx->info.name,
+           shape.label, qkv_tune_strategy_name(opt->strategy));
     qkv_tune_result res;
-    if (qkv_tune_op(ctx, op, &shape, opt, &res) != QKV_OK) {
-        fprintf(stderr, "qkv tune: %s: %s\n", op->name, qkv_last_error());
+    if (qkv_tune_op(ctx, op, v, &shape, opt, &res) != QKV_OK) {
+        fprintf(stderr, "qkv tune: %s/%s: %s\n", op->info->name, v->name, qkv_last_error());
         return 1;
     }
     char best[256], def[256];
-    const qkv_kernel_impl *impl = qkv_kernel_find(op->id, ctx->backend->kind);
-    qkv_tile_format(impl, &res.best, best, sizeof best);
-    qkv_tile_format(impl, &res.defaults, def, sizeof def);
+    qkv_tile_format(v, &res.best, best, sizeof best);
+    qkv_tile_format(v, &res.defaults, def, sizeof def);
     printf("  %d of %d valid points evaluated, %d failed verification\n", res.evals, res.space,
            res.failed);
     printf("  default %-40s %10.1f us\n  tuned   %-40s %10.1f us  (%.2fx)\n", def,
            res.default_us, best, res.best_us, res.default_us / res.best_us);
-    if (qkv_tune_write_table(out_dir, ctx, op, &shape, opt, &res) != QKV_OK) {
+    if (qkv_tune_write_table(out_dir, ctx, op, v, &shape, opt, &res) != QKV_OK) {
         fprintf(stderr, "qkv tune: %s\n", qkv_last_error());
         return 1;
     }
@@ -102,7 +106,7 @@ static bool number(const char *s, const char *what, double lo, double hi, double
 int cmd_tune(int argc, char **argv)
 {
     qkv_tune_options opt = {QKV_TUNE_ANNEAL, 0.25, 0, 40, 0.0, 2, 7, 1, NULL, stdout};
-    const char *backend = "cpu", *shape = "llm", *out_dir = "results/tuning";
+    const char *backend = "cpu", *shape = "llm", *out_dir = "results/tuning", *variant = NULL;
     const char *ops[QKV_OP_COUNT + 8];
     int nops = 0;
     double v;
@@ -114,6 +118,8 @@ int cmd_tune(int argc, char **argv)
             return 0;
         } else if (ok && strcmp(a, "--backend") == 0) {
             backend = val;
+        } else if (ok && strcmp(a, "--variant") == 0) {
+            variant = val;
         } else if (ok && strcmp(a, "--op") == 0 && nops < QKV_OP_COUNT + 8) {
             ops[nops++] = val;
         } else if (ok && strcmp(a, "--strategy") == 0) {
@@ -174,13 +180,15 @@ int cmd_tune(int argc, char **argv)
     }
     int rc = 0;
     for (int o = 0; o < QKV_OP_COUNT && rc != 2; o++) {
-        const qkv_op_desc *op = &qkv_op_table[o];
-        const qkv_kernel_impl *impl = qkv_kernel_find(op->id, ctx->backend->kind);
-        bool chosen = nops == 0 && impl && impl->nparams > 0;
+        const qkv_op_desc *op = qkv_op_descs[o];
+        bool chosen = nops == 0;
         for (int k = 0; k < nops; k++)
-            chosen |= strcmp(ops[k], op->name) == 0;
-        if (chosen) {
-            const int r = tune_one(ctx, op, shape, out_dir, &opt);
+            chosen |= strcmp(ops[k], op->info->name) == 0;
+        const qkv_variant *v;
+        for (int j = 0; chosen && rc != 2 && (v = qkv_variant_nth(op->info->id, ctx, j)); j++) {
+            if (v->nparams == 0 || (variant && strcmp(variant, v->name) != 0))
+                continue;
+            const int r = tune_one(ctx, op, v, shape, out_dir, &opt);
             rc = r > rc ? r : rc;
         }
     }

@@ -1,5 +1,6 @@
-/* cmd_validate.c - `qkv validate`: every op x backend x shape against the
- * reference, printed as a conformance table (and optionally markdown). */
+/* cmd_validate.c - `qkv validate`: every op x backend x variant x shape
+ * against the reference, printed as a conformance table (and optionally
+ * markdown). */
 #include "cli.h"
 #include "harness.h"
 
@@ -19,7 +20,7 @@ typedef struct target {
 } target;
 
 typedef struct totals {
-    int pass, fail;
+    int pass, fail, skipped;
 } totals;
 
 static void usage(FILE *out)
@@ -28,9 +29,11 @@ static void usage(FILE *out)
             "usage: qkv validate [--backend B]... [--op OP]... [--shapes small|llm|all]\n"
             "                    [--report FILE.md] [--seed N]\n"
             "\n"
-            "Runs every op x backend x shape against the scalar reference and prints one\n"
-            "row per case: max abs error and NMSE of float outputs, code/f16 mismatches,\n"
-            "tolerated rounding-tie cases, changed guard bytes, PASS or FAIL.\n"
+            "Runs every op x backend x variant x shape against the scalar reference and\n"
+            "prints one row per case: max abs error and NMSE of float outputs, code/f16\n"
+            "mismatches, tolerated rounding-tie cases, changed guard bytes, PASS or FAIL.\n"
+            "Every variant the device can run is checked (backend column 'cpu/avx2',\n"
+            "'cpu/scalar', ...); a shape a variant does not support is SKIP.\n"
             "\n"
             "  --backend B   cpu, opencl, opencl:N, cuda, cuda:N or ref (repeatable;\n"
             "                default: cpu and every OpenCL and CUDA device present).\n"
@@ -79,8 +82,8 @@ static void row(FILE *md, const char *op, const char *backend, const char *shape
         snprintf(err, sizeof err, "%.2e", r->max_abs_err);
         snprintf(nmse, sizeof nmse, "%.2e", r->nmse);
     }
-    const char *verdict = r->pass ? "PASS" : "FAIL";
-    printf("%-22s %-9s %-16s %9s %9s %6zu %5zu %5zu  %s%s%s\n", op, backend, shape, err, nmse,
+    const char *verdict = r->status == QKV_ERR_UNSUPPORTED ? "SKIP" : r->pass ? "PASS" : "FAIL";
+    printf("%-22s %-16s %-16s %9s %9s %6zu %5zu %5zu  %s%s%s\n", op, backend, shape, err, nmse,
            r->mismatches, r->ties, r->guard_violations, verdict, r->pass ? "" : "  ",
            r->message);
     if (md)
@@ -95,9 +98,30 @@ static bool op_selected(const qkv_op_desc *op, char **ops, int nops)
     if (!nops)
         return true;
     for (int i = 0; i < nops; i++)
-        if (strcmp(ops[i], op->name) == 0)
+        if (strcmp(ops[i], op->info->name) == 0)
             return true;
     return false;
+}
+
+/* Check case c of op on target t with variant v: one row. */
+static void check_variant(const qkv_op_desc *op, const qkv_op_case *c, target *t,
+                          const qkv_variant *v, FILE *md, totals *tot)
+{
+    char where[128];
+    snprintf(where, sizeof where, "%.31s/%.63s", t->spec, v->name);
+    qkv_check_result r;
+    if (qkv_set_variant(t->ctx, op->info->name, v->name) != QKV_OK) {
+        r = (qkv_check_result){.status = QKV_ERR_BACKEND};
+        snprintf(r.message, sizeof r.message, "%.200s", qkv_last_error());
+    } else {
+        qkv_case_check(op, c, t->ctx, &r);
+    }
+    (void)qkv_set_variant(t->ctx, op->info->name, NULL);
+    row(md, op->info->name, where, c->shape.label, &r);
+    if (r.status == QKV_ERR_UNSUPPORTED)
+        tot->skipped++;
+    else
+        r.pass ? tot->pass++ : tot->fail++;
 }
 
 /* Validate one op on every open target over the chosen shape sets. */
@@ -115,17 +139,14 @@ static void validate_op(const qkv_op_desc *op, const char *sets, target *t, int 
             if (qkv_case_prepare(op, &shapes[k], seed + (uint64_t)k, &c) != QKV_OK) {
                 qkv_check_result r = {.status = QKV_ERR_BACKEND};
                 snprintf(r.message, sizeof r.message, "reference failed: %s", qkv_last_error());
-                row(md, op->name, "ref", shapes[k].label, &r);
+                row(md, op->info->name, "ref", shapes[k].label, &r);
                 tot->fail++;
                 continue;
             }
             for (int i = 0; i < nt; i++) {
-                if (!t[i].ctx)
-                    continue;
-                qkv_check_result r;
-                qkv_case_check(op, &c, t[i].ctx, &r);
-                row(md, op->name, t[i].spec, shapes[k].label, &r);
-                r.pass ? tot->pass++ : tot->fail++;
+                const qkv_variant *v;
+                for (int j = 0; t[i].ctx && (v = qkv_variant_nth(op->info->id, t[i].ctx, j)); j++)
+                    check_variant(op, &c, &t[i], v, md, tot);
             }
             qkv_case_free(&c);
         }
@@ -196,18 +217,20 @@ int cmd_validate(int argc, char **argv)
         fprintf(md, "| op | backend | shape | max abs err | NMSE | mismatches | ties | guard |"
                     " result |\n|---|---|---|---|---|---|---|---|---|\n");
     }
-    printf("\n%-22s %-9s %-16s %9s %9s %6s %5s %5s  %s\n", "op", "backend", "shape",
+    printf("\n%-22s %-16s %-16s %9s %9s %6s %5s %5s  %s\n", "op", "backend", "shape",
            "max_abs", "nmse", "mism", "ties", "guard", "result");
-    totals tot = {0, 0};
+    totals tot = {0, 0, 0};
     for (int o = 0; o < QKV_OP_COUNT; o++)
-        if (op_selected(&qkv_op_table[o], ops, nops))
-            validate_op(&qkv_op_table[o], sets, t, nt, seed, md, &tot);
+        if (op_selected(qkv_op_descs[o], ops, nops))
+            validate_op(qkv_op_descs[o], sets, t, nt, seed, md, &tot);
     printf("\n%d passed, %d failed", tot.pass, tot.fail);
+    if (tot.skipped)
+        printf(", %d skipped", tot.skipped);
     if (unavailable)
         printf(", %d named backend(s) unavailable", unavailable);
     printf("\n");
     if (md) {
-        fprintf(md, "\n%d passed, %d failed\n", tot.pass, tot.fail);
+        fprintf(md, "\n%d passed, %d failed, %d skipped\n", tot.pass, tot.fail, tot.skipped);
         fclose(md);
     }
     for (int i = 0; i < nt; i++)

@@ -1,6 +1,6 @@
 /* qkv.c - the qkv command: dispatch to subcommands. */
 #include "cli.h"
-#include "qkv.h"
+#include "harness.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +20,10 @@ static void usage(FILE *out)
             "  tune       search tile parameters on a device, write its tuning table\n"
             "\n"
             "backends: ref (scalar reference), cpu (OpenMP/AVX2), opencl[:N], cuda[:N]\n"
-            "environment: QKV_CPU_SCALAR=1 forces the cpu backend's portable scalar path;\n"
+            "environment: QKV_VARIANT=\"[backend.]op=variant;...\" selects variants (op * for\n"
+            "  every op; see qkv info), QKV_TILE_PARAMS=\"[backend.]op[/variant]:k=v,...;...\"\n"
+            "  forces tile parameters, QKV_TUNING_PATH adds tuning tables;\n"
+            "  QKV_CPU_SCALAR=1 hides AVX2 from the cpu backend (its scalar variants run);\n"
             "  OMP_NUM_THREADS sets its threads; QKV_NVRTC_LIBRARY names libnvrtc to load.\n",
             QKV_VERSION_MAJOR, QKV_VERSION_MINOR);
 }
@@ -39,6 +42,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    qkv_dev_install_verifier();
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);

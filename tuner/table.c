@@ -1,5 +1,5 @@
 /* table.c - writes tuning results into a per-device table file, one
- * "entry" line per (op, shape class), keeping the other entries. */
+ * "entry" line per (op, variant, shape class), keeping the other entries. */
 #include "tuner.h"
 
 #include <errno.h>
@@ -21,17 +21,19 @@ static void one_field(const char *in, char *out, size_t size)
             *p = '_';
 }
 
-/* Entry lines of an existing table except those of (op, cls). */
-static char *kept_entries(const char *path, const char *op, const char *cls)
+/* Entry lines of an existing table except those of (op, variant, cls). */
+static char *kept_entries(const char *path, const char *op, const char *variant,
+                          const char *cls)
 {
     FILE *f = fopen(path, "r");
     size_t len = 0, cap = 4096;
-    char *kept = calloc(1, cap), line[2048], want_op[96], want_cls[48];
+    char *kept = calloc(1, cap), line[2048], want_op[96], want_variant[96], want_cls[48];
     snprintf(want_op, sizeof want_op, " op=%s ", op);
+    snprintf(want_variant, sizeof want_variant, " variant=%s ", variant);
     snprintf(want_cls, sizeof want_cls, " class=%s ", cls);
     while (f && kept && fgets(line, sizeof line, f)) {
         if (strncmp(line, "entry ", 6) != 0 ||
-            (strstr(line, want_op) && strstr(line, want_cls)))
+            (strstr(line, want_op) && strstr(line, want_variant) && strstr(line, want_cls)))
             continue;
         const size_t n = strlen(line);
         if (len + n + 1 > cap) {
@@ -49,8 +51,8 @@ static char *kept_entries(const char *path, const char *op, const char *cls)
 }
 
 qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const qkv_op_desc *op,
-                                const qkv_op_shape *shape, const qkv_tune_options *opt,
-                                const qkv_tune_result *res)
+                                const qkv_variant *v, const qkv_op_shape *shape,
+                                const qkv_tune_options *opt, const qkv_tune_result *res)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return qkv_fail(QKV_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
@@ -58,17 +60,16 @@ qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const q
     qkv_device_key(&ctx->info, dev, sizeof dev);
     qkv_arch_key(&ctx->info, arch, sizeof arch);
     snprintf(path, sizeof path, "%s/%s.txt", dir, dev);
-    const size_t bound = qkv_size_class_bound[qkv_size_class(shape->tokens)];
+    const size_t bound = qkv_size_class_bound[qkv_size_class(op->class_size(shape))];
     if (bound == SIZE_MAX)
         snprintf(cls, sizeof cls, "max");
     else
         snprintf(cls, sizeof cls, "%zu", bound);
-    qkv_tile_format(qkv_kernel_find(op->id, ctx->backend->kind), &res->best, params,
-                    sizeof params);
+    qkv_tile_format(v, &res->best, params, sizeof params);
     one_field(ctx->info.version, runtime, sizeof runtime);
     const time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
-    char *kept = kept_entries(path, op->name, cls);
+    char *kept = kept_entries(path, op->info->name, v->name, cls);
     FILE *f = fopen(path, "w");
     if (!f || !kept) {
         free(kept);
@@ -82,9 +83,9 @@ qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const q
             qkv_backend_name(ctx->backend->kind), arch);
     fputs(kept, f);
     fprintf(f,
-            "entry op=%s class=%s params=%s tuned_us=%.1f default_us=%.1f speedup=%.2f "
+            "entry op=%s variant=%s class=%s params=%s tuned_us=%.1f default_us=%.1f speedup=%.2f "
             "shape=%s strategy=%s evals=%d space=%d clock=%s date=%s commit=%s runtime=%s\n",
-            op->name, cls, params, res->best_us, res->default_us, res->default_us / res->best_us,
+            op->info->name, v->name, cls, params, res->best_us, res->default_us, res->default_us / res->best_us,
             shape->label, qkv_tune_strategy_name(opt->strategy), res->evals, res->space,
             qkv_clock_key(res->clock), date, QKV_GIT_COMMIT, runtime);
     free(kept);

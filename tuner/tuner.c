@@ -32,7 +32,7 @@ static int cmp_double(const void *a, const void *b)
 typedef struct tuner {
     qkv_context *ctx;
     const qkv_op_desc *op;
-    const qkv_kernel_impl *impl;
+    const qkv_variant *impl;
     const qkv_tune_options *opt;
     qkv_op_case tune_case, odd_case;
     qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
@@ -100,7 +100,7 @@ static qkv_status launch_tune_case(void *arg)
  * the tuning shape. */
 static double measure(tuner *t, const qkv_tile_params *tile)
 {
-    qkv_tile_force(t->ctx, t->op->id, tile);
+    qkv_tile_force(t->ctx, t->impl, tile);
     double us = -1.0;
     qkv_check_result r_odd, r_tune;
     qkv_case_check(t->op, &t->odd_case, t->ctx, &r_odd);
@@ -121,7 +121,7 @@ static double measure(tuner *t, const qkv_tile_params *tile)
         }
         free(samples);
     }
-    qkv_tile_force(t->ctx, t->op->id, NULL);
+    qkv_tile_force(t->ctx, t->impl, NULL);
     return us;
 }
 
@@ -319,7 +319,7 @@ static qkv_status tuner_setup(tuner *t, const qkv_op_shape *shape)
     qkv_op_shape small[32];
     const int ns = t->op->shapes("small", small, 32);
     if (!ns)
-        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s has no small validation shape", t->op->name);
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s has no small validation shape", t->op->info->name);
     qkv_status st = qkv_case_prepare(t->op, shape, 1, &t->tune_case);
     if (st != QKV_OK)
         return st;
@@ -334,23 +334,23 @@ static qkv_status tuner_setup(tuner *t, const qkv_op_shape *shape)
     return st;
 }
 
-qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_shape *shape,
-                       const qkv_tune_options *opt, qkv_tune_result *res)
+qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *v,
+                       const qkv_op_shape *shape, const qkv_tune_options *opt,
+                       qkv_tune_result *res)
 {
-    tuner t = {.ctx = ctx, .op = op, .opt = opt, .res = res, .start = now_seconds()};
+    tuner t = {.ctx = ctx, .op = op, .impl = v, .opt = opt, .res = res, .start = now_seconds()};
     memset(res, 0, sizeof *res);
-    t.impl = qkv_kernel_find(op->id, ctx->backend->kind);
-    if (!t.impl || t.impl->nparams == 0)
-        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s has no tunable kernel on %s", op->name,
-                        qkv_backend_name(ctx->backend->kind));
+    if (v->nparams == 0 || !qkv_variant_supports(v, ctx, NULL))
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: variant '%s' has no tile space on %s",
+                        op->info->name, v->name, ctx->info.name);
     for (int i = 0; i < t.impl->nparams; i++)
         while (t.ncand[i] < QKV_MAX_CANDIDATES && t.impl->params[i].candidates[t.ncand[i]])
             t.ncand[i]++;
     res->clock = qkv_timer_clock(ctx);
     char dev[160];
     qkv_device_key(&ctx->info, dev, sizeof dev);
-    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s %s %s", dev, op->name, shape->label,
-             qkv_clock_key(res->clock));
+    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s/%s %s %s", dev, op->info->name, v->name,
+             shape->label, qkv_clock_key(res->clock));
     if (opt->progress)
         fprintf(opt->progress, "  timing: median of %d runs after %d warm-up runs, %s\n",
                 opt->repeats > 0 ? opt->repeats : 1, opt->warmup, qkv_clock_name(res->clock));
@@ -367,8 +367,8 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_sha
     res->best_us = 1e30;
     res->default_us = evaluate(&t, idx); /* the incumbent */
     if (res->default_us < 0)
-        st = qkv_fail(QKV_ERR_BACKEND, "%s: the default configuration fails verification",
-                      op->name);
+        st = qkv_fail(QKV_ERR_BACKEND, "%s/%s: the default configuration fails verification",
+                      op->info->name, v->name);
     else if (pts) {
         uint64_t rng = opt->seed;
         switch (opt->strategy) {

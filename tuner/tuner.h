@@ -37,14 +37,16 @@ typedef struct qkv_tune_result {
     int space;                  /* valid configurations for the device */
 } qkv_tune_result;
 
-/* Tune op on ctx for `shape` (class by shape->tokens). */
-qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_op_shape *shape,
-                       const qkv_tune_options *opt, qkv_tune_result *res);
+/* Tune variant v of op on ctx for `shape` (its class: op->class_size). */
+qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *v,
+                       const qkv_op_shape *shape, const qkv_tune_options *opt,
+                       qkv_tune_result *res);
 
-/* Write (or update) dir/<device-key>.txt with the result of tuning op on
- * shape: one entry line per (op, class), provenance included. */
+/* Write (or update) dir/<device-key>.txt with the result of tuning variant
+ * v of op on shape: one entry line per (op, variant, class), provenance
+ * included. */
 qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const qkv_op_desc *op,
-                                const qkv_op_shape *shape, const qkv_tune_options *opt,
-                                const qkv_tune_result *res);
+                                const qkv_variant *v, const qkv_op_shape *shape,
+                                const qkv_tune_options *opt, const qkv_tune_result *res);
 
 #endif

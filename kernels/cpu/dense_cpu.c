@@ -9,7 +9,7 @@
  * channels for the values, over L1-sized blocks of tokens, and prefetches
  * the key and value rows ahead of use in software; the portable scalar item
  * does the same arithmetic one element at a time. */
-#include "dense_cpu.h"
+#include "dense_variants.h"
 
 #include "avx2_math.h"
 #include "cpu_features.h"
@@ -288,22 +288,9 @@ static size_t tile_value(const qkv_tile_params *tile, int i)
     return tile->value[i] > 0 ? (size_t)tile->value[i] : 1;
 }
 
-/* The item function for this CPU and head dim. */
-static dense_item_fn pick_item(size_t D)
-{
-#if QKV_CPU_X86
-    if (qkv_cpu_has_avx2() && D % 8 == 0)
-        return avx2_item;
-#endif
-    (void)D;
-    return scalar_item;
-}
-
 /* Decode: items (batch, kv head, split) in parallel, then the merge. */
-static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
-                                 const qkv_tile_params *tile)
+static qkv_status cpu_f16_decode(const void *params, const qkv_tile_params *tile, bool avx2)
 {
-    (void)ctx;
     const qkv_f16_decode_params *p = params;
     const size_t D = p->head_dim, nq = p->q_heads / p->kv_heads;
     const size_t split = tile_value(tile, SPLIT_TOKENS);
@@ -313,7 +300,12 @@ static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
     const size_t items = p->batch * p->kv_heads * c.nsplit;
     const size_t scratch = nq * split + 2 * nq * D + D;
     const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
-    const dense_item_fn item = pick_item(D);
+#if QKV_CPU_X86
+    const dense_item_fn item = avx2 ? avx2_item : scalar_item;
+#else
+    (void)avx2;
+    const dense_item_fn item = scalar_item;
+#endif
     const int chunk = (int)tile_value(tile, OMP_CHUNK);
     float *part = malloc(items * nq * (D + 2) * sizeof *part);
     if (!part)
@@ -348,6 +340,32 @@ static qkv_status cpu_f16_decode(qkv_context *ctx, const void *params,
     return QKV_OK;
 }
 
-const qkv_kernel_impl qkv_cpu_f16_decode_impl = {
-    QKV_OP_F16_DECODE_ATTENTION, cpu_f16_decode,
-    (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space, NULL};
+/* The avx2 variant runs where the CPU has AVX2, FMA and F16C, on head dims
+ * that are multiples of 8. */
+static bool avx2_supports(const qkv_context *ctx, const void *params)
+{
+    const qkv_f16_decode_params *p = params;
+    return qkv_cpu_avx2_supports(ctx, params) && (!p || p->head_dim % 8 == 0);
+}
+
+static qkv_status cpu_f16_decode_avx2(qkv_context *ctx, const void *p, const qkv_tile_params *t)
+{
+    (void)ctx;
+    return cpu_f16_decode(p, t, true);
+}
+
+static qkv_status cpu_f16_decode_scalar(qkv_context *ctx, const void *p,
+                                        const qkv_tile_params *t)
+{
+    (void)ctx;
+    return cpu_f16_decode(p, t, false);
+}
+
+const qkv_variant qkv_f16_decode_attention_avx2 = {
+    "avx2", QKV_OP_F16_DECODE_ATTENTION, QKV_ON(QKV_BACKEND_CPU), cpu_f16_decode_avx2,
+    avx2_supports, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    f16_decode_space, NULL, false};
+const qkv_variant qkv_f16_decode_attention_scalar = {
+    "scalar", QKV_OP_F16_DECODE_ATTENTION, QKV_ON(QKV_BACKEND_CPU), cpu_f16_decode_scalar,
+    NULL, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space, NULL,
+    false};

@@ -9,7 +9,7 @@
 #include "kivi_cpu.h"
 
 #include "cpu_features.h"
-#include "dense_cpu.h"
+#include "kivi_variants.h"
 #include "quant_input_check.h"
 #include "softmax.h"
 
@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The AVX2 variant of a work item when the CPU has it, else the scalar. */
+/* The AVX2 work item in the avx2 variant (`avx2` set), else the scalar. */
 #if KIVI_CPU_X86
-#define PICK(avx2_fn, scalar_fn) (qkv_cpu_has_avx2() ? (avx2_fn) : (scalar_fn))
+#define PICK(avx2_fn, scalar_fn) (avx2 ? (avx2_fn) : (scalar_fn))
 #else
-#define PICK(avx2_fn, scalar_fn) (scalar_fn)
+#define PICK(avx2_fn, scalar_fn) ((void)avx2, (scalar_fn))
 #endif
 
 /* A tile value, at least 1. */
@@ -191,9 +191,8 @@ static qkv_status run_quant(const qkv_kivi_quant_params *p, const qkv_tile_param
 
 /* Keys [B, H, T, D] -> per-channel groups along tokens (G tokens x D
  * channels of a head per group). */
-static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
+static qkv_status cpu_quant_keys(const void *params, const qkv_tile_params *t, bool avx2)
 {
-    (void)ctx;
     const qkv_kivi_quant_params *p = params;
     return run_quant(p, t, PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups),
                      p->tokens / (size_t)p->group, "kivi_quant_keys");
@@ -201,10 +200,8 @@ static qkv_status cpu_quant_keys(qkv_context *ctx, const void *params, const qkv
 
 /* Values [B, H, T, D] -> per-token groups along channels (G channels of one
  * token per group, T * D/G per head). */
-static qkv_status cpu_quant_values(qkv_context *ctx, const void *params,
-                                   const qkv_tile_params *t)
+static qkv_status cpu_quant_values(const void *params, const qkv_tile_params *t, bool avx2)
 {
-    (void)ctx;
     const qkv_kivi_quant_params *p = params;
     return run_quant(p, t, PICK(kivi_avx2_quant_values_groups, scalar_quant_values_groups),
                      p->tokens * (p->head_dim / (size_t)p->group), "kivi_quant_values");
@@ -275,10 +272,8 @@ static bool dequant_streams(const qkv_tile_params *t, const void *out, bool avx2
 }
 
 /* Packed keys -> f32 [B, H, T, D], one item per (head, token group). */
-static qkv_status cpu_dequant_keys(qkv_context *ctx, const void *params,
-                                   const qkv_tile_params *t)
+static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t, bool avx2)
 {
-    (void)ctx;
     const qkv_kivi_dequant_params *p = params;
     const dq_keys_group_fn fn = PICK(kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
     const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_keys_group);
@@ -295,10 +290,8 @@ static qkv_status cpu_dequant_keys(qkv_context *ctx, const void *params,
 }
 
 /* Packed values -> f32 [B, H, T, D], one item per row. */
-static qkv_status cpu_dequant_values(qkv_context *ctx, const void *params,
-                                     const qkv_tile_params *t)
+static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *t, bool avx2)
 {
-    (void)ctx;
     const qkv_kivi_dequant_params *p = params;
     const dq_values_row_fn fn = PICK(kivi_avx2_dequant_values_row, scalar_dequant_values_row);
     const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_values_row);
@@ -429,9 +422,8 @@ static void decode_setup(kivi_cpu_decode *c, const qkv_kivi_decode_params *p,
 }
 
 /* Fused decode: items (batch, kv head, split) in parallel, then the merge. */
-static qkv_status cpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
+static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bool avx2)
 {
-    (void)ctx;
     const qkv_kivi_decode_params *p = params;
     kivi_cpu_decode c;
     decode_setup(&c, p, tile);
@@ -473,20 +465,32 @@ static qkv_status cpu_decode(qkv_context *ctx, const void *params, const qkv_til
     return QKV_OK;
 }
 
-/* ---- registry entries ------------------------------------------------------------- */
+/* ---- variants --------------------------------------------------------------------- */
 
-#define CPU_IMPL(NAME, OP, FN, SPACE)                                                          \
-    static const qkv_kernel_impl NAME = {OP, FN, (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, \
-                                         NULL};
+/* "avx2" (AVX2 + FMA + F16C work items; preferred where the CPU has them)
+ * and "scalar" (portable) variants of cpu kernel FN of op OP_NAME, both
+ * over tile space SPACE. */
+#define CPU_VARIANTS(OP_NAME, OP, FN, SPACE)                                                   \
+    static qkv_status FN##_avx2(qkv_context *ctx, const void *p, const qkv_tile_params *t)      \
+    {                                                                                          \
+        (void)ctx;                                                                             \
+        return FN(p, t, true);                                                                 \
+    }                                                                                          \
+    static qkv_status FN##_scalar(qkv_context *ctx, const void *p, const qkv_tile_params *t)    \
+    {                                                                                          \
+        (void)ctx;                                                                             \
+        return FN(p, t, false);                                                                \
+    }                                                                                          \
+    const qkv_variant qkv_##OP_NAME##_avx2 = {                                                 \
+        "avx2", OP, QKV_ON(QKV_BACKEND_CPU), FN##_avx2, qkv_cpu_avx2_supports,                  \
+        (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, NULL, false};                            \
+    const qkv_variant qkv_##OP_NAME##_scalar = {                                               \
+        "scalar", OP, QKV_ON(QKV_BACKEND_CPU), FN##_scalar, NULL,                               \
+        (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, NULL, false};
 
-CPU_IMPL(cpu_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space)
-CPU_IMPL(cpu_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space)
-CPU_IMPL(cpu_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequant_keys_space)
-CPU_IMPL(cpu_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
-         dequant_values_space)
-CPU_IMPL(cpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space)
-
-const qkv_kernel_impl *const qkv_cpu_kernels[] = {
-    &cpu_quant_keys_impl, &cpu_quant_values_impl, &cpu_dequant_keys_impl,
-    &cpu_dequant_values_impl, &cpu_decode_impl, &qkv_cpu_f16_decode_impl, NULL,
-};
+CPU_VARIANTS(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space)
+CPU_VARIANTS(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space)
+CPU_VARIANTS(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequant_keys_space)
+CPU_VARIANTS(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
+             dequant_values_space)
+CPU_VARIANTS(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space)

@@ -88,43 +88,89 @@ struct qkv_context {
     bool device_timer;   /* the backend's timer works on this device (set by open) */
 };
 
-/* ---- ops ------------------------------------------------------------------ */
+/* ---- ops and their variants ---------------------------------------------- */
 
+/* Every op of the suite, from the one list in src/ops/op_list.h. */
 typedef enum qkv_op_id {
-    QKV_OP_KIVI_QUANT_KEYS = 0,
-    QKV_OP_KIVI_QUANT_VALUES,
-    QKV_OP_KIVI_DEQUANT_KEYS,
-    QKV_OP_KIVI_DEQUANT_VALUES,
-    QKV_OP_KIVI_DECODE_ATTENTION,
-    QKV_OP_F16_DECODE_ATTENTION,
+#define QKV_OP(ID, name) QKV_OP_##ID,
+#include "op_list.h"
+#undef QKV_OP
     QKV_OP_COUNT
 } qkv_op_id;
 
-/* One backend's implementation of one op.  `params` points to the op's
- * public params struct, already validated. */
+/* One implementation of an op.  `params` points to the op's public params
+ * struct, already validated by the op's entry point. */
 typedef qkv_status (*qkv_kernel_fn)(qkv_context *ctx, const void *params,
                                     const qkv_tile_params *tile);
 
-typedef struct qkv_kernel_impl {
+/* Backends a variant runs on (bit mask of qkv_backend_kind). */
+#define QKV_ON(kind) (1u << (kind))
+#define QKV_ON_GPU (QKV_ON(QKV_BACKEND_OPENCL) | QKV_ON(QKV_BACKEND_CUDA))
+
+/* A named implementation of one op on some backends, with its own tile
+ * space.  An (op, backend) may have several; the dispatcher takes a
+ * variant forced by qkv_set_variant / $QKV_VARIANT, else the tuned choice,
+ * else the first in the op's list that supports the call. */
+typedef struct qkv_variant {
+    const char *name; /* "ref", "avx2", "scalar", "generic", ... */
     qkv_op_id op;
+    unsigned backends; /* QKV_ON(...) mask */
     qkv_kernel_fn run;
+    /* Whether the variant can run on ctx's device (params NULL) or run
+     * this call (params: the op's validated params struct); NULL: always. */
+    bool (*supports)(const qkv_context *ctx, const void *params);
     int nparams;
     const qkv_tile_param_def *params; /* tile space and defaults */
     /* Constraint on a configuration for a device (NULL: all valid). */
     bool (*valid)(const qkv_tile_params *tile, const qkv_device_info *dev);
-} qkv_kernel_impl;
+    /* Never chosen by default (e.g. not yet verified on hardware of its
+     * kind): only a table entry or the user selects it. */
+    bool needs_selection;
+} qkv_variant;
 
-/* Implementation of `op` on `backend`, or NULL. */
-const qkv_kernel_impl *qkv_kernel_find(qkv_op_id op, qkv_backend_kind backend);
-/* Defaults of an implementation's tile space. */
-void qkv_tile_defaults(const qkv_kernel_impl *impl, qkv_tile_params *tile);
+/* What the library knows of an op (the test-side description lives in
+ * src/dev/op_case.h). */
+typedef struct qkv_op_info {
+    qkv_op_id id;
+    const char *name;
+    const char *summary;
+    /* The size a call's tuning shape class is chosen by (e.g. context
+     * length), from the op's public params struct. */
+    size_t (*class_size)(const void *params);
+    const qkv_variant *const *variants; /* NULL-terminated, all backends */
+} qkv_op_info;
+
+/* `&v,` in a variant list where a GPU backend is compiled in, else nothing. */
+#if defined(QKV_HAVE_OPENCL) || defined(QKV_HAVE_CUDA)
+#define QKV_GPU_VARIANT(v) &v,
+#else
+#define QKV_GPU_VARIANT(v)
+#endif
+
+/* Each op's qkv_op_info_<name> (src/ops/<technique>/). */
+#define QKV_OP(ID, name) extern const qkv_op_info qkv_op_info_##name;
+#include "op_list.h"
+#undef QKV_OP
+
+/* The ops, indexed by qkv_op_id. */
+extern const qkv_op_info *const qkv_ops[QKV_OP_COUNT];
+/* The op named `name` ("kivi_quant_keys" ...), or NULL. */
+const qkv_op_info *qkv_op_find(const char *name);
+
+/* Whether variant v runs on ctx's backend and device (params NULL) or
+ * runs this call. */
+bool qkv_variant_supports(const qkv_variant *v, const qkv_context *ctx, const void *params);
+/* The k-th variant (k = 0, 1, ...) of op that runs on ctx's device, or
+ * NULL past the last. */
+const qkv_variant *qkv_variant_nth(qkv_op_id op, const qkv_context *ctx, int k);
+/* Variant `name` of op on backend kind, or NULL. */
+const qkv_variant *qkv_variant_find(qkv_op_id op, qkv_backend_kind kind, const char *name);
+/* Whether op has any variant on backend kind. */
+bool qkv_op_on_backend(qkv_op_id op, qkv_backend_kind kind);
+/* Defaults of a variant's tile space. */
+void qkv_tile_defaults(const qkv_variant *v, qkv_tile_params *tile);
 /* Run `op` on ctx with params after the op's own argument checks. */
 qkv_status qkv_dispatch(qkv_context *ctx, qkv_op_id op, const void *params);
-
-/* Implementation tables of each backend (NULL-terminated arrays). */
-extern const qkv_kernel_impl *const qkv_ref_kernels[];
-extern const qkv_kernel_impl *const qkv_cpu_kernels[];
-extern const qkv_kernel_impl *const qkv_gpu_kernels[]; /* opencl + cuda */
 
 /* Checks every buffer is on ctx and at least `bytes` long. */
 qkv_status qkv_check_buffer(const qkv_context *ctx, const qkv_buffer *buf,

@@ -58,9 +58,8 @@ typedef struct qkv_gpu_build {
 } qkv_gpu_build;
 int qkv_gpu_builds(qkv_gpu_build *out, int max);
 
-/* The f16 dense decode attention (gpu_dense.c): its implementation and its
- * builds (as qkv_gpu_builds). */
-extern const qkv_kernel_impl qkv_gpu_f16_decode_impl;
+/* The builds of the f16 dense decode attention (gpu_dense.c), as
+ * qkv_gpu_builds. */
 int qkv_gpu_dense_builds(qkv_gpu_build *out, int max);
 
 #endif

@@ -3,15 +3,18 @@
  * A table file holds one device:
  *     device <backend> <device-key>
  *     arch <backend> <arch-key>
- *     entry op=<name> class=<bound> params=<k=v,...> [provenance key=value ...]
+ *     entry op=<name> variant=<name> class=<bound> params=<k=v,...>
+ *           [tuned_us=<time>] [provenance key=value ...]
  * A context keeps the entries of files whose device key (level "device") or
- * arch key (level "arch") match its own; an entry whose parameters are not
- * in the kernel's space or do not fit the device is dropped with a warning
- * at load, and one that fails verification on first use is dropped then. */
+ * arch key (level "arch") match its own; an entry whose variant is unknown
+ * or cannot run on the device, or whose parameters are not in the variant's
+ * space or do not fit the device, is dropped with a warning at load; one
+ * that fails verification (the hook the tools install) on first use is
+ * dropped then. */
 #include "tuning.h"
-#include "harness.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -23,6 +26,8 @@ const size_t qkv_size_class_bound[QKV_SIZE_CLASSES] = {1, 16, 128, 1024, 4096, 1
 
 typedef struct tuning_entry {
     qkv_op_id op;
+    const qkv_variant *variant;
+    double tuned_us; /* its measured time (HUGE_VAL when not recorded) */
     int size_class;
     qkv_tile_level level;
     int verified; /* 0 not yet, 1 passed, -1 failed */
@@ -33,8 +38,10 @@ typedef struct tuning_entry {
 typedef struct qkv_tuning {
     int n, cap;
     tuning_entry *entries;
-    bool has_override[QKV_OP_COUNT];
-    qkv_tile_params override[QKV_OP_COUNT];
+    const qkv_variant *variant_override[QKV_OP_COUNT]; /* qkv_set_variant */
+    const qkv_variant *tile_override_variant[QKV_OP_COUNT]; /* qkv_set_tile_params */
+    qkv_tile_params tile_override[QKV_OP_COUNT];
+    const qkv_variant *forced_variant[QKV_OP_COUNT]; /* qkv_tile_force */
     const qkv_tile_params *forced[QKV_OP_COUNT];
 } qkv_tuning;
 
@@ -101,7 +108,7 @@ void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size)
 }
 
 /* Index of parameter `name` in impl's space, or -1. */
-static int param_index(const qkv_kernel_impl *impl, const char *name, size_t len)
+static int param_index(const qkv_variant *impl, const char *name, size_t len)
 {
     for (int i = 0; i < impl->nparams; i++)
         if (strlen(impl->params[i].name) == len && strncmp(impl->params[i].name, name, len) == 0)
@@ -117,7 +124,7 @@ static bool is_candidate(const qkv_tile_param_def *def, long v)
     return false;
 }
 
-bool qkv_tile_parse(const qkv_kernel_impl *impl, const qkv_device_info *dev, const char *text,
+bool qkv_tile_parse(const qkv_variant *impl, const qkv_device_info *dev, const char *text,
                     qkv_tile_params *tile, char *why, size_t why_size)
 {
     qkv_tile_defaults(impl, tile);
@@ -152,7 +159,7 @@ bool qkv_tile_parse(const qkv_kernel_impl *impl, const qkv_device_info *dev, con
     return true;
 }
 
-void qkv_tile_format(const qkv_kernel_impl *impl, const qkv_tile_params *tile, char *out,
+void qkv_tile_format(const qkv_variant *impl, const qkv_tile_params *tile, char *out,
                      size_t size)
 {
     size_t n = 0;
@@ -187,17 +194,23 @@ static bool field(const char *line, const char *key, char *out, size_t size)
 static bool parse_entry(qkv_context *ctx, const char *line, const char *where,
                         tuning_entry *t)
 {
-    char op[64], cls[32], params[256], why[160];
-    if (!field(line, "op", op, sizeof op) || !field(line, "class", cls, sizeof cls) ||
-        !field(line, "params", params, sizeof params)) {
-        warn("qkv: warning: %s: malformed entry (needs op=, class=, params=): ignored\n",
+    char op[64], variant[64], cls[32], params[256], why[160], us[32];
+    if (!field(line, "op", op, sizeof op) || !field(line, "variant", variant, sizeof variant) ||
+        !field(line, "class", cls, sizeof cls) || !field(line, "params", params, sizeof params)) {
+        warn("qkv: warning: %s: malformed entry (needs op=, variant=, class=, params=): "
+             "ignored\n",
              where);
         return false;
     }
-    const qkv_op_desc *desc = qkv_op_by_name(op);
-    const qkv_kernel_impl *impl = desc ? qkv_kernel_find(desc->id, ctx->backend->kind) : NULL;
-    if (!impl) {
+    const qkv_op_info *info = qkv_op_find(op);
+    if (!info || !qkv_op_on_backend(info->id, ctx->backend->kind)) {
         warn("qkv: warning: %s: op '%s' unknown on this backend: ignored\n", where, op);
+        return false;
+    }
+    const qkv_variant *v = qkv_variant_find(info->id, ctx->backend->kind, variant);
+    if (!v || !qkv_variant_supports(v, ctx, NULL)) {
+        warn("qkv: warning: %s: %s has no variant '%s' that runs on this device: ignored\n",
+             where, op, variant);
         return false;
     }
     char *end;
@@ -206,11 +219,13 @@ static bool parse_entry(qkv_context *ctx, const char *line, const char *where,
         warn("qkv: warning: %s: class '%s' is not a class bound: ignored\n", where, cls);
         return false;
     }
-    if (!qkv_tile_parse(impl, &ctx->info, params, &t->tile, why, sizeof why)) {
+    if (!qkv_tile_parse(v, &ctx->info, params, &t->tile, why, sizeof why)) {
         warn("qkv: warning: %s: parameters %s (%s): ignored\n", where, params, why);
         return false;
     }
-    t->op = desc->id;
+    t->op = info->id;
+    t->variant = v;
+    t->tuned_us = field(line, "tuned_us", us, sizeof us) ? strtod(us, NULL) : HUGE_VAL;
     t->size_class = qkv_size_class((size_t)bound);
     snprintf(t->source, sizeof t->source, "%s", where);
     return true;
@@ -300,7 +315,8 @@ static void load_path(qkv_context *ctx, const char *path)
     closedir(d);
 }
 
-/* $QKV_TILE_PARAMS = "[backend.]op:k=v,k=v;..." (no prefix: every backend) */
+/* $QKV_TILE_PARAMS = "[backend.]op[/variant]:k=v,k=v;..." (no prefix: every
+ * backend) */
 static void load_env_overrides(qkv_context *ctx)
 {
     const char *env = getenv("QKV_TILE_PARAMS");
@@ -327,6 +343,40 @@ static void load_env_overrides(qkv_context *ctx)
     free(copy);
 }
 
+/* $QKV_VARIANT = "[backend.]op=variant;..." (op "*": every op that has the
+ * variant on this backend; no prefix: every backend). */
+static void load_env_variants(qkv_context *ctx)
+{
+    const char *env = getenv("QKV_VARIANT");
+    if (!env)
+        return;
+    char *copy = strdup(env), *save = NULL;
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            warn("qkv: warning: QKV_VARIANT item '%s' is not op=variant: ignored\n", item);
+            continue;
+        }
+        *eq = '\0';
+        char *dot = strchr(item, '.');
+        if (dot) {
+            *dot = '\0';
+            if (strcmp(item, qkv_backend_name(ctx->backend->kind)) != 0)
+                continue;
+            item = dot + 1;
+        }
+        if (strcmp(item, "*") != 0) {
+            if (qkv_set_variant(ctx, item, eq + 1) != QKV_OK)
+                warn("qkv: warning: QKV_VARIANT: %s: ignored\n", qkv_last_error());
+            continue;
+        }
+        for (int op = 0; op < QKV_OP_COUNT; op++)
+            if (qkv_variant_find((qkv_op_id)op, ctx->backend->kind, eq + 1))
+                (void)qkv_set_variant(ctx, qkv_ops[op]->name, eq + 1);
+    }
+    free(copy);
+}
+
 void qkv_tuning_load(qkv_context *ctx)
 {
     const char *only = getenv("QKV_TUNING_ONLY_PATH"); /* 1: skip the built-in places */
@@ -341,6 +391,7 @@ void qkv_tuning_load(qkv_context *ctx)
     const char *env = getenv("QKV_TUNING_PATH");
     if (env)
         load_path(ctx, env);
+    load_env_variants(ctx);
     load_env_overrides(ctx);
 }
 
@@ -354,39 +405,27 @@ void qkv_tuning_free(qkv_context *ctx)
 
 void qkv_tuning_set_verifier(qkv_tile_verifier v) { verifier = v; }
 
-void qkv_tile_force(qkv_context *ctx, qkv_op_id op, const qkv_tile_params *tile)
+void qkv_tile_force(qkv_context *ctx, const qkv_variant *v, const qkv_tile_params *tile)
 {
     qkv_tuning *tu = tuning_of(ctx);
-    if (tu)
-        tu->forced[op] = tile;
+    if (tu) {
+        tu->forced_variant[v->op] = tile ? v : NULL;
+        tu->forced[v->op] = tile;
+    }
 }
 
-/* The default verifier: op on its odd validation shape against the
- * reference, guard regions and all. */
-static bool verify_against_reference(qkv_context *ctx, qkv_op_id op)
-{
-    const qkv_op_desc *desc = &qkv_op_table[op];
-    qkv_op_shape shapes[32];
-    const int n = desc->shapes("small", shapes, 32);
-    if (n == 0)
-        return false;
-    qkv_op_case c;
-    if (qkv_case_prepare(desc, &shapes[n > 1 ? 1 : 0], 77, &c) != QKV_OK)
-        return false;
-    qkv_check_result r;
-    qkv_case_check(desc, &c, ctx, &r);
-    qkv_case_free(&c);
-    return r.pass;
-}
-
-/* Verify entry e on ctx once; false (with a warning) if it fails. */
+/* Verify entry e on ctx once (when a verifier is installed); false, with a
+ * warning, if it fails. */
 static bool entry_usable(qkv_context *ctx, tuning_entry *e)
 {
     if (e->verified == 0) {
-        const qkv_tile_params tile = e->tile;
-        qkv_tile_force(ctx, e->op, &tile);
-        const bool ok = (verifier ? verifier : verify_against_reference)(ctx, e->op);
-        qkv_tile_force(ctx, e->op, NULL);
+        bool ok = true;
+        if (verifier) {
+            const qkv_tile_params tile = e->tile;
+            qkv_tile_force(ctx, e->variant, &tile);
+            ok = verifier(ctx, e->op);
+            qkv_tile_force(ctx, e->variant, NULL);
+        }
         e->verified = ok ? 1 : -1;
         if (!ok)
             warn("qkv: warning: %s: parameters fail verification against the reference on "
@@ -396,85 +435,176 @@ static bool entry_usable(qkv_context *ctx, tuning_entry *e)
     return e->verified > 0;
 }
 
-qkv_tile_level qkv_tile_resolve(qkv_context *ctx, qkv_op_id op, const qkv_kernel_impl *impl,
-                                size_t size, qkv_tile_params *tile)
+/* The table entry of op at `level` nearest to size class `want` whose
+ * variant is `only` (NULL: any) and supports the call; among entries of
+ * one class the fastest.  NULL if none. */
+static tuning_entry *nearest_entry(qkv_context *ctx, qkv_op_id op, int level, int want,
+                                   const qkv_variant *only, const void *params)
 {
     qkv_tuning *tu = ctx->tuning;
-    if (tu && tu->forced[op]) {
-        *tile = *tu->forced[op];
-        return QKV_LEVEL_OVERRIDE;
+    tuning_entry *best = NULL;
+    for (int i = 0; i < tu->n; i++) {
+        tuning_entry *e = &tu->entries[i];
+        if (e->op != op || (int)e->level != level || e->verified < 0 ||
+            (only && e->variant != only) || !qkv_variant_supports(e->variant, ctx, params))
+            continue;
+        const int d = abs(e->size_class - want), bd = best ? abs(best->size_class - want) : 99;
+        if (d < bd || (best && d == bd && (e->size_class < best->size_class ||
+                                           (e->size_class == best->size_class &&
+                                            e->tuned_us < best->tuned_us))))
+            best = e;
     }
-    if (tu && tu->has_override[op]) {
-        *tile = tu->override[op];
-        return QKV_LEVEL_OVERRIDE;
+    return best;
+}
+
+/* The first variant of op, in list order, that supports the call and may
+ * be chosen without being asked for; NULL if none. */
+static const qkv_variant *first_supporting(const qkv_context *ctx, qkv_op_id op,
+                                           const void *params)
+{
+    for (const qkv_variant *const *v = qkv_ops[op]->variants; *v; v++)
+        if (!(*v)->needs_selection && qkv_variant_supports(*v, ctx, params))
+            return *v;
+    return NULL;
+}
+
+qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const void *params, size_t size,
+                      qkv_choice *out)
+{
+    const qkv_op_info *info = qkv_ops[op];
+    qkv_tuning *tu = ctx->tuning;
+    if (tu && tu->forced[op]) {
+        *out = (qkv_choice){tu->forced_variant[op], *tu->forced[op], QKV_LEVEL_OVERRIDE};
+        return qkv_variant_supports(out->variant, ctx, params)
+                   ? QKV_OK
+                   : qkv_fail(QKV_ERR_UNSUPPORTED, "%s: variant '%s' does not support this call",
+                              info->name, out->variant->name);
+    }
+    const qkv_variant *only = tu ? tu->variant_override[op] : NULL;
+    if (only && !qkv_variant_supports(only, ctx, params))
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: the selected variant '%s' does not support "
+                        "this call on %s", info->name, only->name, ctx->info.name);
+    const qkv_variant *tiled = tu ? tu->tile_override_variant[op] : NULL;
+    if (tiled && (!only || only == tiled) && qkv_variant_supports(tiled, ctx, params)) {
+        *out = (qkv_choice){tiled, tu->tile_override[op], QKV_LEVEL_OVERRIDE};
+        return QKV_OK;
     }
     const int want = qkv_size_class(size);
     for (int level = QKV_LEVEL_DEVICE; tu && level >= QKV_LEVEL_ARCH; level--) {
-        for (;;) { /* nearest class; an entry failing verification drops out */
-            tuning_entry *best = NULL;
-            for (int i = 0; i < tu->n; i++) {
-                tuning_entry *e = &tu->entries[i];
-                if (e->op != op || (int)e->level != level || e->verified < 0)
-                    continue;
-                const int d = abs(e->size_class - want), bd = best ? abs(best->size_class - want) : 99;
-                if (d < bd || (d == bd && best && e->size_class < best->size_class))
-                    best = e;
+        tuning_entry *e; /* an entry failing verification drops out: look again */
+        while ((e = nearest_entry(ctx, op, level, want, only, params)))
+            if (entry_usable(ctx, e)) {
+                *out = (qkv_choice){e->variant, e->tile, (qkv_tile_level)level};
+                return QKV_OK;
             }
-            if (!best)
-                break;
-            if (entry_usable(ctx, best)) {
-                *tile = best->tile;
-                return (qkv_tile_level)level;
-            }
-        }
     }
-    qkv_tile_defaults(impl, tile);
-    return QKV_LEVEL_DEFAULT;
+    const qkv_variant *v = only ? only : first_supporting(ctx, op, params);
+    if (!v)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: no variant on %s supports this call",
+                        info->name, qkv_backend_name(ctx->backend->kind));
+    out->variant = v;
+    out->level = QKV_LEVEL_DEFAULT;
+    qkv_tile_defaults(v, &out->tile);
+    return QKV_OK;
+}
+
+/* "op" or "op/variant": the op and the variant named (NULL if none);
+ * fails with a message naming the caller `fn`. */
+static qkv_status parse_op_name(const qkv_context *ctx, const char *fn, const char *text,
+                                const qkv_op_info **info, const qkv_variant **v)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s", text);
+    char *slash = strchr(name, '/');
+    if (slash)
+        *slash = '\0';
+    *info = qkv_op_find(name);
+    *v = NULL;
+    if (!*info)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: unknown op '%s'", fn, name);
+    if (!qkv_op_on_backend((*info)->id, ctx->backend->kind))
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: %s has no %s kernel", fn, name,
+                        qkv_backend_name(ctx->backend->kind));
+    if (slash && !(*v = qkv_variant_find((*info)->id, ctx->backend->kind, slash + 1)))
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: %s has no variant '%s' on %s (see qkv info)",
+                        fn, name, slash + 1, qkv_backend_name(ctx->backend->kind));
+    return QKV_OK;
+}
+
+qkv_status qkv_set_variant(qkv_context *ctx, const char *op, const char *variant)
+{
+    if (!ctx || !op)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_variant: NULL argument");
+    const qkv_op_info *info;
+    const qkv_variant *v;
+    qkv_status st = parse_op_name(ctx, "qkv_set_variant", op, &info, &v);
+    if (st != QKV_OK)
+        return st;
+    qkv_tuning *tu = tuning_of(ctx);
+    if (!tu)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_set_variant: out of host memory");
+    if (variant) {
+        v = qkv_variant_find(info->id, ctx->backend->kind, variant);
+        if (!v)
+            return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_variant: %s has no variant '%s' on %s",
+                            info->name, variant, qkv_backend_name(ctx->backend->kind));
+        if (!qkv_variant_supports(v, ctx, NULL))
+            return qkv_fail(QKV_ERR_UNSUPPORTED, "qkv_set_variant: %s variant '%s' cannot run on "
+                            "%s", info->name, variant, ctx->info.name);
+    }
+    tu->variant_override[info->id] = variant ? v : NULL;
+    return QKV_OK;
 }
 
 qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *params)
 {
     if (!ctx || !op)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: NULL argument");
-    const qkv_op_desc *desc = qkv_op_by_name(op);
-    if (!desc)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: unknown op '%s'", op);
-    const qkv_kernel_impl *impl = qkv_kernel_find(desc->id, ctx->backend->kind);
-    if (!impl)
-        return qkv_fail(QKV_ERR_UNSUPPORTED, "qkv_set_tile_params: %s has no %s kernel", op,
-                        qkv_backend_name(ctx->backend->kind));
+    const qkv_op_info *info;
+    const qkv_variant *v;
+    qkv_status st = parse_op_name(ctx, "qkv_set_tile_params", op, &info, &v);
+    if (st != QKV_OK)
+        return st;
     qkv_tuning *tu = tuning_of(ctx);
     if (!tu)
         return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_set_tile_params: out of host memory");
     if (!params) {
-        tu->has_override[desc->id] = false;
+        tu->tile_override_variant[info->id] = NULL;
         return QKV_OK;
     }
+    if (!v) /* the selected variant, else the device's first */
+        v = tu->variant_override[info->id] ? tu->variant_override[info->id]
+                                           : first_supporting(ctx, info->id, NULL);
+    if (!v || !qkv_variant_supports(v, ctx, NULL))
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "qkv_set_tile_params: %s: no variant to set "
+                        "parameters of on %s", info->name, ctx->info.name);
     qkv_tile_params tile;
     char why[160];
-    if (!qkv_tile_parse(impl, &ctx->info, params, &tile, why, sizeof why))
-        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: %s: %s", op, why);
-    tu->override[desc->id] = tile;
-    tu->has_override[desc->id] = true;
+    if (!qkv_tile_parse(v, &ctx->info, params, &tile, why, sizeof why))
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: %s/%s: %s", info->name,
+                        v->name, why);
+    tu->tile_override[info->id] = tile;
+    tu->tile_override_variant[info->id] = v;
     return QKV_OK;
 }
 
 qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, char *params,
-                               size_t params_size, const char **level)
+                               size_t params_size, const char **variant, const char **level)
 {
     if (!ctx || !op || !params || !params_size)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_get_tile_params: NULL argument");
-    const qkv_op_desc *desc = qkv_op_by_name(op);
-    if (!desc)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_get_tile_params: unknown op '%s'", op);
-    const qkv_kernel_impl *impl = qkv_kernel_find(desc->id, ctx->backend->kind);
-    if (!impl)
-        return qkv_fail(QKV_ERR_UNSUPPORTED, "qkv_get_tile_params: %s has no %s kernel", op,
-                        qkv_backend_name(ctx->backend->kind));
-    qkv_tile_params tile;
-    const qkv_tile_level l = qkv_tile_resolve(ctx, desc->id, impl, size, &tile);
-    qkv_tile_format(impl, &tile, params, params_size);
+    const qkv_op_info *info;
+    const qkv_variant *v;
+    qkv_status st = parse_op_name(ctx, "qkv_get_tile_params", op, &info, &v);
+    if (st != QKV_OK)
+        return st;
+    qkv_choice ch;
+    if ((st = qkv_choose(ctx, info->id, NULL, size, &ch)) != QKV_OK)
+        return st;
+    qkv_tile_format(ch.variant, &ch.tile, params, params_size);
+    if (variant)
+        *variant = ch.variant->name;
     if (level)
-        *level = qkv_tile_level_name(l);
+        *level = qkv_tile_level_name(ch.level);
     return QKV_OK;
 }

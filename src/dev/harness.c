@@ -1,7 +1,6 @@
 /* harness.c - runs an op case on a backend with guarded, poisoned outputs
  * and compares against the reference by the rules of the spec README. */
 #include "harness.h"
-#include "kivi_ref.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,12 +21,11 @@ void qkv_case_free(qkv_op_case *c)
     }
 }
 
-/* Elements that tie flags are kept for: codes of a code tensor, values of
- * an f16 tensor. */
-static size_t tie_count(const qkv_op_case *c, int i)
+/* Whether output tensor t keeps tie flags. */
+static bool has_ties(const qkv_tensor_desc *t)
 {
-    const size_t n = qkv_tensor_count(&c->t[i]);
-    return c->t[i].cmp == QKV_CMP_CODES ? n * (size_t)(32 / c->shape.bits) : n;
+    return t->output && (t->cmp == QKV_CMP_CODES || t->cmp == QKV_CMP_F16 ||
+                         t->cmp == QKV_CMP_INDEX_SET);
 }
 
 qkv_status qkv_case_inputs(const qkv_op_desc *op, const qkv_op_shape *shape, uint64_t seed,
@@ -41,9 +39,9 @@ qkv_status qkv_case_inputs(const qkv_op_desc *op, const qkv_op_shape *shape, uin
         if (!bytes)
             continue;
         c->host[i] = calloc(1, bytes);
-        if (c->t[i].output && c->t[i].cmp != QKV_CMP_FLOAT)
-            c->tie[i] = calloc(1, tie_count(c, i));
-        if (!c->host[i] || (c->t[i].output && c->t[i].cmp != QKV_CMP_FLOAT && !c->tie[i])) {
+        if (has_ties(&c->t[i]))
+            c->tie[i] = calloc(1, qkv_tensor_tie_count(&c->t[i]));
+        if (!c->host[i] || (has_ties(&c->t[i]) && !c->tie[i])) {
             qkv_case_free(c);
             return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory for case %s", shape->label);
         }
@@ -124,15 +122,23 @@ qkv_status qkv_case_run(const qkv_op_desc *op, const qkv_op_case *c, qkv_context
     return st;
 }
 
+/* Code k of a packed stream of `bits`-bit codes, low bits first. */
+static unsigned code_at(const uint32_t *words, size_t k, int bits)
+{
+    const size_t per = (size_t)(32 / bits);
+    return (unsigned)(words[k / per] >> (k % per * (size_t)bits)) & ((1u << bits) - 1u);
+}
+
 /* Code differences of a packed output: off-by-one at flagged ties counts
  * as a tie, anything else as a mismatch. */
-static void compare_codes(const qkv_op_case *c, int i, const uint32_t *got, qkv_check_result *r)
+static void compare_codes(const qkv_op_case *c, int i, const void *got_bytes,
+                          qkv_check_result *r)
 {
-    const int bits = c->shape.bits;
-    const uint32_t *ref = c->host[i];
-    const size_t n = tie_count(c, i);
+    const int bits = c->t[i].code_bits;
+    const uint32_t *ref = c->host[i], *got = got_bytes;
+    const size_t n = qkv_tensor_tie_count(&c->t[i]);
     for (size_t k = 0; k < n; k++) {
-        const unsigned a = kivi_code_get(got, k, bits), b = kivi_code_get(ref, k, bits);
+        const unsigned a = code_at(got, k, bits), b = code_at(ref, k, bits);
         if (a == b)
             continue;
         if ((a == b + 1 || b == a + 1) && c->tie[i][k])
@@ -142,10 +148,75 @@ static void compare_codes(const qkv_op_case *c, int i, const uint32_t *got, qkv_
     }
 }
 
-/* f16 bit patterns: 1 ulp apart at a flagged tie is tolerated. */
-static void compare_f16(const qkv_op_case *c, int i, const uint16_t *got, qkv_check_result *r)
+/* Identical bytes, counted per element. */
+static void compare_exact(const qkv_op_case *c, int i, const void *got, qkv_check_result *r)
 {
-    const uint16_t *ref = c->host[i];
+    const size_t size = qkv_dtype_size(c->t[i].dtype), n = qkv_tensor_count(&c->t[i]);
+    const uint8_t *a = got, *b = c->host[i];
+    for (size_t k = 0; k < n; k++)
+        r->mismatches += memcmp(a + k * size, b + k * size, size) != 0;
+}
+
+static int compare_i32(const void *a, const void *b)
+{
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Whether sorted row[0..n) holds v. */
+static bool sorted_has(const int32_t *row, size_t n, int32_t v)
+{
+    return bsearch(&v, row, n, sizeof *row, compare_i32) != NULL;
+}
+
+/* Rows (the last dim) of i32 indices as sets, -1 padding ignored: an index
+ * of one set missing from the other is a tie where the reference flags it
+ * (an index at the cut, swappable for another), else a mismatch; a repeated
+ * index is a mismatch. */
+static void compare_index_sets(const qkv_op_case *c, int i, const void *got_bytes,
+                               qkv_check_result *r)
+{
+    const qkv_tensor_desc *t = &c->t[i];
+    const size_t width = t->ndim ? t->shape[t->ndim - 1] : 1;
+    const size_t rows = width ? qkv_tensor_count(t) / width : 0;
+    int32_t *a = malloc(2 * width * sizeof *a);
+    if (!a) {
+        r->mismatches++;
+        return;
+    }
+    int32_t *b = a + width;
+    for (size_t row = 0; row < rows; row++) {
+        memcpy(a, (const int32_t *)got_bytes + row * width, width * sizeof *a);
+        memcpy(b, (const int32_t *)c->host[i] + row * width, width * sizeof *b);
+        qsort(a, width, sizeof *a, compare_i32);
+        qsort(b, width, sizeof *b, compare_i32);
+        size_t ref_ties = 0, ref_missing = 0, got_extra = 0;
+        for (size_t k = 0; k < width; k++) {
+            if (k > 0 && a[k] == a[k - 1] && a[k] != -1)
+                r->mismatches++;
+            if (a[k] != -1 && !sorted_has(b, width, a[k]))
+                got_extra++;
+            if (b[k] != -1 && !sorted_has(a, width, b[k]))
+                ref_missing++;
+        }
+        /* flags are per position of the reference row as it was written */
+        const int32_t *ref_row = (const int32_t *)c->host[i] + row * width;
+        for (size_t k = 0; k < width; k++)
+            if (ref_row[k] != -1 && !sorted_has(a, width, ref_row[k]) && c->tie[i][row * width + k])
+                ref_ties++;
+        if (ref_missing == ref_ties && got_extra == ref_missing) {
+            r->ties += ref_ties;
+        } else {
+            r->mismatches += ref_missing > got_extra ? ref_missing : got_extra;
+        }
+    }
+    free(a);
+}
+
+/* f16 bit patterns: 1 ulp apart at a flagged tie is tolerated. */
+static void compare_f16(const qkv_op_case *c, int i, const void *got_bytes, qkv_check_result *r)
+{
+    const uint16_t *ref = c->host[i], *got = got_bytes;
     for (size_t k = 0; k < qkv_tensor_count(&c->t[i]); k++) {
         if (got[k] == ref[k])
             continue;
@@ -157,9 +228,10 @@ static void compare_f16(const qkv_op_case *c, int i, const uint16_t *got, qkv_ch
 }
 
 /* NMSE sum((y-r)^2)/sum(r^2), max |y-r|, and NaNs the reference lacks. */
-static void compare_float(const qkv_op_case *c, int i, const float *got, qkv_check_result *r)
+static void compare_float(const qkv_op_case *c, int i, const void *got_bytes,
+                          qkv_check_result *r)
 {
-    const float *ref = c->host[i];
+    const float *ref = c->host[i], *got = got_bytes;
     double err = 0.0, norm = 0.0;
     for (size_t k = 0; k < qkv_tensor_count(&c->t[i]); k++) {
         if (isnan(got[k]) && !isnan(ref[k])) {
@@ -174,6 +246,17 @@ static void compare_float(const qkv_op_case *c, int i, const float *got, qkv_che
     const double nmse = norm > 0.0 ? err / norm : err;
     r->nmse = fmax(r->nmse, nmse);
 }
+
+/* The comparison hook of each qkv_cmp_kind (NULL: not compared). */
+typedef void (*compare_fn)(const qkv_op_case *c, int i, const void *got, qkv_check_result *r);
+static const compare_fn compare_hooks[] = {
+    [QKV_CMP_NONE] = NULL,
+    [QKV_CMP_EXACT] = compare_exact,
+    [QKV_CMP_CODES] = compare_codes,
+    [QKV_CMP_F16] = compare_f16,
+    [QKV_CMP_FLOAT] = compare_float,
+    [QKV_CMP_INDEX_SET] = compare_index_sets,
+};
 
 /* Count changed guard bytes around an output read back as `bytes`. */
 static size_t guard_changes(const uint8_t *whole, size_t bytes, size_t guard)
@@ -210,12 +293,8 @@ static qkv_status compare_outputs(const qkv_op_desc *op, const qkv_op_case *c,
         }
         r->guard_violations += guard_changes(h, bytes, GUARD_BYTES);
         const void *got = h + GUARD_BYTES;
-        switch (c->t[i].cmp) {
-        case QKV_CMP_CODES: compare_codes(c, i, got, r); break;
-        case QKV_CMP_F16: compare_f16(c, i, got, r); break;
-        case QKV_CMP_FLOAT: compare_float(c, i, got, r); break;
-        default: break;
-        }
+        if (compare_hooks[c->t[i].cmp])
+            compare_hooks[c->t[i].cmp](c, i, got, r);
         free(h);
     }
     r->pass = r->mismatches == 0 && r->guard_violations == 0 && r->nan_mismatches == 0 &&

@@ -3,7 +3,7 @@
 #ifndef QKV_HARNESS_H
 #define QKV_HARNESS_H
 
-#include "op_table.h"
+#include "op_case.h"
 
 /* Outcome of one op case on one backend. */
 typedef struct qkv_check_result {
@@ -43,5 +43,10 @@ void qkv_case_release(const qkv_op_case *c, qkv_buffer **bufs);
  * reference outputs. */
 void qkv_case_check(const qkv_op_desc *op, const qkv_op_case *c, qkv_context *ctx,
                     qkv_check_result *r);
+
+/* Install the check of tuning-table entries against the reference before
+ * their first use (verify.c); the tools, tests and benchmarks call it at
+ * start-up. */
+void qkv_dev_install_verifier(void);
 
 #endif

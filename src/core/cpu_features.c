@@ -44,3 +44,10 @@ void qkv_cpu_model_name(char *out, size_t size)
     }
     fclose(f);
 }
+
+bool qkv_cpu_avx2_supports(const qkv_context *ctx, const void *params)
+{
+    (void)ctx;
+    (void)params;
+    return qkv_cpu_has_avx2();
+}

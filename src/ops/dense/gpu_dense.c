@@ -1,6 +1,7 @@
 /* gpu_dense.c - host side of the f16 dense decode attention on OpenCL and
  * CUDA: the two FlashDecoding passes of kernels/opencl/dense.cl with the
  * tile parameters turned into -D macros. */
+#include "dense_variants.h"
 #include "gpu.h"
 
 #include <limits.h>
@@ -105,10 +106,10 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     return gpu->launch(ctx, merge, 2, g2, l2, 3, margs);
 }
 
-const qkv_kernel_impl qkv_gpu_f16_decode_impl = {
-    QKV_OP_F16_DECODE_ATTENTION, gpu_f16_decode,
+const qkv_variant qkv_f16_decode_attention_generic = {
+    "generic", QKV_OP_F16_DECODE_ATTENTION, QKV_ON_GPU, gpu_f16_decode, NULL,
     (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space,
-    f16_decode_valid};
+    f16_decode_valid, false};
 
 int qkv_gpu_dense_builds(qkv_gpu_build *out, int max)
 {

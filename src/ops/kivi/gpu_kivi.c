@@ -2,6 +2,7 @@
  * sequence per op over the kernels of kernels/opencl/kivi.cl, with the tile
  * parameters turned into -D macros. */
 #include "gpu.h"
+#include "kivi_variants.h"
 #include "quant_input_check.h"
 
 #include <limits.h>
@@ -345,26 +346,25 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     return qkv_gpu_ops_of(ctx)->launch(ctx, merge, 2, g2, l2, 3, margs);
 }
 
-/* ---- registry entries ----------------------------------------------------- */
+/* ---- variants ---------------------------------------------------------- */
 
-#define GPU_IMPL(NAME, OP, FN, SPACE, VALID)                                                   \
-    static const qkv_kernel_impl NAME = {OP, FN,                                              \
-                                         (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, VALID};
+/* The "generic" variant of op OP_NAME: the OpenCL C kernels, run by
+ * OpenCL and (through NVRTC) CUDA. */
+#define GPU_VARIANT(OP_NAME, OP, FN, SPACE, VALID)                                             \
+    const qkv_variant qkv_##OP_NAME##_generic = {                                              \
+        "generic", OP, QKV_ON_GPU, FN, NULL, (int)(sizeof SPACE / sizeof SPACE[0]), SPACE,      \
+        VALID, false};
 
-GPU_IMPL(gpu_quant_keys_impl, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_keys_space,
-         wg_valid)
-GPU_IMPL(gpu_quant_values_impl, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values,
-         quant_values_space, wg_valid)
-GPU_IMPL(gpu_dequant_keys_impl, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_keys_space,
-         wg_valid)
-GPU_IMPL(gpu_dequant_values_impl, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
-         dequant_values_space, wg_valid)
-GPU_IMPL(gpu_decode_impl, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space, decode_valid)
-
-const qkv_kernel_impl *const qkv_gpu_kernels[] = {
-    &gpu_quant_keys_impl, &gpu_quant_values_impl, &gpu_dequant_keys_impl,
-    &gpu_dequant_values_impl, &gpu_decode_impl, &qkv_gpu_f16_decode_impl, NULL,
-};
+GPU_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_keys_space,
+            wg_valid)
+GPU_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values, quant_values_space,
+            wg_valid)
+GPU_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_keys_space,
+            wg_valid)
+GPU_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
+            dequant_values_space, wg_valid)
+GPU_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space,
+            decode_valid)
 
 /* Appends a kivi build with `defines` if there is room. */
 static void add_build(qkv_gpu_build *out, int max, int *n, const char *defines)

@@ -29,9 +29,9 @@ void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size);
 /* "wg=64,split=512" <-> tile values of impl; parse fails (message in why)
  * on unknown names, values outside the candidates, or a configuration the
  * device cannot run.  Missing names keep their defaults. */
-bool qkv_tile_parse(const qkv_kernel_impl *impl, const qkv_device_info *dev, const char *text,
+bool qkv_tile_parse(const qkv_variant *impl, const qkv_device_info *dev, const char *text,
                     qkv_tile_params *tile, char *why, size_t why_size);
-void qkv_tile_format(const qkv_kernel_impl *impl, const qkv_tile_params *tile, char *out,
+void qkv_tile_format(const qkv_variant *impl, const qkv_tile_params *tile, char *out,
                      size_t size);
 
 /* Load the tables for ctx (installed data dir, the source tree's
@@ -40,16 +40,34 @@ void qkv_tile_format(const qkv_kernel_impl *impl, const qkv_tile_params *tile, c
 void qkv_tuning_load(qkv_context *ctx);
 void qkv_tuning_free(qkv_context *ctx);
 
-/* Parameters a call of `size` of op uses on ctx, and their level. */
-qkv_tile_level qkv_tile_resolve(qkv_context *ctx, qkv_op_id op, const qkv_kernel_impl *impl,
-                                size_t size, qkv_tile_params *tile);
+/* What a call runs: a variant, its tile parameters, and where they come
+ * from. */
+typedef struct qkv_choice {
+    const qkv_variant *variant;
+    qkv_tile_params tile;
+    qkv_tile_level level;
+} qkv_choice;
 
-/* How a table entry is checked before its first use on a context: runs op
- * on ctx (with the entry's parameters forced) against the reference. */
+/* The variant and parameters a call of op of `size` (its shape class) uses
+ * on ctx: a forced (qkv_tile_force) variant, else a selected one
+ * (qkv_set_variant, $QKV_VARIANT) with its override, table entry or
+ * defaults, else a tile override's variant, else the fastest table entry of
+ * the nearest class (device, then arch level), else the first variant that
+ * supports the call.  `params` is the op's params struct, or NULL for the
+ * device's choice without a call.  QKV_ERR_UNSUPPORTED when nothing
+ * supports the call. */
+qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const void *params, size_t size,
+                      qkv_choice *out);
+
+/* How a table entry is checked before its first use on a context (the
+ * tools install one that runs op against the reference; without one,
+ * entries are trusted: qkv tune verified them when it wrote them).  It runs
+ * op on ctx, where the entry's variant and parameters are forced. */
 typedef bool (*qkv_tile_verifier)(qkv_context *ctx, qkv_op_id op);
-/* Replace the verifier (tests); NULL restores the default. */
+/* Install a verifier; NULL removes it. */
 void qkv_tuning_set_verifier(qkv_tile_verifier verifier);
-/* Force `tile` for op on ctx until cleared with NULL. */
-void qkv_tile_force(qkv_context *ctx, qkv_op_id op, const qkv_tile_params *tile);
+/* Force variant v with `tile` for v's op on ctx until cleared with tile
+ * NULL. */
+void qkv_tile_force(qkv_context *ctx, const qkv_variant *v, const qkv_tile_params *tile);
 
 #endif

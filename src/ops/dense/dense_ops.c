@@ -1,6 +1,6 @@
 /* dense_ops.c - public entry point of the f16 dense decode attention:
  * argument checks, capacity default, then dispatch to the context's backend. */
-#include "qkv_internal.h"
+#include "dense_variants.h"
 
 /* Checks a decode call; r receives it with the KV capacity (rows per head)
  * resolved.  Shapes: query/output f32 [B, Hq, D], keys/values f16
@@ -44,3 +44,18 @@ qkv_status qkv_f16_decode_attention(qkv_context *ctx, const qkv_f16_decode_param
     const qkv_status st = check_f16_decode(ctx, p, &r);
     return st != QKV_OK ? st : qkv_dispatch(ctx, QKV_OP_F16_DECODE_ATTENTION, &r);
 }
+
+/* Tuning shape class: by context length. */
+static size_t f16_decode_class_size(const void *params)
+{
+    return ((const qkv_f16_decode_params *)params)->tokens;
+}
+
+static const qkv_variant *const f16_decode_variants[] = {
+    &qkv_f16_decode_attention_ref, &qkv_f16_decode_attention_avx2,
+    &qkv_f16_decode_attention_scalar, QKV_GPU_VARIANT(qkv_f16_decode_attention_generic) NULL};
+
+const qkv_op_info qkv_op_info_f16_decode_attention = {
+    QKV_OP_F16_DECODE_ATTENTION, "f16_decode_attention",
+    "dense decode attention over an f16 KV cache (GQA, batched; KIVI's baseline)",
+    f16_decode_class_size, f16_decode_variants};

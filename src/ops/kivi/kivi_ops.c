@@ -1,6 +1,6 @@
 /* kivi_ops.c - public KIVI entry points: argument checks, capacity
  * defaults, then dispatch to the context's backend. */
-#include "qkv_internal.h"
+#include "kivi_variants.h"
 
 #include <string.h>
 
@@ -219,3 +219,43 @@ qkv_status qkv_kivi_decode_attention(qkv_context *ctx, const qkv_kivi_decode_par
         return st;
     return qkv_dispatch(ctx, QKV_OP_KIVI_DECODE_ATTENTION, &r);
 }
+
+/* ---- the ops: variants in the order the dispatcher prefers them ---------- */
+
+/* Tuning shape classes: quantizers by tokens per call, decode attention by
+ * context length. */
+static size_t quant_class_size(const void *params)
+{
+    return ((const qkv_kivi_quant_params *)params)->tokens;
+}
+
+static size_t dequant_class_size(const void *params)
+{
+    return ((const qkv_kivi_dequant_params *)params)->tokens;
+}
+
+static size_t decode_class_size(const void *params)
+{
+    const qkv_kivi_decode_params *p = params;
+    return p->k_quant + p->k_resid;
+}
+
+/* qkv_op_info_OP_NAME with the ref, avx2, scalar and generic variants. */
+#define KIVI_OP(OP_NAME, OP, SUMMARY, CLASS_SIZE)                                              \
+    static const qkv_variant *const OP_NAME##_variants[] = {                                   \
+        &qkv_##OP_NAME##_ref, &qkv_##OP_NAME##_avx2, &qkv_##OP_NAME##_scalar,                 \
+        QKV_GPU_VARIANT(qkv_##OP_NAME##_generic) NULL};                                        \
+    const qkv_op_info qkv_op_info_##OP_NAME = {OP, #OP_NAME, SUMMARY, CLASS_SIZE,              \
+                                              OP_NAME##_variants};
+
+KIVI_OP(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS,
+        "KIVI keys -> packed per-channel codes, f16 scale/min", quant_class_size)
+KIVI_OP(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES,
+        "KIVI values -> packed per-token codes, f16 scale/min", quant_class_size)
+KIVI_OP(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, "packed per-channel keys -> f32",
+        dequant_class_size)
+KIVI_OP(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, "packed per-token values -> f32",
+        dequant_class_size)
+KIVI_OP(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION,
+        "fused decode attention over packed + f16 residual KV (GQA, batched)",
+        decode_class_size)
