@@ -152,6 +152,10 @@ START_TEST(test_variant_choice)
     ck_assert(qkv_set_variant(ctx, OP, NULL) == QKV_OK);
     ck_assert(qkv_get_tile_params(ctx, OP, 4096, p, sizeof p, &variant, NULL) == QKV_OK);
     ck_assert_str_eq(variant, avx2 ? "avx2" : "scalar");
+    ck_assert(qkv_get_tile_params(ctx, OP "/scalar", 4096, p, sizeof p, &variant, &level) ==
+              QKV_OK); /* one variant's own entry, without selecting it */
+    ck_assert_str_eq(variant, "scalar");
+    ck_assert(strstr(p, "split_tokens=512") != NULL);
     qkv_close(ctx);
     setenv("QKV_VARIANT", "cpu.*=scalar", 1);
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
@@ -228,7 +232,7 @@ END_TEST
 START_TEST(test_verified_entry_used_by_calls)
 {
     qkv_dev_install_verifier();
-    write_table(NULL, NULL, "entry op=" OP " variant=scalar class=128 params=split_tokens=128,value_block=16\n");
+    write_table(NULL, NULL, "entry op=" OP " variant=scalar class=128 params=split_tokens=128,omp_chunk=2\n");
     qkv_context *ctx;
     ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
     char p[256];

@@ -365,7 +365,8 @@ const qkv_variant qkv_f16_decode_attention_avx2 = {
     "avx2", QKV_OP_F16_DECODE_ATTENTION, QKV_ON(QKV_BACKEND_CPU), cpu_f16_decode_avx2,
     avx2_supports, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
     f16_decode_space, NULL, false};
+/* The scalar variant's space: split_tokens and omp_chunk (block_tokens and
+ * prefetch are read by the AVX2 item only). */
 const qkv_variant qkv_f16_decode_attention_scalar = {
     "scalar", QKV_OP_F16_DECODE_ATTENTION, QKV_ON(QKV_BACKEND_CPU), cpu_f16_decode_scalar,
-    NULL, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space, NULL,
-    false};
+    NULL, 2, f16_decode_space, NULL, false};

@@ -468,9 +468,10 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bo
 /* ---- variants --------------------------------------------------------------------- */
 
 /* "avx2" (AVX2 + FMA + F16C work items; preferred where the CPU has them)
- * and "scalar" (portable) variants of cpu kernel FN of op OP_NAME, both
- * over tile space SPACE. */
-#define CPU_VARIANTS(OP_NAME, OP, FN, SPACE)                                                   \
+ * and "scalar" (portable) variants of cpu kernel FN of op OP_NAME over tile
+ * space SPACE; the scalar variant's space leaves out the last AVX2_ONLY
+ * parameters (those only the AVX2 items read). */
+#define CPU_VARIANTS(OP_NAME, OP, FN, SPACE, AVX2_ONLY)                                        \
     static qkv_status FN##_avx2(qkv_context *ctx, const void *p, const qkv_tile_params *t)      \
     {                                                                                          \
         (void)ctx;                                                                             \
@@ -486,11 +487,13 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bo
         (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, NULL, false};                            \
     const qkv_variant qkv_##OP_NAME##_scalar = {                                               \
         "scalar", OP, QKV_ON(QKV_BACKEND_CPU), FN##_scalar, NULL,                               \
-        (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, NULL, false};
+        (int)(sizeof SPACE / sizeof SPACE[0]) - (AVX2_ONLY), SPACE, NULL, false};
 
-CPU_VARIANTS(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space)
-CPU_VARIANTS(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space)
-CPU_VARIANTS(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequant_keys_space)
+CPU_VARIANTS(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space, 0)
+CPU_VARIANTS(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space,
+             0)
+CPU_VARIANTS(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequant_keys_space,
+             1)
 CPU_VARIANTS(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
-             dequant_values_space)
-CPU_VARIANTS(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space)
+             dequant_values_space, 1)
+CPU_VARIANTS(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space, 2)

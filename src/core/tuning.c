@@ -468,8 +468,8 @@ static const qkv_variant *first_supporting(const qkv_context *ctx, qkv_op_id op,
     return NULL;
 }
 
-qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const void *params, size_t size,
-                      qkv_choice *out)
+qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const qkv_variant *asked,
+                      const void *params, size_t size, qkv_choice *out)
 {
     const qkv_op_info *info = qkv_ops[op];
     qkv_tuning *tu = ctx->tuning;
@@ -480,7 +480,7 @@ qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const void *params, size_t
                    : qkv_fail(QKV_ERR_UNSUPPORTED, "%s: variant '%s' does not support this call",
                               info->name, out->variant->name);
     }
-    const qkv_variant *only = tu ? tu->variant_override[op] : NULL;
+    const qkv_variant *only = asked ? asked : tu ? tu->variant_override[op] : NULL;
     if (only && !qkv_variant_supports(only, ctx, params))
         return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: the selected variant '%s' does not support "
                         "this call on %s", info->name, only->name, ctx->info.name);
@@ -599,7 +599,7 @@ qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, ch
     if (st != QKV_OK)
         return st;
     qkv_choice ch;
-    if ((st = qkv_choose(ctx, info->id, NULL, size, &ch)) != QKV_OK)
+    if ((st = qkv_choose(ctx, info->id, v, NULL, size, &ch)) != QKV_OK)
         return st;
     qkv_tile_format(ch.variant, &ch.tile, params, params_size);
     if (variant)

@@ -49,15 +49,15 @@ typedef struct qkv_choice {
 } qkv_choice;
 
 /* The variant and parameters a call of op of `size` (its shape class) uses
- * on ctx: a forced (qkv_tile_force) variant, else a selected one
- * (qkv_set_variant, $QKV_VARIANT) with its override, table entry or
+ * on ctx: a forced (qkv_tile_force) variant, else `asked` or the selected
+ * one (qkv_set_variant, $QKV_VARIANT) with its override, table entry or
  * defaults, else a tile override's variant, else the fastest table entry of
  * the nearest class (device, then arch level), else the first variant that
  * supports the call.  `params` is the op's params struct, or NULL for the
  * device's choice without a call.  QKV_ERR_UNSUPPORTED when nothing
  * supports the call. */
-qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const void *params, size_t size,
-                      qkv_choice *out);
+qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const qkv_variant *asked,
+                      const void *params, size_t size, qkv_choice *out);
 
 /* How a table entry is checked before its first use on a context (the
  * tools install one that runs op against the reference; without one,
