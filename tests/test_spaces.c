@@ -25,34 +25,34 @@ static size_t full_points(qkv_backend_kind kind)
 }
 
 /* Number of candidates of parameter i. */
-static int candidates(const qkv_variant *impl, int i)
+static int candidates(const qkv_variant *v, int i)
 {
     int n = 0;
-    while (n < QKV_MAX_CANDIDATES && impl->params[i].candidates[n])
+    while (n < QKV_MAX_CANDIDATES && v->params[i].candidates[n])
         n++;
     return n;
 }
 
 /* Tile of configuration number `k` of the space (mixed radix over the
  * parameters' candidate counts). */
-static void point_of(const qkv_variant *impl, size_t k, qkv_tile_params *tile)
+static void point_of(const qkv_variant *v, size_t k, qkv_tile_params *tile)
 {
-    qkv_tile_defaults(impl, tile);
-    for (int i = 0; i < impl->nparams; i++) {
-        const size_t n = (size_t)candidates(impl, i);
-        tile->value[i] = impl->params[i].candidates[k % n];
+    qkv_tile_defaults(v, tile);
+    for (int i = 0; i < v->nparams; i++) {
+        const size_t n = (size_t)candidates(v, i);
+        tile->value[i] = v->params[i].candidates[k % n];
         k /= n;
     }
 }
 
 /* Tile of the sample's point j: for j < widest, candidate j (mod its count)
  * of every parameter, shifted per parameter so pairs vary; then an LCG. */
-static void sample_point(const qkv_variant *impl, size_t j, int widest, uint64_t *lcg,
+static void sample_point(const qkv_variant *v, size_t j, int widest, uint64_t *lcg,
                          qkv_tile_params *tile)
 {
-    qkv_tile_defaults(impl, tile);
-    for (int i = 0; i < impl->nparams; i++) {
-        const int n = candidates(impl, i);
+    qkv_tile_defaults(v, tile);
+    for (int i = 0; i < v->nparams; i++) {
+        const int n = candidates(v, i);
         size_t c;
         if (j < (size_t)widest) {
             c = (j + (size_t)i) % (size_t)n;
@@ -60,44 +60,44 @@ static void sample_point(const qkv_variant *impl, size_t j, int widest, uint64_t
             *lcg = *lcg * 6364136223846793005ull + 1442695040888963407ull;
             c = (size_t)(*lcg >> 33) % (size_t)n;
         }
-        tile->value[i] = impl->params[i].candidates[c];
+        tile->value[i] = v->params[i].candidates[c];
     }
 }
 
 /* Check one forced tile on every prepared case if the device can run it;
  * counts the points checked. */
-static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *impl,
+static void check_point(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *v,
                         const qkv_tile_params *tile, qkv_op_case *cases, int ncases,
                         size_t *checked)
 {
-    if (impl->valid && !impl->valid(tile, &ctx->info))
+    if (v->valid && !v->valid(tile, &ctx->info))
         return;
     char text[256];
-    qkv_tile_format(impl, tile, text, sizeof text);
-    qkv_tile_force(ctx, impl, tile);
+    qkv_tile_format(v, tile, text, sizeof text);
+    qkv_tile_force(ctx, v, tile);
     for (int k = 0; k < ncases; k++) {
         qkv_check_result r;
         qkv_case_check(op, &cases[k], ctx, &r);
         ck_assert_msg(r.pass || r.status == QKV_ERR_UNSUPPORTED, "%s/%s on %s with %s, shape %s: %s",
-                      op->info->name, impl->name, qkv_backend_name(ctx->backend->kind), text,
+                      op->info->name, v->name, qkv_backend_name(ctx->backend->kind), text,
                       cases[k].shape.label, r.message);
     }
-    qkv_tile_force(ctx, impl, NULL);
+    qkv_tile_force(ctx, v, NULL);
     (*checked)++;
 }
 
 /* Every point (or a seeded sample covering every candidate) of variant
- * impl's space on ctx, checked on the prepared cases. */
-static void check_space(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *impl,
+ * v's space on ctx, checked on the prepared cases. */
+static void check_space(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *v,
                         qkv_op_case *cases, int ncases, const char *target)
 {
-    if (impl->nparams == 0)
+    if (v->nparams == 0)
         return;
     size_t total = 1;
     int widest = 1;
-    for (int i = 0; i < impl->nparams; i++) {
-        total *= (size_t)candidates(impl, i);
-        widest = candidates(impl, i) > widest ? candidates(impl, i) : widest;
+    for (int i = 0; i < v->nparams; i++) {
+        total *= (size_t)candidates(v, i);
+        widest = candidates(v, i) > widest ? candidates(v, i) : widest;
     }
     const size_t budget = full_points(ctx->backend->kind);
     size_t checked = 0;
@@ -105,14 +105,14 @@ static void check_space(qkv_context *ctx, const qkv_op_desc *op, const qkv_varia
     for (size_t k = 0; total <= budget ? k < total : checked < budget && k < 8 * budget; k++) {
         qkv_tile_params tile;
         if (total <= budget)
-            point_of(impl, k, &tile);
+            point_of(v, k, &tile);
         else
-            sample_point(impl, k, widest, &lcg, &tile);
-        check_point(ctx, op, impl, &tile, cases, ncases, &checked);
+            sample_point(v, k, widest, &lcg, &tile);
+        check_point(ctx, op, v, &tile, cases, ncases, &checked);
     }
     fprintf(stderr, "%-22s %-10s %-8s %zu of %zu points checked%s\n", op->info->name, target,
-            impl->name, checked, total, total <= budget ? " (all valid ones)" : " (sample)");
-    ck_assert_msg(checked > 0, "%s/%s on %s: no valid point", op->info->name, impl->name,
+            v->name, checked, total, total <= budget ? " (all valid ones)" : " (sample)");
+    ck_assert_msg(checked > 0, "%s/%s on %s: no valid point", op->info->name, v->name,
                   target);
 }
 
@@ -131,9 +131,9 @@ START_TEST(test_every_point)
         qkv_context *ctx;
         ck_assert_msg(qkv_open(targets[t], &ctx) == QKV_OK, "open %s: %s", targets[t],
                       qkv_last_error());
-        const qkv_variant *impl;
-        for (int j = 0; (impl = qkv_variant_nth(op->info->id, ctx, j)); j++)
-            check_space(ctx, op, impl, cases, ns, targets[t]);
+        const qkv_variant *v;
+        for (int j = 0; (v = qkv_variant_nth(op->info->id, ctx, j)); j++)
+            check_space(ctx, op, v, cases, ns, targets[t]);
         qkv_close(ctx);
     }
     for (int k = 0; k < ns; k++)

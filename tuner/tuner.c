@@ -32,7 +32,7 @@ static int cmp_double(const void *a, const void *b)
 typedef struct tuner {
     qkv_context *ctx;
     const qkv_op_desc *op;
-    const qkv_variant *impl;
+    const qkv_variant *variant;
     const qkv_tune_options *opt;
     qkv_op_case tune_case, odd_case;
     qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
@@ -45,14 +45,14 @@ typedef struct tuner {
 /* Tile values of the configuration with candidate indices idx. */
 static void tile_of(const tuner *t, const int *idx, qkv_tile_params *tile)
 {
-    qkv_tile_defaults(t->impl, tile);
-    for (int i = 0; i < t->impl->nparams; i++)
-        tile->value[i] = t->impl->params[i].candidates[idx[i]];
+    qkv_tile_defaults(t->variant, tile);
+    for (int i = 0; i < t->variant->nparams; i++)
+        tile->value[i] = t->variant->params[i].candidates[idx[i]];
 }
 
 static bool tile_valid(const tuner *t, const qkv_tile_params *tile)
 {
-    return !t->impl->valid || t->impl->valid(tile, &t->ctx->info);
+    return !t->variant->valid || t->variant->valid(tile, &t->ctx->info);
 }
 
 /* Cached time of `params` (microseconds, or -1 for a failed check); false
@@ -100,7 +100,7 @@ static qkv_status launch_tune_case(void *arg)
  * the tuning shape. */
 static double measure(tuner *t, const qkv_tile_params *tile)
 {
-    qkv_tile_force(t->ctx, t->impl, tile);
+    qkv_tile_force(t->ctx, t->variant, tile);
     double us = -1.0;
     qkv_check_result r_odd, r_tune;
     qkv_case_check(t->op, &t->odd_case, t->ctx, &r_odd);
@@ -121,7 +121,7 @@ static double measure(tuner *t, const qkv_tile_params *tile)
         }
         free(samples);
     }
-    qkv_tile_force(t->ctx, t->impl, NULL);
+    qkv_tile_force(t->ctx, t->variant, NULL);
     return us;
 }
 
@@ -140,7 +140,7 @@ static double evaluate(tuner *t, const int *idx)
     qkv_tile_params tile;
     tile_of(t, idx, &tile);
     char params[256];
-    qkv_tile_format(t->impl, &tile, params, sizeof params);
+    qkv_tile_format(t->variant, &tile, params, sizeof params);
     double us;
     const bool cached = cache_lookup(t, params, &us);
     if (!cached) {
@@ -169,10 +169,10 @@ static double evaluate(tuner *t, const int *idx)
 /* Candidate indices of the default configuration. */
 static void default_indices(const tuner *t, int *idx)
 {
-    for (int i = 0; i < t->impl->nparams; i++) {
+    for (int i = 0; i < t->variant->nparams; i++) {
         idx[i] = 0;
         for (int k = 0; k < t->ncand[i]; k++)
-            if (t->impl->params[i].candidates[k] == t->impl->params[i].default_value)
+            if (t->variant->params[i].candidates[k] == t->variant->params[i].default_value)
                 idx[i] = k;
     }
 }
@@ -180,7 +180,7 @@ static void default_indices(const tuner *t, int *idx)
 /* Decode configuration number n (mixed radix) into indices. */
 static void indices_of(const tuner *t, long n, int *idx)
 {
-    for (int i = t->impl->nparams - 1; i >= 0; i--) {
+    for (int i = t->variant->nparams - 1; i >= 0; i--) {
         idx[i] = (int)(n % t->ncand[i]);
         n /= t->ncand[i];
     }
@@ -191,7 +191,7 @@ static void indices_of(const tuner *t, long n, int *idx)
 static long *valid_points(tuner *t, long *n, long *total_out)
 {
     long total = 1;
-    for (int i = 0; i < t->impl->nparams; i++)
+    for (int i = 0; i < t->variant->nparams; i++)
         total *= t->ncand[i];
     *total_out = total;
     long *pts = malloc((size_t)total * sizeof *pts);
@@ -214,7 +214,7 @@ static void search_list(tuner *t, const long *pts, long n, long take, const int 
     for (long k = 0; k < n && take > 0 && !budget_spent(t); k++) {
         int idx[QKV_MAX_TILE_PARAMS];
         indices_of(t, pts[k], idx);
-        if (memcmp(idx, def, (size_t)t->impl->nparams * sizeof *idx) == 0)
+        if (memcmp(idx, def, (size_t)t->variant->nparams * sizeof *idx) == 0)
             continue;
         evaluate(t, idx);
         take--;
@@ -235,7 +235,7 @@ static void shuffle(long *pts, long n, uint64_t *rng)
 static long number_of(const tuner *t, const int *idx)
 {
     long n = 0;
-    for (int i = 0; i < t->impl->nparams; i++)
+    for (int i = 0; i < t->variant->nparams; i++)
         n = n * t->ncand[i] + idx[i];
     return n;
 }
@@ -270,7 +270,7 @@ static void search_anneal(tuner *t, const int *start, double start_us, const lon
     seen[number_of(t, cur)] = start_us;
     double cur_us = start_us < 0 ? 1e30 : start_us, best = cur_us, temp = 0.2;
     const int limit = t->opt->max_evals > 0 ? t->opt->max_evals : (int)(2 * space);
-    const int patience = 4 * t->impl->nparams + 4;
+    const int patience = 4 * t->variant->nparams + 4;
     int stall = 0;
     for (int step = 0; step < 8 * limit && !budget_spent(t) && t->res->evals < space; step++) {
         int next[QKV_MAX_TILE_PARAMS];
@@ -284,7 +284,7 @@ static void search_anneal(tuner *t, const int *start, double start_us, const lon
             stall = 0;
             cur_us = 1e30; /* accept the restart point */
         } else {
-            const int i = (int)(qkv_rng_next(&rng) % (uint64_t)t->impl->nparams);
+            const int i = (int)(qkv_rng_next(&rng) % (uint64_t)t->variant->nparams);
             next[i] += (qkv_rng_next(&rng) & 1) ? 1 : -1;
             if (next[i] < 0 || next[i] >= t->ncand[i])
                 continue;
@@ -338,13 +338,13 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_varian
                        const qkv_op_shape *shape, const qkv_tune_options *opt,
                        qkv_tune_result *res)
 {
-    tuner t = {.ctx = ctx, .op = op, .impl = v, .opt = opt, .res = res, .start = now_seconds()};
+    tuner t = {.ctx = ctx, .op = op, .variant = v, .opt = opt, .res = res, .start = now_seconds()};
     memset(res, 0, sizeof *res);
     if (v->nparams == 0 || !qkv_variant_supports(v, ctx, NULL))
         return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: variant '%s' has no tile space on %s",
                         op->info->name, v->name, ctx->info.name);
-    for (int i = 0; i < t.impl->nparams; i++)
-        while (t.ncand[i] < QKV_MAX_CANDIDATES && t.impl->params[i].candidates[t.ncand[i]])
+    for (int i = 0; i < t.variant->nparams; i++)
+        while (t.ncand[i] < QKV_MAX_CANDIDATES && t.variant->params[i].candidates[t.ncand[i]])
             t.ncand[i]++;
     res->clock = qkv_timer_clock(ctx);
     char dev[160];
@@ -362,7 +362,7 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_varian
     res->space = (int)n;
     int idx[QKV_MAX_TILE_PARAMS];
     default_indices(&t, idx);
-    qkv_tile_defaults(t.impl, &res->defaults);
+    qkv_tile_defaults(t.variant, &res->defaults);
     res->best = res->defaults;
     res->best_us = 1e30;
     res->default_us = evaluate(&t, idx); /* the incumbent */

@@ -107,11 +107,11 @@ void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size)
     normalise(prefix, dev->arch, out, size);
 }
 
-/* Index of parameter `name` in impl's space, or -1. */
-static int param_index(const qkv_variant *impl, const char *name, size_t len)
+/* Index of parameter `name` in v's space, or -1. */
+static int param_index(const qkv_variant *v, const char *name, size_t len)
 {
-    for (int i = 0; i < impl->nparams; i++)
-        if (strlen(impl->params[i].name) == len && strncmp(impl->params[i].name, name, len) == 0)
+    for (int i = 0; i < v->nparams; i++)
+        if (strlen(v->params[i].name) == len && strncmp(v->params[i].name, name, len) == 0)
             return i;
     return -1;
 }
@@ -124,10 +124,10 @@ static bool is_candidate(const qkv_tile_param_def *def, long v)
     return false;
 }
 
-bool qkv_tile_parse(const qkv_variant *impl, const qkv_device_info *dev, const char *text,
+bool qkv_tile_parse(const qkv_variant *v, const qkv_device_info *dev, const char *text,
                     qkv_tile_params *tile, char *why, size_t why_size)
 {
-    qkv_tile_defaults(impl, tile);
+    qkv_tile_defaults(v, tile);
     const char *p = text;
     while (*p) {
         const char *eq = strchr(p, '='), *end = strchr(p, ',');
@@ -137,35 +137,35 @@ bool qkv_tile_parse(const qkv_variant *impl, const qkv_device_info *dev, const c
             snprintf(why, why_size, "'%.*s' is not name=value", (int)(end - p), p);
             return false;
         }
-        const int i = param_index(impl, p, (size_t)(eq - p));
+        const int i = param_index(v, p, (size_t)(eq - p));
         char *vend;
-        const long v = strtol(eq + 1, &vend, 10);
+        const long value = strtol(eq + 1, &vend, 10);
         if (i < 0) {
             snprintf(why, why_size, "no tile parameter '%.*s'", (int)(eq - p), p);
             return false;
         }
-        if (vend != end || !is_candidate(&impl->params[i], v)) {
+        if (vend != end || !is_candidate(&v->params[i], value)) {
             snprintf(why, why_size, "%s=%.*s is not among its candidate values",
-                     impl->params[i].name, (int)(end - eq - 1), eq + 1);
+                     v->params[i].name, (int)(end - eq - 1), eq + 1);
             return false;
         }
-        tile->value[i] = (int)v;
+        tile->value[i] = (int)value;
         p = *end ? end + 1 : end;
     }
-    if (impl->valid && dev && !impl->valid(tile, dev)) {
+    if (v->valid && dev && !v->valid(tile, dev)) {
         snprintf(why, why_size, "the configuration does not fit the device's limits");
         return false;
     }
     return true;
 }
 
-void qkv_tile_format(const qkv_variant *impl, const qkv_tile_params *tile, char *out,
+void qkv_tile_format(const qkv_variant *v, const qkv_tile_params *tile, char *out,
                      size_t size)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (int i = 0; i < impl->nparams && n < size; i++)
-        n += (size_t)snprintf(out + n, size - n, "%s%s=%d", i ? "," : "", impl->params[i].name,
+    for (int i = 0; i < v->nparams && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%s=%d", i ? "," : "", v->params[i].name,
                               tile->value[i]);
 }
 

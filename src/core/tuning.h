@@ -7,7 +7,7 @@
 #include "qkv_internal.h"
 
 typedef enum qkv_tile_level {
-    QKV_LEVEL_DEFAULT = 0, /* the implementation's declared defaults */
+    QKV_LEVEL_DEFAULT = 0, /* the variant's declared defaults */
     QKV_LEVEL_ARCH,        /* a table of another device of the same architecture */
     QKV_LEVEL_DEVICE,      /* this device's table */
     QKV_LEVEL_OVERRIDE,    /* qkv_set_tile_params or QKV_TILE_PARAMS */
@@ -26,12 +26,12 @@ int qkv_size_class(size_t size);
 void qkv_device_key(const qkv_device_info *dev, char *out, size_t size);
 void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size);
 
-/* "wg=64,split=512" <-> tile values of impl; parse fails (message in why)
+/* "wg=64,split=512" <-> tile values of v; parse fails (message in why)
  * on unknown names, values outside the candidates, or a configuration the
  * device cannot run.  Missing names keep their defaults. */
-bool qkv_tile_parse(const qkv_variant *impl, const qkv_device_info *dev, const char *text,
+bool qkv_tile_parse(const qkv_variant *v, const qkv_device_info *dev, const char *text,
                     qkv_tile_params *tile, char *why, size_t why_size);
-void qkv_tile_format(const qkv_variant *impl, const qkv_tile_params *tile, char *out,
+void qkv_tile_format(const qkv_variant *v, const qkv_tile_params *tile, char *out,
                      size_t size);
 
 /* Load the tables for ctx (installed data dir, the source tree's
