@@ -273,6 +273,47 @@ qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, ch
 uint16_t qkv_f32_to_f16(float x); /* round to nearest even */
 float qkv_f16_to_f32(uint16_t h);
 
+/* ---- bf16, FP8 and int4 helpers (docs/tensors.md) -------------------------
+ * Scalar conversions by integer bit manipulation (no reliance on denormal
+ * handling), round to nearest even. */
+
+/* f32 -> bf16 bits: round to nearest even, overflow to +-Inf; a NaN stays a
+ * NaN with its sign and top payload bits, made quiet (bit 6 set). */
+uint16_t qkv_f32_to_bf16(float x);
+/* bf16 bits -> f32, exact (the bits shifted into the top half). */
+float qkv_bf16_to_f32(uint16_t b);
+
+/* What an FP8 encoder does with a finite value that rounds beyond the
+ * largest finite FP8 value (and with +-Inf). */
+typedef enum qkv_fp8_overflow {
+    QKV_FP8_SATFINITE = 0, /* +-max finite: what __nv_fp8_e4m3 and CUTLASS do */
+    QKV_FP8_NOSAT          /* e4m3: sign|0x7F (NaN); e5m2: +-Inf (0x7C/0xFC) */
+} qkv_fp8_overflow;
+
+/* f32 -> E4M3 byte, as NVIDIA's __nv_cvt_float_to_fp8 (spec w4a8-gemm.md):
+ * round to nearest even; |x| <= 2^-10 gives a signed zero; NaN gives 0x7F
+ * (sign dropped); |x| > 464 and +-Inf give 0x7E/0xFE (448) when saturating,
+ * 0x7F/0xFF otherwise; 464 itself rounds to 448. */
+uint8_t qkv_f32_to_e4m3(float x, qkv_fp8_overflow overflow);
+/* E4M3 byte -> f32, exact; 0x7F and 0xFF give a quiet NaN with that sign. */
+float qkv_e4m3_to_f32(uint8_t b);
+/* f32 -> E5M2 byte, as NVIDIA's __nv_cvt_float_to_fp8: round to nearest
+ * even; |x| <= 2^-17 gives a signed zero; NaN gives 0x7F (sign dropped);
+ * |x| >= 61440 and +-Inf give 0x7B/0xFB (57344) when saturating, +-Inf
+ * (0x7C/0xFC) otherwise. */
+uint8_t qkv_f32_to_e5m2(float x, qkv_fp8_overflow overflow);
+/* E5M2 byte -> f32, exact: +-Inf for 0x7C/0xFC, a quiet NaN with the code's
+ * sign for 0x7D..0x7F and 0xFD..0xFF. */
+float qkv_e5m2_to_f32(uint8_t b);
+
+/* Pack `count` int4 values (each in -8..7; only its low 4 bits are kept) into
+ * (count+1)/2 bytes: value 2j in the low nibble of packed[j], 2j+1 in the
+ * high nibble; for odd count the last high nibble is 0. */
+void qkv_i4_pack(const int8_t *values, size_t count, uint8_t *packed);
+/* Unpack `count` int4 values (-8..7, sign extended) from (count+1)/2 bytes
+ * packed as by qkv_i4_pack. */
+void qkv_i4_unpack(const uint8_t *packed, size_t count, int8_t *values);
+
 #ifdef __cplusplus
 }
 #endif
