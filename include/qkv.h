@@ -54,11 +54,24 @@ typedef enum qkv_dtype {
     QKV_I32,
     QKV_U32,
     QKV_I64,
+    QKV_E4M3,    /* FP8 OCP E4M3FN: bias 7, max 448, no Inf, NaN 0x7F/0xFF */
+    QKV_E5M2,    /* FP8 OCP E5M2: bias 15, max 57344, Inf 0x7C/0xFC */
+    QKV_I4,      /* signed int4 (two's complement), two per byte: element 2j
+                  * of a row in the low nibble of byte j, 2j+1 in the high
+                  * nibble; a row of n elements takes (n+1)/2 bytes, the
+                  * unused high nibble of an odd row's last byte is 0 */
     QKV_DTYPE_COUNT
 } qkv_dtype;
 
-/* Size in bytes of one element of dtype (0 for an invalid dtype). */
+/* Size in bytes of the storage unit of dtype: one element, except for the
+ * packed QKV_I4, where it is 1 (the byte holding two elements); 0 for an
+ * invalid dtype.  Byte sizes of tensors come from qkv_dtype_bytes. */
 size_t qkv_dtype_size(qkv_dtype dtype);
+/* Bytes of `count` consecutive elements of dtype (for QKV_I4, (count+1)/2:
+ * one packed row).  0 for an invalid dtype, for count 0, and when the size
+ * does not fit in size_t: a caller with count > 0 treats 0 as failure. */
+size_t qkv_dtype_bytes(qkv_dtype dtype, size_t count);
+/* Short name: "f32", "bf16", "e4m3", "i4" ... ("invalid" otherwise). */
 const char *qkv_dtype_name(qkv_dtype dtype);
 
 /* ---- contexts ----------------------------------------------------------- */

@@ -1,7 +1,7 @@
-/* test_formats.c - element formats: bf16 and FP8 (E4M3FN, E5M2) conversions
- * against values computed here independently (sign/exponent/mantissa
- * arithmetic in double, nearest-value search with ties to the even code),
- * and int4 packing. */
+/* test_formats.c - element formats: the dtype table (sizes, names, packed
+ * int4 byte counts), bf16 and FP8 (E4M3FN, E5M2) conversions against values
+ * computed here independently (sign/exponent/mantissa arithmetic in double,
+ * nearest-value search with ties to the even code), and int4 packing. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -109,6 +109,63 @@ static void expect_fp8_oracle(const fp8_case *f, const double *mags, float x)
                       (double)x, bits_of(x), m, got, want);
     }
 }
+
+/* ---- dtype table ---------------------------------------------------------- */
+
+/* New dtypes come after the old ones, which keep their numbers. */
+START_TEST(test_dtype_enum)
+{
+    ck_assert_int_eq(QKV_F32, 0);
+    ck_assert_int_eq(QKV_BF16, 2);
+    ck_assert_int_eq(QKV_I64, 7);
+    ck_assert_int_eq(QKV_E4M3, 8);
+    ck_assert_int_eq(QKV_E5M2, 9);
+    ck_assert_int_eq(QKV_I4, 10);
+    ck_assert_int_eq(QKV_DTYPE_COUNT, 11);
+}
+END_TEST
+
+/* Sizes, names and byte counts of every dtype, including packed int4. */
+START_TEST(test_dtype_sizes)
+{
+    static const struct {
+        qkv_dtype dtype;
+        size_t size;
+        const char *name;
+    } want[] = {
+        {QKV_F32, 4, "f32"},  {QKV_F16, 2, "f16"},   {QKV_BF16, 2, "bf16"},
+        {QKV_U8, 1, "u8"},    {QKV_U16, 2, "u16"},   {QKV_I32, 4, "i32"},
+        {QKV_U32, 4, "u32"},  {QKV_I64, 8, "i64"},   {QKV_E4M3, 1, "e4m3"},
+        {QKV_E5M2, 1, "e5m2"}, {QKV_I4, 1, "i4"},
+    };
+    ck_assert_uint_eq(sizeof want / sizeof want[0], QKV_DTYPE_COUNT);
+    for (size_t i = 0; i < QKV_DTYPE_COUNT; i++) {
+        ck_assert_uint_eq(qkv_dtype_size(want[i].dtype), want[i].size);
+        ck_assert_str_eq(qkv_dtype_name(want[i].dtype), want[i].name);
+        ck_assert_uint_eq(qkv_dtype_bytes(want[i].dtype, 0), 0);
+        if (want[i].dtype != QKV_I4) {
+            ck_assert_uint_eq(qkv_dtype_bytes(want[i].dtype, 1), want[i].size);
+            ck_assert_uint_eq(qkv_dtype_bytes(want[i].dtype, 1001), 1001 * want[i].size);
+            ck_assert_uint_eq(qkv_dtype_bytes(want[i].dtype, SIZE_MAX / want[i].size),
+                              SIZE_MAX / want[i].size * want[i].size);
+        }
+    }
+    /* overflow and invalid dtypes give 0 */
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_F32, SIZE_MAX / 4 + 1), 0);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_I64, SIZE_MAX), 0);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_U8, SIZE_MAX), SIZE_MAX);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_DTYPE_COUNT, 4), 0);
+    ck_assert_uint_eq(qkv_dtype_bytes((qkv_dtype)-1, 4), 0);
+    ck_assert_uint_eq(qkv_dtype_size(QKV_DTYPE_COUNT), 0);
+    ck_assert_str_eq(qkv_dtype_name(QKV_DTYPE_COUNT), "invalid");
+    /* int4: two per byte, rounded up, never overflowing */
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_I4, 1), 1);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_I4, 2), 1);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_I4, 3), 2);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_I4, 4096), 2048);
+    ck_assert_uint_eq(qkv_dtype_bytes(QKV_I4, SIZE_MAX), SIZE_MAX / 2 + 1);
+}
+END_TEST
 
 /* ---- FP8 ------------------------------------------------------------------- */
 
@@ -428,6 +485,8 @@ static Suite *formats_suite(void)
     Suite *s = suite_create("formats");
     TCase *tc = tcase_create("formats");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_dtype_enum);
+    tcase_add_test(tc, test_dtype_sizes);
     tcase_add_loop_test(tc, test_fp8_decode_all, 0, NFP8);
     tcase_add_test(tc, test_fp8_landmarks);
     tcase_add_loop_test(tc, test_fp8_round_trip, 0, NFP8);
