@@ -364,6 +364,46 @@ START_TEST(test_fp8_sweep)
 }
 END_TEST
 
+/* Every one of the 2^32 f32 inputs, in both modes, when $QKV_SLOW_TESTS is
+ * set (about 2^33 encodes per format): walking the positive patterns upwards,
+ * the expected code steps from c to c+1 at the midpoint of their values (at
+ * the midpoint itself when c+1 is even, one ulp above otherwise); negative
+ * inputs give the same code with the sign bit; NaN gives 0x7F. */
+START_TEST(test_fp8_exhaustive)
+{
+    if (!getenv("QKV_SLOW_TESTS")) {
+        fprintf(stderr, "note: exhaustive FP8 test SKIPPED (set QKV_SLOW_TESTS=1)\n");
+        return;
+    }
+    const fp8_case *f = &fp8_cases[_i];
+    const unsigned last = (unsigned)f->max_code + 1; /* virtual: overflow */
+    uint32_t start[0x81]; /* first positive pattern encoding to code c */
+    start[0] = 0;
+    for (unsigned c = 1; c <= last; c++) {
+        const float mid = (float)((fp8_magnitude(f, c - 1) + fp8_magnitude(f, c)) / 2);
+        start[c] = bits_of(mid) + (c % 2 ? 1u : 0u);
+    }
+    for (int m = 0; m < 2; m++) {
+        const unsigned overflow = modes[m] == QKV_FP8_NOSAT ? f->nosat_code : f->max_code;
+        unsigned c = 0;
+        for (uint32_t u = 0; u <= 0x7f800000u; u++) {
+            while (c < last && u >= start[c + 1])
+                c++;
+            const unsigned want = c == last ? overflow : c;
+            const uint8_t pos = f->encode(float_of(u), modes[m]);
+            const uint8_t neg = f->encode(float_of(u | 0x80000000u), modes[m]);
+            if (pos != want || neg != (0x80u | want))
+                ck_abort_msg("%s(+-0x%08x) mode %d = 0x%02x/0x%02x, want 0x%02x", f->name, u,
+                             m, pos, neg, want);
+        }
+        for (uint32_t u = 0x7f800001u; u != 0x80000000u; u++)
+            if (f->encode(float_of(u), modes[m]) != 0x7f ||
+                f->encode(float_of(u | 0x80000000u), modes[m]) != 0x7f)
+                ck_abort_msg("%s(NaN 0x%08x) mode %d is not 0x7F", f->name, u, m);
+    }
+}
+END_TEST
+
 /* ---- bf16 -------------------------------------------------------------------- */
 
 /* Value of bf16 magnitude bits by the definition, the exponent field read as
@@ -495,6 +535,7 @@ static Suite *formats_suite(void)
     tcase_add_loop_test(tc, test_fp8_nan, 0, NFP8);
     tcase_add_loop_test(tc, test_fp8_subnormals, 0, NFP8);
     tcase_add_loop_test(tc, test_fp8_sweep, 0, NFP8);
+    tcase_add_loop_test(tc, test_fp8_exhaustive, 0, NFP8);
     tcase_add_test(tc, test_bf16_cases);
     tcase_add_test(tc, test_bf16_all_codes);
     tcase_add_test(tc, test_bf16_sweep);
