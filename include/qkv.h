@@ -54,11 +54,24 @@ typedef enum qkv_dtype {
     QKV_I32,
     QKV_U32,
     QKV_I64,
+    QKV_E4M3,    /* FP8 OCP E4M3FN: bias 7, max 448, no Inf, NaN 0x7F/0xFF */
+    QKV_E5M2,    /* FP8 OCP E5M2: bias 15, max 57344, Inf 0x7C/0xFC */
+    QKV_I4,      /* signed int4 (two's complement), two per byte: element 2j
+                  * of a row in the low nibble of byte j, 2j+1 in the high
+                  * nibble; a row of n elements takes (n+1)/2 bytes, the
+                  * unused high nibble of an odd row's last byte is 0 */
     QKV_DTYPE_COUNT
 } qkv_dtype;
 
-/* Size in bytes of one element of dtype (0 for an invalid dtype). */
+/* Size in bytes of the storage unit of dtype: one element, except for the
+ * packed QKV_I4, where it is 1 (the byte holding two elements); 0 for an
+ * invalid dtype.  Byte sizes of tensors come from qkv_dtype_bytes. */
 size_t qkv_dtype_size(qkv_dtype dtype);
+/* Bytes of `count` consecutive elements of dtype (for QKV_I4, (count+1)/2:
+ * one packed row).  0 for an invalid dtype, for count 0, and when the size
+ * does not fit in size_t: a caller with count > 0 treats 0 as failure. */
+size_t qkv_dtype_bytes(qkv_dtype dtype, size_t count);
+/* Short name: "f32", "bf16", "e4m3", "i4" ... ("invalid" otherwise). */
 const char *qkv_dtype_name(qkv_dtype dtype);
 
 /* ---- contexts ----------------------------------------------------------- */
@@ -285,6 +298,47 @@ qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, ch
 /* ---- half-precision helpers -------------------------------------------- */
 uint16_t qkv_f32_to_f16(float x); /* round to nearest even */
 float qkv_f16_to_f32(uint16_t h);
+
+/* ---- bf16, FP8 and int4 helpers (docs/tensors.md) -------------------------
+ * Scalar conversions by integer bit manipulation (no reliance on denormal
+ * handling), round to nearest even. */
+
+/* f32 -> bf16 bits: round to nearest even, overflow to +-Inf; a NaN stays a
+ * NaN with its sign and top payload bits, made quiet (bit 6 set). */
+uint16_t qkv_f32_to_bf16(float x);
+/* bf16 bits -> f32, exact (the bits shifted into the top half). */
+float qkv_bf16_to_f32(uint16_t b);
+
+/* What an FP8 encoder does with a finite value that rounds beyond the
+ * largest finite FP8 value (and with +-Inf). */
+typedef enum qkv_fp8_overflow {
+    QKV_FP8_SATFINITE = 0, /* +-max finite: what __nv_fp8_e4m3 and CUTLASS do */
+    QKV_FP8_NOSAT          /* e4m3: sign|0x7F (NaN); e5m2: +-Inf (0x7C/0xFC) */
+} qkv_fp8_overflow;
+
+/* f32 -> E4M3 byte, as NVIDIA's __nv_cvt_float_to_fp8 (spec w4a8-gemm.md):
+ * round to nearest even; |x| <= 2^-10 gives a signed zero; NaN gives 0x7F
+ * (sign dropped); |x| > 464 and +-Inf give 0x7E/0xFE (448) when saturating,
+ * 0x7F/0xFF otherwise; 464 itself rounds to 448. */
+uint8_t qkv_f32_to_e4m3(float x, qkv_fp8_overflow overflow);
+/* E4M3 byte -> f32, exact; 0x7F and 0xFF give a quiet NaN with that sign. */
+float qkv_e4m3_to_f32(uint8_t b);
+/* f32 -> E5M2 byte, as NVIDIA's __nv_cvt_float_to_fp8: round to nearest
+ * even; |x| <= 2^-17 gives a signed zero; NaN gives 0x7F (sign dropped);
+ * |x| >= 61440 and +-Inf give 0x7B/0xFB (57344) when saturating, +-Inf
+ * (0x7C/0xFC) otherwise. */
+uint8_t qkv_f32_to_e5m2(float x, qkv_fp8_overflow overflow);
+/* E5M2 byte -> f32, exact: +-Inf for 0x7C/0xFC, a quiet NaN with the code's
+ * sign for 0x7D..0x7F and 0xFD..0xFF. */
+float qkv_e5m2_to_f32(uint8_t b);
+
+/* Pack `count` int4 values (each in -8..7; only its low 4 bits are kept) into
+ * (count+1)/2 bytes: value 2j in the low nibble of packed[j], 2j+1 in the
+ * high nibble; for odd count the last high nibble is 0. */
+void qkv_i4_pack(const int8_t *values, size_t count, uint8_t *packed);
+/* Unpack `count` int4 values (-8..7, sign extended) from (count+1)/2 bytes
+ * packed as by qkv_i4_pack. */
+void qkv_i4_unpack(const uint8_t *packed, size_t count, int8_t *values);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* test_npy.c - the .npy reader/writer: byte-exact agreement with NumPy,
- * round trips of every dtype, and clean failure on malformed or truncated
- * files (no out-of-bounds reads, nothing returned, nothing leaked). */
+ * round trips of every dtype (those NumPy lacks as raw bits in their storage
+ * dtypes), and clean failure on malformed or truncated files (no
+ * out-of-bounds reads, nothing returned, nothing leaked). */
 #include <stdint.h>
 #include <string.h>
 
@@ -301,23 +302,43 @@ static const struct {
 };
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
-/* Encode, parse, save and load every dtype with every shape. */
+/* The dtype each dtype is stored and loaded as (docs/tensors.md). */
+static qkv_dtype stored_dtype(qkv_dtype dtype)
+{
+    switch (dtype) {
+    case QKV_BF16:
+        return QKV_U16;
+    case QKV_E4M3:
+    case QKV_E5M2:
+    case QKV_I4:
+        return QKV_U8;
+    default:
+        return dtype;
+    }
+}
+
+/* Encode, parse, save and load every dtype with every shape: the file holds
+ * the storage dtype, and for packed int4 a last dimension of (n+1)/2 bytes. */
 START_TEST(test_round_trip)
 {
     const qkv_dtype dtype = (qkv_dtype)_i;
-    const qkv_dtype loaded = dtype == QKV_BF16 ? QKV_U16 : dtype;
+    const qkv_dtype loaded = stored_dtype(dtype);
     for (size_t s = 0; s < NSHAPES; s++) {
         const int ndim = shapes[s].ndim;
-        const size_t *shape = shapes[s].shape;
-        const size_t nbytes = tensor_bytes(dtype, ndim, shape);
+        size_t shape[QKV_NPY_MAX_DIMS];
+        memcpy(shape, shapes[s].shape, sizeof shape);
+        if (dtype == QKV_I4 && ndim > 0)
+            shape[ndim - 1] = (shape[ndim - 1] + 1) / 2;
+        const size_t nbytes = tensor_bytes(loaded, ndim, shape);
         unsigned char *data = malloc(nbytes ? nbytes : 1);
         for (size_t k = 0; k < nbytes; k++)
             data[k] = (unsigned char)(k * 37 + 11 * s + (size_t)dtype);
 
         void *enc;
         size_t size;
-        ck_assert_msg(qkv_npy_encode(dtype, ndim, shape, data, &enc, &size) == QKV_OK, "%s",
-                      qkv_last_error());
+        ck_assert_msg(qkv_npy_encode(dtype, ndim, shapes[s].shape, data, &enc, &size) ==
+                          QKV_OK,
+                      "%s", qkv_last_error());
         const size_t prefix = size - nbytes;
         ck_assert_uint_eq(prefix % 64, 0);
         ck_assert_uint_eq(((unsigned char *)enc)[prefix - 1], '\n');
@@ -326,8 +347,8 @@ START_TEST(test_round_trip)
         expect_tensor(&t, loaded, ndim, shape, data);
         qkv_npy_free(&t);
 
-        ck_assert_msg(qkv_npy_save(TMP_PATH, dtype, ndim, shape, data) == QKV_OK, "%s",
-                      qkv_last_error());
+        ck_assert_msg(qkv_npy_save(TMP_PATH, dtype, ndim, shapes[s].shape, data) == QKV_OK,
+                      "%s", qkv_last_error());
         ck_assert_msg(qkv_npy_load(TMP_PATH, &t) == QKV_OK, "%s", qkv_last_error());
         expect_tensor(&t, loaded, ndim, shape, data);
         qkv_npy_free(&t);
@@ -344,6 +365,98 @@ START_TEST(test_round_trip)
         free(data);
     }
     remove(TMP_PATH);
+}
+END_TEST
+
+/* A tensor of a dtype NumPy lacks is written byte for byte as the same
+ * bytes of its storage dtype (whose files match NumPy's above); packed int4
+ * rows of n elements as (n+1)/2 bytes. */
+START_TEST(test_storage_bytes)
+{
+    static const unsigned char data[12] = {0x00, 0x7e, 0xfe, 0x7f, 0x01, 0x80,
+                                           0xe1, 0x87, 0x0f, 0x10, 0x32, 0x04};
+    const struct {
+        qkv_dtype dtype;
+        int ndim;
+        size_t shape[2];
+        qkv_dtype storage;
+        size_t storage_shape[2];
+    } cases[] = {
+        {QKV_E4M3, 2, {3, 4}, QKV_U8, {3, 4}},  {QKV_E5M2, 1, {12}, QKV_U8, {12}},
+        {QKV_BF16, 2, {2, 3}, QKV_U16, {2, 3}}, {QKV_I4, 2, {4, 5}, QKV_U8, {4, 3}},
+        {QKV_I4, 2, {3, 8}, QKV_U8, {3, 4}},    {QKV_I4, 1, {1}, QKV_U8, {1}},
+        {QKV_I4, 0, {0}, QKV_U8, {0}},          {QKV_E4M3, 0, {0}, QKV_U8, {0}},
+        {QKV_I4, 2, {0, 7}, QKV_U8, {0, 4}},    {QKV_I4, 2, {5, 0}, QKV_U8, {5, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *enc, *want;
+        size_t size, want_size;
+        ck_assert_int_eq(qkv_npy_encode(cases[i].dtype, cases[i].ndim, cases[i].shape, data,
+                                        &enc, &size),
+                         QKV_OK);
+        ck_assert_int_eq(qkv_npy_encode(cases[i].storage, cases[i].ndim,
+                                        cases[i].storage_shape, data, &want, &want_size),
+                         QKV_OK);
+        ck_assert_uint_eq(size, want_size);
+        ck_assert_mem_eq(enc, want, size);
+        qkv_npy t;
+        ck_assert_int_eq(qkv_npy_parse(enc, size, &t), QKV_OK);
+        expect_tensor(&t, cases[i].storage, cases[i].ndim, cases[i].storage_shape, data);
+        ck_assert(qkv_npy_storage_matches(t.dtype, cases[i].dtype));
+        qkv_npy_free(&t);
+        free(enc);
+        free(want);
+    }
+    /* the header says '|u1' for FP8 and int4, '<u2' for bf16 */
+    const size_t shape[1] = {2};
+    void *enc;
+    size_t size;
+    ck_assert_int_eq(qkv_npy_encode(QKV_I4, 1, shape, data, &enc, &size), QKV_OK);
+    ck_assert_ptr_nonnull(strstr((const char *)enc + 10, "'descr': '|u1'"));
+    ck_assert_ptr_nonnull(strstr((const char *)enc + 10, "'shape': (1,)"));
+    free(enc);
+    ck_assert_int_eq(qkv_npy_encode(QKV_BF16, 1, shape, data, &enc, &size), QKV_OK);
+    ck_assert_ptr_nonnull(strstr((const char *)enc + 10, "'descr': '<u2'"));
+    free(enc);
+    /* an int4 shape whose packed size overflows is refused */
+    const size_t huge[2] = {SIZE_MAX / 2, 6};
+    ck_assert_int_eq(qkv_npy_encode(QKV_I4, 2, huge, data, &enc, &size), QKV_ERR_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(qkv_last_error(), "shape's byte size overflows"));
+    const size_t fits[2] = {SIZE_MAX / 2, 2};
+    ck_assert_int_eq(qkv_npy_encode(QKV_I4, 2, fits, NULL, &enc, &size), QKV_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* Which file dtype carries which wanted dtype; storage dtypes and shapes. */
+START_TEST(test_storage_matches)
+{
+    for (int f = 0; f < QKV_DTYPE_COUNT; f++)
+        for (int w = 0; w < QKV_DTYPE_COUNT; w++) {
+            const qkv_dtype file = (qkv_dtype)f, wanted = (qkv_dtype)w;
+            bool want = file == wanted;
+            if (file == QKV_U8)
+                want = wanted == QKV_U8 || wanted == QKV_E4M3 || wanted == QKV_E5M2 ||
+                       wanted == QKV_I4;
+            else if (file == QKV_U16)
+                want = wanted == QKV_U16 || wanted == QKV_BF16;
+            else if (file == QKV_BF16 || file == QKV_E4M3 || file == QKV_E5M2 ||
+                     file == QKV_I4)
+                want = false; /* never a file's dtype */
+            ck_assert_msg(qkv_npy_storage_matches(file, wanted) == want, "%s carries %s",
+                          qkv_dtype_name(file), qkv_dtype_name(wanted));
+            if (want)
+                ck_assert_int_eq(qkv_npy_storage_dtype(wanted), file);
+        }
+    ck_assert(!qkv_npy_storage_matches(QKV_DTYPE_COUNT, QKV_DTYPE_COUNT));
+    ck_assert(!qkv_npy_storage_matches(QKV_U8, (qkv_dtype)-1));
+    ck_assert(!qkv_npy_storage_matches((qkv_dtype)-1, (qkv_dtype)-1));
+
+    const size_t shape[3] = {2, 3, 7};
+    size_t stored[3];
+    qkv_npy_storage_shape(QKV_I4, 3, shape, stored);
+    ck_assert(stored[0] == 2 && stored[1] == 3 && stored[2] == 4);
+    qkv_npy_storage_shape(QKV_E4M3, 3, shape, stored);
+    ck_assert(stored[0] == 2 && stored[1] == 3 && stored[2] == 7);
 }
 END_TEST
 
@@ -745,6 +858,8 @@ static Suite *npy_suite(void)
     tcase_add_test(tc, test_numpy_versions_2_and_3);
     tcase_add_test(tc, test_numpy_rejected);
     tcase_add_loop_test(tc, test_round_trip, 0, QKV_DTYPE_COUNT);
+    tcase_add_test(tc, test_storage_bytes);
+    tcase_add_test(tc, test_storage_matches);
     tcase_add_test(tc, test_header_variants);
     tcase_add_loop_test(tc, test_bad_header, 0, NBAD_HEADERS);
     tcase_add_test(tc, test_bad_preamble);

@@ -85,15 +85,17 @@ static int bind_inputs(const qkv_op_desc *op, qkv_op_case *c, named_input *in, i
             fprintf(stderr, "qkv run: input '%s' is missing\n", t->name);
             return 2;
         }
-        bool same = ni->npy.dtype == t->dtype && ni->npy.ndim == t->ndim;
+        size_t want[QKV_CASE_MAX_DIMS];
+        qkv_npy_storage_shape(t->dtype, t->ndim, t->shape, want);
+        bool same = qkv_npy_storage_matches(ni->npy.dtype, t->dtype) && ni->npy.ndim == t->ndim;
         for (int d = 0; same && d < t->ndim; d++)
-            same = ni->npy.shape[d] == t->shape[d];
+            same = ni->npy.shape[d] == want[d];
         if (!same) {
-            fprintf(stderr, "qkv run: input '%s' must be %s of shape [", t->name,
-                    qkv_dtype_name(t->dtype));
+            fprintf(stderr, "qkv run: input '%s' must be %s (stored as %s) of shape [", t->name,
+                    qkv_dtype_name(t->dtype), qkv_dtype_name(qkv_npy_storage_dtype(t->dtype)));
             for (int d = 0; d < t->ndim; d++)
-                fprintf(stderr, "%s%zu", d ? ", " : "", t->shape[d]);
-            fprintf(stderr, "] for this op and its options\n");
+                fprintf(stderr, "%s%zu", d ? ", " : "", want[d]);
+            fprintf(stderr, "] for this op and its options (docs/tensors.md)\n");
             return 2;
         }
         c->host[k] = ni->npy.data;
@@ -112,9 +114,10 @@ static int infer(const qkv_op_desc *op, qkv_op_case *c, const named_input *in, i
         const named_input *ni = t->output ? NULL : find_input(in, nin, t->name);
         memset(t->shape, 0, sizeof t->shape);
         t->ndim = 0;
-        if (ni) {
+        if (ni) { /* a file of the storage dtype carries the op's dtype */
             t->ndim = ni->npy.ndim > QKV_CASE_MAX_DIMS ? QKV_CASE_MAX_DIMS : ni->npy.ndim;
-            t->dtype = ni->npy.dtype;
+            if (!qkv_npy_storage_matches(ni->npy.dtype, t->dtype))
+                t->dtype = ni->npy.dtype;
             memcpy(t->shape, ni->npy.shape, (size_t)t->ndim * sizeof t->shape[0]);
         }
     }

@@ -48,15 +48,33 @@ bool qkv_mul_sizes(size_t *out, int n, const size_t *factors)
     return true;
 }
 
+/* Bytes of dtype's storage unit: one element, or the byte of two QKV_I4. */
 size_t qkv_dtype_size(qkv_dtype dtype)
 {
-    static const size_t sizes[QKV_DTYPE_COUNT] = {4, 2, 2, 1, 2, 4, 4, 8};
+    static const size_t sizes[QKV_DTYPE_COUNT] = {
+        [QKV_F32] = 4, [QKV_F16] = 2, [QKV_BF16] = 2, [QKV_U8] = 1,   [QKV_U16] = 2,
+        [QKV_I32] = 4, [QKV_U32] = 4, [QKV_I64] = 8,  [QKV_E4M3] = 1, [QKV_E5M2] = 1,
+        [QKV_I4] = 1,
+    };
     return (unsigned)dtype < QKV_DTYPE_COUNT ? sizes[dtype] : 0;
+}
+
+/* Bytes of `count` elements of dtype; QKV_I4 packs two per byte, rounding
+ * up.  0 for an invalid dtype, count 0 or a size that overflows size_t. */
+size_t qkv_dtype_bytes(qkv_dtype dtype, size_t count)
+{
+    if (dtype == QKV_I4)
+        return count / 2 + count % 2;
+    size_t bytes = 0;
+    return qkv_mul_size(&bytes, qkv_dtype_size(dtype), count) ? bytes : 0;
 }
 
 const char *qkv_dtype_name(qkv_dtype dtype)
 {
-    static const char *const names[QKV_DTYPE_COUNT] = {"f32", "f16", "bf16", "u8",
-                                                       "u16", "i32", "u32", "i64"};
+    static const char *const names[QKV_DTYPE_COUNT] = {
+        [QKV_F32] = "f32", [QKV_F16] = "f16", [QKV_BF16] = "bf16", [QKV_U8] = "u8",
+        [QKV_U16] = "u16", [QKV_I32] = "i32", [QKV_U32] = "u32",   [QKV_I64] = "i64",
+        [QKV_E4M3] = "e4m3", [QKV_E5M2] = "e5m2", [QKV_I4] = "i4",
+    };
     return (unsigned)dtype < QKV_DTYPE_COUNT ? names[dtype] : "invalid";
 }

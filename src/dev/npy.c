@@ -43,11 +43,46 @@ static const npy_descr descr_table[] = {
     {"<u2", QKV_U16}, {"<i4", QKV_I32}, {"<u4", QKV_U32}, {"<i8", QKV_I64},
 };
 
-/* The 'descr' written for each dtype, indexed by qkv_dtype. */
+/* The 'descr' written for each storage dtype, indexed by qkv_dtype. */
 static const char *const descr_written[QKV_DTYPE_COUNT] = {
-    [QKV_F32] = "<f4", [QKV_F16] = "<f2", [QKV_BF16] = "<u2", [QKV_U8] = "|u1",
-    [QKV_U16] = "<u2", [QKV_I32] = "<i4", [QKV_U32] = "<u4",  [QKV_I64] = "<i8",
+    [QKV_F32] = "<f4", [QKV_F16] = "<f2", [QKV_U8] = "|u1",  [QKV_U16] = "<u2",
+    [QKV_I32] = "<i4", [QKV_U32] = "<u4", [QKV_I64] = "<i8",
 };
+
+/* ---- storage of dtypes NumPy lacks ----------------------------------------- */
+
+/* bf16 as its bits in '<u2'; FP8 and packed int4 as their bytes in '|u1'. */
+qkv_dtype qkv_npy_storage_dtype(qkv_dtype dtype)
+{
+    switch (dtype) {
+    case QKV_BF16:
+        return QKV_U16;
+    case QKV_E4M3:
+    case QKV_E5M2:
+    case QKV_I4:
+        return QKV_U8;
+    default:
+        return dtype;
+    }
+}
+
+/* A file's dtype carries `wanted` when it is wanted's storage dtype. */
+bool qkv_npy_storage_matches(qkv_dtype file_dtype, qkv_dtype wanted)
+{
+    return (unsigned)file_dtype < QKV_DTYPE_COUNT && (unsigned)wanted < QKV_DTYPE_COUNT &&
+           qkv_npy_storage_dtype(wanted) == file_dtype;
+}
+
+/* shape[ndim] in elements -> storage_shape[ndim] in storage items: the last
+ * dimension of QKV_I4 counts bytes of two elements. */
+void qkv_npy_storage_shape(qkv_dtype dtype, int ndim, const size_t *shape,
+                           size_t *storage_shape)
+{
+    for (int i = 0; i < ndim; i++)
+        storage_shape[i] = shape[i];
+    if (dtype == QKV_I4 && ndim > 0)
+        storage_shape[ndim - 1] = qkv_dtype_bytes(QKV_I4, shape[ndim - 1]);
+}
 
 /* ---- shapes ---------------------------------------------------------------- */
 
@@ -470,8 +505,9 @@ static qkv_status check_tensor(const char *name, qkv_dtype dtype, int ndim,
                         QKV_NPY_MAX_DIMS);
     if (ndim > 0 && !shape)
         return qkv_fail(QKV_ERR_INVALID_ARG, "npy: %s: shape is NULL", name);
-    size_t count = 0;
-    qkv_status st = shape_size(name, ndim, shape, qkv_dtype_size(dtype), &count, nbytes);
+    size_t count = 0, stored[QKV_NPY_MAX_DIMS];
+    qkv_npy_storage_shape(dtype, ndim, shape, stored);
+    qkv_status st = shape_size(name, ndim, stored, qkv_dtype_size(dtype), &count, nbytes);
     if (st != QKV_OK)
         return st;
     if (*nbytes > 0 && !data)
@@ -489,14 +525,17 @@ __attribute__((format(printf, 4, 5))) static void append(char *buf, size_t cap, 
     va_end(ap);
 }
 
-/* Write magic, version 1.0, length and header to prefix exactly as NumPy's
- * np.save does; returns the prefix length (a multiple of NPY_ALIGN). */
-static size_t build_prefix(qkv_dtype dtype, int ndim, const size_t *shape,
+/* Write magic, version 1.0, length and header of a `dtype` tensor of shape
+ * shape[ndim] (in elements) to prefix exactly as NumPy's np.save does for
+ * its storage; returns the prefix length (a multiple of NPY_ALIGN). */
+static size_t build_prefix(qkv_dtype dtype, int ndim, const size_t *elem_shape,
                            char prefix[NPY_WRITE_MAX])
 {
+    size_t shape[QKV_NPY_MAX_DIMS];
+    qkv_npy_storage_shape(dtype, ndim, elem_shape, shape);
     size_t len = NPY_V1_PREFIX;
     append(prefix, NPY_WRITE_MAX, &len, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-           descr_written[dtype]);
+           descr_written[qkv_npy_storage_dtype(dtype)]);
     for (int i = 0; i < ndim; i++)
         append(prefix, NPY_WRITE_MAX, &len, i ? ", %zu" : "%zu", shape[i]);
     append(prefix, NPY_WRITE_MAX, &len, ndim == 1 ? ",), }" : "), }");

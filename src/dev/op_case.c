@@ -50,7 +50,10 @@ size_t qkv_tensor_count(const qkv_tensor_desc *t)
 
 size_t qkv_tensor_bytes(const qkv_tensor_desc *t)
 {
-    return qkv_tensor_count(t) * qkv_dtype_size(t->dtype);
+    if (t->dtype != QKV_I4 || t->ndim == 0)
+        return qkv_tensor_count(t) * qkv_dtype_size(t->dtype);
+    const size_t row = t->shape[t->ndim - 1]; /* packed int4: rows of whole bytes */
+    return row ? qkv_tensor_count(t) / row * qkv_dtype_bytes(QKV_I4, row) : 0;
 }
 
 size_t qkv_tensor_tie_count(const qkv_tensor_desc *t)

@@ -65,7 +65,8 @@ typedef struct qkv_tensor_desc {
 /* A 4-d tensor description. */
 qkv_tensor_desc qkv_tensor4(const char *name, qkv_dtype dtype, bool output, qkv_cmp_kind cmp,
                             size_t d0, size_t d1, size_t d2, size_t d3);
-/* Size in elements / bytes of a described tensor. */
+/* Size in elements / bytes of a described tensor (packed int4: each row of
+ * the last dim in whole bytes, as .npy files hold it). */
 size_t qkv_tensor_count(const qkv_tensor_desc *t);
 size_t qkv_tensor_bytes(const qkv_tensor_desc *t);
 /* Elements that an output keeps tie flags for: codes of a code tensor, else
