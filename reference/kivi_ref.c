@@ -22,6 +22,8 @@ void kivi_ref_quant_group(const float *x, size_t stride, size_t n, int bits,
         lo = fminf(lo, x[i * stride]);
         hi = fmaxf(hi, x[i * stride]);
     }
+    lo += 0.0f; /* a zero extreme of either sign counts as +0 (docs/kivi.md) */
+    hi += 0.0f;
     *scale = qkv_f32_to_f16((hi - lo) / qmax);
     *mn = qkv_f32_to_f16(lo);
     const float s = qkv_f16_to_f32(*scale);

@@ -68,6 +68,8 @@ static void quant_group_scalar(const float *x, size_t n, int bits, uint16_t *sca
         lo = fminf(lo, x[i]);
         hi = fmaxf(hi, x[i]);
     }
+    lo += 0.0f; /* a zero extreme of either sign counts as +0 (docs/kivi.md) */
+    hi += 0.0f;
     *scale = qkv_f32_to_f16((hi - lo) / qmax);
     *mn = qkv_f32_to_f16(lo);
     const float s = qkv_f16_to_f32(*scale), m = qkv_f16_to_f32(*mn);

@@ -23,12 +23,6 @@
 /* f16 bits -> f32. */
 AVX2_INLINE float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Element i of an f16 or f32 array as f32. */
-AVX2_INLINE float elem(const void *x, size_t i, qkv_dtype dt)
-{
-    return dt == QKV_F16 ? h2f(((const uint16_t *)x)[i]) : ((const float *)x)[i];
-}
-
 /* Elements i..i+7 of an f16 or f32 array as f32 lanes. */
 AVX2_INLINE __m256 load8(const void *x, size_t i, qkv_dtype dt)
 {
@@ -119,38 +113,12 @@ AVX2_INLINE __m256i quant8(__m256 v, __m256 m, __m256 s, __m256 qmax)
     return _mm256_cvtps_epi32(_mm256_min_ps(qmax, _mm256_div_ps(_mm256_sub_ps(v, m), s)));
 }
 
+/* Group extremes with a zero of either sign made +0 (docs/kivi.md): min_ps
+ * and max_ps return whichever zero comes second, so the sign of a zero
+ * extreme would depend on the order of the reduction. */
+AVX2_INLINE __m256 canonical_zero(__m256 v) { return _mm256_add_ps(v, _mm256_setzero_ps()); }
+
 /* ---- quantize keys ------------------------------------------------------------ */
-
-/* Per-channel extremes of 8 channels over G tokens (x[base + i*D + j]) by
- * the reference's sequential fminf/fmaxf: used for lanes whose vector
- * extreme is a zero, whose sign the reference's order decides. */
-AVX2_INLINE void exact_extremes8(const void *x, size_t base, size_t D, size_t G, qkv_dtype dt,
-                                 int lanes, __m256 *lo, __m256 *hi)
-{
-    float l[8], h[8];
-    _mm256_storeu_ps(l, *lo);
-    _mm256_storeu_ps(h, *hi);
-    for (int j = 0; j < 8; j++) {
-        if (!(lanes >> j & 1))
-            continue;
-        l[j] = h[j] = elem(x, base + (size_t)j, dt);
-        for (size_t i = 1; i < G; i++) {
-            const float v = elem(x, base + i * D + (size_t)j, dt);
-            l[j] = fminf(l[j], v);
-            h[j] = fmaxf(h[j], v);
-        }
-    }
-    *lo = _mm256_loadu_ps(l);
-    *hi = _mm256_loadu_ps(h);
-}
-
-/* Lanes (bit mask) where lo or hi is a zero of either sign. */
-AVX2_INLINE int zero_lanes(__m256 lo, __m256 hi)
-{
-    const __m256 z = _mm256_setzero_ps();
-    return _mm256_movemask_ps(
-        _mm256_or_ps(_mm256_cmp_ps(lo, z, _CMP_EQ_OQ), _mm256_cmp_ps(hi, z, _CMP_EQ_OQ)));
-}
 
 /* Calls CALL(dtype, bits, G) with the constants matching the quantize
  * params p, so every loop over a group has a fixed trip count. */
@@ -225,9 +193,8 @@ AVX2_INLINE bool quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t 
     uint16_t sb[KIVI_CPU_KEY_BLOCK], mb[KIVI_CPU_KEY_BLOCK];
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
-        const int z = zero_lanes(lo[c], hi[c]);
-        if (z)
-            exact_extremes8(x, base + 8 * (size_t)c, D, G, dt, z, &lo[c], &hi[c]);
+        lo[c] = canonical_zero(lo[c]);
+        hi[c] = canonical_zero(hi[c]);
         const __m128i s16 = _mm256_cvtps_ph(_mm256_div_ps(_mm256_sub_ps(hi[c], lo[c]), qmax), 0);
         const __m128i m16 = _mm256_cvtps_ph(lo[c], 0);
         _mm_storeu_si128((__m128i *)(sb + 8 * c), s16);
@@ -409,26 +376,9 @@ AVX2_INLINE bool values_scale8(const void *x, size_t base, size_t ng, qkv_dtype 
 {
     __m256 vlo[8], vhi[8], bad = _mm256_setzero_ps();
     group_extremes8(x, base, ng, dt, G, vlo, vhi, &bad);
-    __m256 lo = reduce8(vlo, 0), hi = reduce8(vhi, 1);
+    const __m256 lo = canonical_zero(reduce8(vlo, 0)), hi = canonical_zero(reduce8(vhi, 1));
     if (check && out_of_range(bad, lo, hi))
         return true;
-    const int z = zero_lanes(lo, hi) & ((1 << ng) - 1);
-    if (z) {
-        float l[8], h[8];
-        _mm256_storeu_ps(l, lo);
-        _mm256_storeu_ps(h, hi);
-        for (size_t j = 0; j < ng; j++) {
-            if (!(z >> j & 1))
-                continue;
-            l[j] = h[j] = elem(x, base + j * G, dt);
-            for (size_t i = 1; i < G; i++) {
-                l[j] = fminf(l[j], elem(x, base + j * G + i, dt));
-                h[j] = fmaxf(h[j], elem(x, base + j * G + i, dt));
-            }
-        }
-        lo = _mm256_loadu_ps(l);
-        hi = _mm256_loadu_ps(h);
-    }
     const __m256 qmax = _mm256_set1_ps((float)((1 << bits) - 1));
     const __m128i s16 = _mm256_cvtps_ph(_mm256_div_ps(_mm256_sub_ps(hi, lo), qmax), 0);
     const __m128i m16 = _mm256_cvtps_ph(lo, 0);
