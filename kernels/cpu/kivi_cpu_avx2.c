@@ -692,7 +692,7 @@ AVX2_INLINE void stage_rows(const uint32_t *src, size_t stride, size_t n, size_t
  * transposed, then per head block of <= 4 and per group a query x scale
  * table and the min bias are folded into the code dot products. */
 AVX2_INLINE void key_quant_scores(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t te,
-                                  size_t n, const kivi_cpu_scratch *s)
+                                  size_t n, const cpu_attn_scratch *s)
 {
     const qkv_kivi_decode_params *p = c->p;
     const size_t D = c->D, G = c->G, bits = (size_t)c->bits;
@@ -722,7 +722,7 @@ AVX2_INLINE void key_quant_scores(const kivi_cpu_decode *c, size_t bkv, size_t t
 
 /* Scores of residual key tokens [ta, t1) (f16 rows) for all heads. */
 AVX2_INLINE void key_resid_scores(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t ta,
-                                  size_t t1, size_t n, const kivi_cpu_scratch *s)
+                                  size_t t1, size_t n, const cpu_attn_scratch *s)
 {
     const qkv_kivi_decode_params *p = c->p;
     const size_t D = c->D;
@@ -817,7 +817,7 @@ AVX2_INLINE void h2f_array(const uint16_t *src, size_t n, float *dst)
 /* Quantized value tokens [ta, te) of kv head bkv into s->acc, in blocks of
  * vblock tokens whose scales and minima are converted to f32 first. */
 AVX2_INLINE void value_quant_accum(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t ta,
-                                   size_t te, size_t n, const kivi_cpu_scratch *s)
+                                   size_t te, size_t n, const cpu_attn_scratch *s)
 {
     const qkv_kivi_decode_params *p = c->p;
     const size_t D = c->D, ng = D / c->G, wrow = D * (size_t)c->bits / 32;
@@ -837,7 +837,7 @@ AVX2_INLINE void value_quant_accum(const kivi_cpu_decode *c, size_t bkv, size_t 
 
 /* Residual value tokens [ta, t1) (f16 rows) into s->acc. */
 AVX2_INLINE void value_resid_accum(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t ta,
-                                   size_t t1, size_t n, const kivi_cpu_scratch *s)
+                                   size_t t1, size_t n, const cpu_attn_scratch *s)
 {
     const qkv_kivi_decode_params *p = c->p;
     const size_t D = c->D;
@@ -855,7 +855,7 @@ AVX2_INLINE void value_resid_accum(const kivi_cpu_decode *c, size_t bkv, size_t 
 }
 
 AVX2_FN void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
-                                   const kivi_cpu_scratch *s, float *part)
+                                   const cpu_attn_scratch *s, float *part)
 {
     const qkv_kivi_decode_params *p = c->p;
     const size_t n = t1 - t0, D = c->D;
