@@ -1,7 +1,7 @@
 /* kivi_cpu.c - the cpu backend's KIVI kernels: OpenMP drivers over work
  * items (runs of key token groups, batches of value groups, dequantized
  * groups or rows, decode splits), each item run by
- * the AVX2 code of kivi_cpu_avx2.c when qkv_cpu_has_avx2(), else by the
+ * the AVX2 code of kivi_cpu_avx2_*.c when qkv_cpu_has_avx2(), else by the
  * portable scalar code below.  Decode attention splits every (batch, kv
  * head) over the token axis, handles all query heads of a kv head in one
  * item (the packed cache is read once per kv head) and merges the splits

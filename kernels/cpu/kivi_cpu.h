@@ -1,6 +1,6 @@
 /* kivi_cpu.h - shared declarations of the cpu backend's KIVI kernels: the
  * resolved decode arguments, the size of the decode item's tables, and the AVX2
- * work-item functions (kivi_cpu_avx2.c) that the OpenMP drivers of
+ * work-item functions (kivi_cpu_avx2_*.c) that the OpenMP drivers of
  * kivi_cpu.c call when qkv_cpu_has_avx2() holds. */
 #ifndef QKV_KIVI_CPU_H
 #define QKV_KIVI_CPU_H
