@@ -2,6 +2,8 @@
  * Follows kivi.md line by line; see kivi_ref.h for the contracts. */
 #include "kivi_ref.h"
 
+#include "attention_ref.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -22,6 +24,8 @@ void kivi_ref_quant_group(const float *x, size_t stride, size_t n, int bits,
         lo = fminf(lo, x[i * stride]);
         hi = fmaxf(hi, x[i * stride]);
     }
+    lo += 0.0f; /* a zero extreme of either sign counts as +0 (docs/kivi.md) */
+    hi += 0.0f;
     *scale = qkv_f32_to_f16((hi - lo) / qmax);
     *mn = qkv_f32_to_f16(lo);
     const float s = qkv_f16_to_f32(*scale);
@@ -181,38 +185,38 @@ static double value_at(const qkv_kivi_decode_params *p, const kivi_decode_host *
     return qkv_f16_to_f32(h->v_resid[(bh * p->v_resid_capacity + t - p->v_quant) * D + d]);
 }
 
+/* One kv head of a decode call, for attention_ref_row. */
+typedef struct kivi_head {
+    const qkv_kivi_decode_params *p;
+    const kivi_decode_host *h;
+    size_t bh; /* b * Hkv + kv head */
+} kivi_head;
+
+/* Key t of a kivi_head as D doubles (key_at). */
+static void kivi_key_row(const void *ctx, size_t t, double *row)
+{
+    const kivi_head *k = ctx;
+    for (size_t d = 0; d < k->p->head_dim; d++)
+        row[d] = key_at(k->p, k->h, k->bh, t, d);
+}
+
+/* Value t of a kivi_head as D doubles (value_at). */
+static void kivi_value_row(const void *ctx, size_t t, double *row)
+{
+    const kivi_head *k = ctx;
+    for (size_t d = 0; d < k->p->head_dim; d++)
+        row[d] = value_at(k->p, k->h, k->bh, t, d);
+}
+
 void kivi_ref_decode_attention(const qkv_kivi_decode_params *p, const kivi_decode_host *h)
 {
-    const size_t D = p->head_dim, N = p->k_quant + p->k_resid;
-    const size_t per_kv = p->q_heads / p->kv_heads;
+    const size_t D = p->head_dim, per_kv = p->q_heads / p->kv_heads;
     const double sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0 / sqrt((double)D);
-    double *score = malloc(N * sizeof *score);
-    double *acc = malloc(D * sizeof *acc);
     for (size_t b = 0; b < p->batch; b++)
         for (size_t hq = 0; hq < p->q_heads; hq++) {
-            const size_t bh = b * p->kv_heads + hq / per_kv;
-            const float *q = h->query + (b * p->q_heads + hq) * D;
-            double mx = -INFINITY;
-            for (size_t t = 0; t < N; t++) {
-                double s = 0.0;
-                for (size_t d = 0; d < D; d++)
-                    s += (double)q[d] * key_at(p, h, bh, t, d);
-                score[t] = s * sm;
-                mx = fmax(mx, score[t]);
-            }
-            double sum = 0.0;
-            for (size_t t = 0; t < N; t++) {
-                score[t] = exp(score[t] - mx);
-                sum += score[t];
-            }
-            for (size_t d = 0; d < D; d++)
-                acc[d] = 0.0;
-            for (size_t t = 0; t < N; t++)
-                for (size_t d = 0; d < D; d++)
-                    acc[d] += score[t] / sum * value_at(p, h, bh, t, d);
-            for (size_t d = 0; d < D; d++)
-                h->output[(b * p->q_heads + hq) * D + d] = (float)acc[d];
+            const size_t row = b * p->q_heads + hq;
+            const kivi_head head = {p, h, b * p->kv_heads + hq / per_kv};
+            attention_ref_row(h->query + row * D, D, p->k_quant + p->k_resid, sm, kivi_key_row,
+                              kivi_value_row, &head, h->output + row * D);
         }
-    free(acc);
-    free(score);
 }

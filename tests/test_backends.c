@@ -116,6 +116,114 @@ START_TEST(test_harness_catches_errors)
 }
 END_TEST
 
+/* ---- signed zeros: every backend's bytes equal the reference's ------------- */
+
+#define SZ_G 32        /* group */
+#define SZ_D 64        /* head dim: two value groups per token */
+#define SZ_T 64        /* tokens: two key groups per channel */
+#define SZ_PATTERNS 16 /* group patterns, below */
+
+/* Element i (< SZ_G) of group pattern k: zeros of both signs in several
+ * orders (all +0, all -0, alternating, halves, one odd zero at the start,
+ * in the middle or at the end), and mixed zeros with one nonzero value
+ * (the group's max or its min). */
+static float sz_pattern(int k, int i)
+{
+    const float pz = 0.0f, nz = -0.0f;
+    switch (k) {
+    case 0: return pz;
+    case 1: return nz;
+    case 2: return i % 2 ? nz : pz;
+    case 3: return i % 2 ? pz : nz;
+    case 4: return i < SZ_G / 2 ? pz : nz;
+    case 5: return i < SZ_G / 2 ? nz : pz;
+    case 6: return i == 0 ? nz : pz;
+    case 7: return i == 0 ? pz : nz;
+    case 8: return i == SZ_G - 1 ? nz : pz;
+    case 9: return i == SZ_G - 1 ? pz : nz;
+    case 10: return i == 13 ? nz : pz;
+    case 11: return i == 13 ? pz : nz;
+    case 12: return i == 7 ? 1.5f : i % 3 ? nz : pz;
+    case 13: return i == 7 ? 1.5f : i % 3 ? pz : nz;
+    case 14: return i == 20 ? -2.0f : i % 2 ? nz : pz;
+    default: return i == 20 ? -2.0f : i % 2 ? pz : nz;
+    }
+}
+
+/* Quantized keys or values of input x ([1, 1, SZ_T, SZ_D], f32 or f16 as
+ * dtype) on ctx: codes, scale, min bytes into out (sizes as sz_sizes).
+ * Fails the test on an error. */
+static void sz_quantize(qkv_context *ctx, bool keys, qkv_dtype dtype, int bits, const void *x,
+                        size_t xbytes, const size_t sizes[3], uint8_t *out)
+{
+    qkv_buffer *b[4];
+    const size_t bytes[4] = {xbytes, sizes[0], sizes[1], sizes[2]};
+    for (int i = 0; i < 4; i++)
+        ck_assert(qkv_buffer_create(ctx, bytes[i], &b[i]) == QKV_OK);
+    ck_assert(qkv_buffer_write(b[0], 0, x, xbytes) == QKV_OK);
+    const qkv_kivi_quant_params p = {.batch = 1, .heads = 1, .tokens = SZ_T, .head_dim = SZ_D,
+                                     .bits = bits, .group = SZ_G, .dtype = dtype,
+                                     .input = b[0], .codes = b[1], .scale = b[2], .min = b[3]};
+    const qkv_status st = keys ? qkv_kivi_quant_keys(ctx, &p) : qkv_kivi_quant_values(ctx, &p);
+    ck_assert_msg(st == QKV_OK, "quantize: %s", qkv_last_error());
+    for (int i = 1; i < 4; i++) {
+        ck_assert(qkv_buffer_read(b[i], 0, out, sizes[i - 1]) == QKV_OK);
+        out += sizes[i - 1];
+    }
+    for (int i = 0; i < 4; i++)
+        qkv_buffer_destroy(b[i]);
+}
+
+/* Loop index _i: keys (bit 0), f16 input (bit 1), bits 2/4/8 (_i / 4).
+ * Keys: channel d, token group g holds pattern (d + 5 g) % SZ_PATTERNS
+ * along its tokens; values: token t, channel group g holds pattern
+ * (2 t + g) % SZ_PATTERNS along its channels. */
+START_TEST(test_signed_zero_groups)
+{
+    const bool keys = _i & 1;
+    const qkv_dtype dtype = _i & 2 ? QKV_F16 : QKV_F32;
+    const int bits = 2 << (_i / 4);
+    float xf[SZ_T * SZ_D];
+    uint16_t xh[SZ_T * SZ_D];
+    for (int t = 0; t < SZ_T; t++)
+        for (int d = 0; d < SZ_D; d++) {
+            const int k = keys ? (d + 5 * (t / SZ_G)) % SZ_PATTERNS
+                               : (2 * t + d / SZ_G) % SZ_PATTERNS;
+            xf[t * SZ_D + d] = sz_pattern(k, keys ? t % SZ_G : d % SZ_G);
+            xh[t * SZ_D + d] = qkv_f32_to_f16(xf[t * SZ_D + d]);
+        }
+    const void *x = dtype == QKV_F16 ? (const void *)xh : (const void *)xf;
+    const size_t xbytes = dtype == QKV_F16 ? sizeof xh : sizeof xf;
+    const size_t n = (size_t)SZ_T * SZ_D;
+    const size_t sizes[3] = {n * (size_t)bits / 8, n / SZ_G * 2, n / SZ_G * 2};
+    const size_t total = sizes[0] + sizes[1] + sizes[2];
+    uint8_t want[SZ_T * SZ_D * 2], got[SZ_T * SZ_D * 2];
+    qkv_context *ctx;
+    ck_assert(qkv_open("ref", &ctx) == QKV_OK);
+    sz_quantize(ctx, keys, dtype, bits, x, xbytes, sizes, want);
+    qkv_close(ctx);
+    const qkv_op_id op = keys ? QKV_OP_KIVI_QUANT_KEYS : QKV_OP_KIVI_QUANT_VALUES;
+    for (int t = 0; t < ntargets; t++) {
+        ck_assert_msg(qkv_open(targets[t], &ctx) == QKV_OK, "open %s", targets[t]);
+        const qkv_variant *v;
+        for (int j = 0; (v = qkv_variant_nth(op, ctx, j)); j++) {
+            ck_assert(qkv_set_variant(ctx, qkv_ops[op]->name, v->name) == QKV_OK);
+            sz_quantize(ctx, keys, dtype, bits, x, xbytes, sizes, got);
+            for (size_t i = 0; i < total; i++) {
+                const char *part =
+                    i < sizes[0] ? "codes" : i < sizes[0] + sizes[1] ? "scale" : "min";
+                ck_assert_msg(got[i] == want[i],
+                              "%s/%s, %s %s, %d bits: %s byte %zu is 0x%02x, reference 0x%02x",
+                              targets[t], v->name, keys ? "keys" : "values",
+                              dtype == QKV_F16 ? "f16" : "f32", bits, part, i, got[i],
+                              want[i]);
+            }
+        }
+        qkv_close(ctx);
+    }
+}
+END_TEST
+
 #if defined(QKV_HAVE_OPENCL)
 /* Every (program, defines) the GPU ops use builds on each OpenCL device. */
 START_TEST(test_opencl_builds_every_kernel)
@@ -170,6 +278,10 @@ int main(void)
     tcase_set_timeout(llm, 1200);
     tcase_add_loop_test(llm, test_llm_shapes, 0, QKV_OP_COUNT);
     suite_add_tcase(s, llm);
+    TCase *zeros = tcase_create("signed-zeros");
+    tcase_set_timeout(zeros, 300);
+    tcase_add_loop_test(zeros, test_signed_zero_groups, 0, 12);
+    suite_add_tcase(s, zeros);
     TCase *harness = tcase_create("harness");
     tcase_add_loop_test(harness, test_harness_catches_errors, 0, 4);
     suite_add_tcase(s, harness);

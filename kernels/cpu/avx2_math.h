@@ -1,6 +1,7 @@
 /* avx2_math.h - AVX2/FMA/F16C helpers of the cpu kernels: the target
- * attributes (the library is built for baseline x86-64; callers run these
- * only when qkv_cpu_has_avx2()), horizontal reductions and a vector exp. */
+ * attributes (the library is built for baseline x86-64; the avx2 variants
+ * that call these run only where qkv_cpu_has_avx2()), horizontal reductions
+ * and a vector exp. */
 #ifndef QKV_AVX2_MATH_H
 #define QKV_AVX2_MATH_H
 

@@ -3,20 +3,21 @@
  * handles all query heads of its kv head, so every key and value row is
  * read from memory once per kv head and converted f16 -> f32 once for all
  * of them, and the splits are merged FlashDecoding-style (running max, sum,
- * partial output).  The AVX2/F16C/FMA item (target attributes; chosen at
- * run time when qkv_cpu_has_avx2() and D % 8 == 0) keeps query heads x
+ * partial output) by the driver of attention_cpu.c.  The AVX2/F16C/FMA item
+ * (target attributes; the "avx2" variant, which runs where the CPU has them
+ * and D % 8 == 0) keeps query heads x
  * tokens in 8 register accumulators for the scores and query heads x 16
  * channels for the values, over L1-sized blocks of tokens, and prefetches
  * the key and value rows ahead of use in software; the portable scalar item
  * does the same arithmetic one element at a time. */
 #include "dense_variants.h"
 
+#include "attention_cpu.h"
 #include "avx2_math.h"
 #include "cpu_features.h"
 #include "softmax.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* A validated call, resolved for the work items. */
@@ -25,24 +26,9 @@ typedef struct dense_decode {
     const float *query;            /* [B, Hq, D] */
     const uint16_t *keys, *values; /* [B, Hkv, capacity, D] */
     size_t D, nq;                  /* head dim, query heads per kv head */
-    size_t split, nsplit;          /* tokens per item, items per kv head */
     size_t block;                  /* tokens per L1 block of the AVX2 item */
     size_t prefetch;               /* AVX2 item: key rows prefetched this far ahead */
 } dense_decode;
-
-/* One thread's scratch (f32). */
-typedef struct dense_scratch {
-    float *score; /* [nq, split]: scores, then unnormalized probabilities */
-    float *qs;    /* [nq, D]: query heads times the softmax scale */
-    float *acc;   /* [nq, D]: unnormalized output of the item */
-    float *row;   /* [D]: one converted key or value row (scalar item) */
-} dense_scratch;
-
-/* Work item: tokens [t0, t1) of kv head bkv (= b*Hkv + h) for its nq query
- * heads, from s->qs; writes part[nq][D + 2] = {max score, sum of
- * exp(score - max), sum of exp(score - max) * value[D]}. */
-typedef void (*dense_item_fn)(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
-                              const dense_scratch *s, float *part);
 
 /* Key (or value) row t of kv head bkv. */
 static const uint16_t *kv_row(const dense_decode *c, const uint16_t *base, size_t bkv, size_t t)
@@ -52,19 +38,22 @@ static const uint16_t *kv_row(const dense_decode *c, const uint16_t *base, size_
 
 /* ---- scalar item ------------------------------------------------------------------ */
 
-/* Scalar work item (see dense_item_fn). */
-static void scalar_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
-                        const dense_scratch *s, float *part)
+/* Scalar work item (a cpu_attn_item_fn on a dense_decode; the scratch
+ * table holds one converted row, D floats). */
+static void scalar_item(const void *ctx, size_t bkv, size_t t0, size_t t1,
+                        const cpu_attn_scratch *s, float *part)
 {
+    const dense_decode *c = ctx;
     const size_t n = t1 - t0, D = c->D, nq = c->nq;
+    float *row = s->table;
     for (size_t t = t0; t < t1; t++) {
         const uint16_t *k = kv_row(c, c->keys, bkv, t);
         for (size_t d = 0; d < D; d++)
-            s->row[d] = qkv_f16_to_f32(k[d]);
+            row[d] = qkv_f16_to_f32(k[d]);
         for (size_t h = 0; h < nq; h++) {
             float dot = 0.0f;
             for (size_t d = 0; d < D; d++)
-                dot += s->qs[h * D + d] * s->row[d];
+                dot += s->qs[h * D + d] * row[d];
             s->score[h * n + t - t0] = dot;
         }
     }
@@ -74,10 +63,10 @@ static void scalar_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
     for (size_t t = t0; t < t1; t++) {
         const uint16_t *v = kv_row(c, c->values, bkv, t);
         for (size_t d = 0; d < D; d++)
-            s->row[d] = qkv_f16_to_f32(v[d]);
+            row[d] = qkv_f16_to_f32(v[d]);
         for (size_t h = 0; h < nq; h++)
             for (size_t d = 0; d < D; d++)
-                s->acc[h * D + d] += s->score[h * n + t - t0] * s->row[d];
+                s->acc[h * D + d] += s->score[h * n + t - t0] * row[d];
     }
     for (size_t h = 0; h < nq; h++)
         memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
@@ -235,13 +224,14 @@ static QKV_AVX2_FN void value_rows_dispatch(const float *pr, size_t n, const uin
 }
 
 
-/* AVX2 work item (see dense_item_fn; D % 8 == 0): scores then values, each
- * over blocks of c->block tokens visited once per group of 4 query heads;
- * while scoring, the key rows c->prefetch tokens ahead (inside the item)
- * and the block's value rows are prefetched. */
-static QKV_AVX2_FN void avx2_item(const dense_decode *c, size_t bkv, size_t t0, size_t t1,
-                                  const dense_scratch *s, float *part)
+/* AVX2 work item (a cpu_attn_item_fn on a dense_decode; D % 8 == 0):
+ * scores then values, each over blocks of c->block tokens visited once per
+ * group of 4 query heads; while scoring, the key rows c->prefetch tokens
+ * ahead (inside the item) and the block's value rows are prefetched. */
+static QKV_AVX2_FN void avx2_item(const void *ctx, size_t bkv, size_t t0, size_t t1,
+                                  const cpu_attn_scratch *s, float *part)
 {
+    const dense_decode *c = ctx;
     const size_t n = t1 - t0, D = c->D, nq = c->nq, pf = c->prefetch;
     for (size_t tb = t0; tb < t1; tb += c->block) {
         const size_t nt = t1 - tb < c->block ? t1 - tb : c->block;
@@ -293,51 +283,22 @@ static qkv_status cpu_f16_decode(const void *params, const qkv_tile_params *tile
 {
     const qkv_f16_decode_params *p = params;
     const size_t D = p->head_dim, nq = p->q_heads / p->kv_heads;
-    const size_t split = tile_value(tile, SPLIT_TOKENS);
-    const dense_decode c = {p, p->query->host, p->keys->host, p->values->host, D, nq, split,
-                            (p->tokens + split - 1) / split, tile_value(tile, BLOCK_TOKENS),
-                            tile_value(tile, PREFETCH)};
-    const size_t items = p->batch * p->kv_heads * c.nsplit;
-    const size_t scratch = nq * split + 2 * nq * D + D;
-    const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
 #if QKV_CPU_X86
-    const dense_item_fn item = avx2 ? avx2_item : scalar_item;
+    const cpu_attn_item_fn item = avx2 ? avx2_item : scalar_item;
 #else
     (void)avx2;
-    const dense_item_fn item = scalar_item;
+    const cpu_attn_item_fn item = scalar_item;
 #endif
-    const int chunk = (int)tile_value(tile, OMP_CHUNK);
-    float *part = malloc(items * nq * (D + 2) * sizeof *part);
-    if (!part)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "f16_decode_attention: out of host memory");
-    int failed = 0;
-#pragma omp parallel
-    {
-        float *buf = malloc(scratch * sizeof *buf);
-        if (!buf) {
-#pragma omp atomic write
-            failed = 1;
-        }
-        const dense_scratch s = {buf, buf + nq * split, buf + nq * (split + D),
-                                 buf + nq * (split + 2 * D)};
-#pragma omp for schedule(dynamic, chunk)
-        for (size_t i = 0; i < items; i++) {
-            if (!buf)
-                continue;
-            const size_t bkv = i / c.nsplit, t0 = i % c.nsplit * split;
-            const size_t t1 = t0 + split < p->tokens ? t0 + split : p->tokens;
-            cpu_scale_queries(c.query, bkv, c.nq, c.D, sm, s.qs);
-            item(&c, bkv, t0, t1, &s, part + i * nq * (D + 2));
-        }
-        free(buf);
-    }
-    if (failed) {
-        free(part);
-        return qkv_fail(QKV_ERR_NO_MEMORY, "f16_decode_attention: out of host memory");
-    }
-    cpu_merge_splits(part, p->output->host, p->batch * p->q_heads, c.nq, c.nsplit, c.D);
-    free(part);
-    return QKV_OK;
+    const dense_decode c = {p, p->query->host, p->keys->host, p->values->host, D, nq,
+                            tile_value(tile, BLOCK_TOKENS), tile_value(tile, PREFETCH)};
+    const cpu_attn_job job = {
+        .query = c.query, .output = p->output->host, .kv_rows = p->batch * p->kv_heads,
+        .nq = nq, .D = D, .tokens = p->tokens, .split = tile_value(tile, SPLIT_TOKENS),
+        .table_floats = D,
+        .sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D),
+        .chunk = (int)tile_value(tile, OMP_CHUNK), .item = item, .ctx = &c,
+        .op = "f16_decode_attention"};
+    return cpu_attention_run(&job);
 }
 
 /* The avx2 variant runs where the CPU has AVX2, FMA and F16C, on head dims

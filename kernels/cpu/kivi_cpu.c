@@ -1,11 +1,12 @@
 /* kivi_cpu.c - the cpu backend's KIVI kernels: OpenMP drivers over work
  * items (runs of key token groups, batches of value groups, dequantized
- * groups or rows, decode splits), each item run by
- * the AVX2 code of kivi_cpu_avx2.c when qkv_cpu_has_avx2(), else by the
- * portable scalar code below.  Decode attention splits every (batch, kv
+ * groups or rows, decode splits), each item run by the AVX2 code of
+ * kivi_cpu_avx2_*.c in the "avx2" variants, by the portable scalar code
+ * below in the "scalar" ones.  Decode attention splits every (batch, kv
  * head) over the token axis, handles all query heads of a kv head in one
  * item (the packed cache is read once per kv head) and merges the splits
- * FlashDecoding-style (running max, sum, partial output). */
+ * FlashDecoding-style (running max, sum, partial output) through the
+ * driver of attention_cpu.c. */
 #include "kivi_cpu.h"
 
 #include "cpu_features.h"
@@ -68,6 +69,8 @@ static void quant_group_scalar(const float *x, size_t n, int bits, uint16_t *sca
         lo = fminf(lo, x[i]);
         hi = fmaxf(hi, x[i]);
     }
+    lo += 0.0f; /* a zero extreme of either sign counts as +0 (docs/kivi.md) */
+    hi += 0.0f;
     *scale = qkv_f32_to_f16((hi - lo) / qmax);
     *mn = qkv_f32_to_f16(lo);
     const float s = qkv_f16_to_f32(*scale), m = qkv_f16_to_f32(*mn);
@@ -352,7 +355,7 @@ static void scalar_value_row(const kivi_cpu_decode *c, size_t bkv, size_t t, flo
 
 /* Scalar decode work item (see kivi_cpu_decode_item_fn). */
 static void scalar_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
-                               const kivi_cpu_scratch *s, float *part)
+                               const cpu_attn_scratch *s, float *part)
 {
     const size_t n = t1 - t0, D = c->D, nq = c->nq;
     float *row = s->table;
@@ -413,12 +416,23 @@ static void decode_setup(kivi_cpu_decode *c, const qkv_kivi_decode_params *p,
     c->D = p->head_dim;
     c->G = (size_t)p->group;
     c->nq = p->q_heads / p->kv_heads;
-    c->n = p->k_quant + p->k_resid;
-    c->split = ((size_t)tile_value(tile, DECODE_SPLIT) + c->G - 1) / c->G * c->G;
-    c->nsplit = (c->n + c->split - 1) / c->split;
     c->vblock = (size_t)tile_value(tile, DECODE_VBLOCK);
     c->prefetch = (size_t)tile_value(tile, DECODE_PREFETCH);
     c->bits = p->bits;
+}
+
+/* The decode context and the work item picked for it. */
+typedef struct decode_job {
+    const kivi_cpu_decode *c;
+    kivi_cpu_decode_item_fn item;
+} decode_job;
+
+/* The driver's cpu_attn_item_fn: runs job->item on job->c. */
+static void run_decode_item(const void *job, size_t bkv, size_t t0, size_t t1,
+                            const cpu_attn_scratch *s, float *part)
+{
+    const decode_job *j = job;
+    j->item(j->c, bkv, t0, t1, s, part);
 }
 
 /* Fused decode: items (batch, kv head, split) in parallel, then the merge. */
@@ -427,42 +441,16 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bo
     const qkv_kivi_decode_params *p = params;
     kivi_cpu_decode c;
     decode_setup(&c, p, tile);
-    const size_t D = c.D, items = p->batch * p->kv_heads * c.nsplit;
-    const size_t scratch = c.nq * c.split + 2 * c.nq * D + kivi_cpu_table_floats(&c);
-    const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
-    const kivi_cpu_decode_item_fn item = PICK(kivi_avx2_decode_item, scalar_decode_item);
-    const int chunk = tile_value(tile, DECODE_CHUNK);
-    float *part = malloc(items * c.nq * (D + 2) * sizeof *part);
-    if (!part)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "kivi_decode_attention: out of host memory");
-    int failed = 0;
-#pragma omp parallel
-    {
-        float *buf = malloc(scratch * sizeof *buf);
-        if (!buf) {
-#pragma omp atomic write
-            failed = 1;
-        }
-        const kivi_cpu_scratch s = {buf, buf + c.nq * c.split, buf + c.nq * (c.split + D),
-                                    buf + c.nq * (c.split + 2 * D)};
-#pragma omp for schedule(dynamic, chunk)
-        for (size_t i = 0; i < items; i++) {
-            if (!buf)
-                continue;
-            const size_t bkv = i / c.nsplit, t0 = i % c.nsplit * c.split;
-            const size_t t1 = t0 + c.split < c.n ? t0 + c.split : c.n;
-            cpu_scale_queries(c.query, bkv, c.nq, c.D, sm, s.qs);
-            item(&c, bkv, t0, t1, &s, part + i * c.nq * (D + 2));
-        }
-        free(buf);
-    }
-    if (failed) {
-        free(part);
-        return qkv_fail(QKV_ERR_NO_MEMORY, "kivi_decode_attention: out of host memory");
-    }
-    cpu_merge_splits(part, p->output->host, p->batch * p->q_heads, c.nq, c.nsplit, c.D);
-    free(part);
-    return QKV_OK;
+    const decode_job dj = {&c, PICK(kivi_avx2_decode_item, scalar_decode_item)};
+    const cpu_attn_job job = {
+        .query = c.query, .output = p->output->host, .kv_rows = p->batch * p->kv_heads,
+        .nq = c.nq, .D = c.D, .tokens = p->k_quant + p->k_resid,
+        .split = ((size_t)tile_value(tile, DECODE_SPLIT) + c.G - 1) / c.G * c.G,
+        .table_floats = kivi_cpu_table_floats(&c),
+        .sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)c.D),
+        .chunk = tile_value(tile, DECODE_CHUNK), .item = run_decode_item, .ctx = &dj,
+        .op = "kivi_decode_attention"};
+    return cpu_attention_run(&job);
 }
 
 /* ---- variants --------------------------------------------------------------------- */

@@ -1,10 +1,11 @@
 /* kivi_cpu.h - shared declarations of the cpu backend's KIVI kernels: the
- * resolved decode arguments, the per-thread decode scratch, and the AVX2
- * work-item functions (kivi_cpu_avx2.c) that the OpenMP drivers of
- * kivi_cpu.c call when qkv_cpu_has_avx2() holds. */
+ * resolved decode arguments, the size of the decode item's tables, and the AVX2
+ * work-item functions (kivi_cpu_avx2_*.c) that the OpenMP drivers of
+ * kivi_cpu.c call in the avx2 variants. */
 #ifndef QKV_KIVI_CPU_H
 #define QKV_KIVI_CPU_H
 
+#include "attention_cpu.h"
 #include "qkv_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -21,7 +22,7 @@
 #define KIVI_CPU_VALUE_BATCH 32
 
 /* Decode attention arguments: host pointers (NULL for an empty part), the
- * validated params (capacities resolved) and the derived work split. */
+ * validated params (capacities resolved) and the AVX2 item's tiles. */
 typedef struct kivi_cpu_decode {
     const qkv_kivi_decode_params *p;
     const float *query; /* [B, Hq, D] */
@@ -30,28 +31,17 @@ typedef struct kivi_cpu_decode {
     const uint32_t *v_codes;
     const uint16_t *v_scale, *v_min, *v_resid;
     size_t D, G, nq;  /* head dim, group, query heads per kv head */
-    size_t n;         /* tokens per sequence */
-    size_t split;     /* tokens per work item, a multiple of G */
-    size_t nsplit;    /* work items per (batch, kv head) */
     size_t vblock;    /* quantized value tokens per cache block */
     size_t prefetch;  /* key lines prefetched this far past the next chunk */
     int bits;
 } kivi_cpu_decode;
-
-/* One thread's decode scratch (f32). */
-typedef struct kivi_cpu_scratch {
-    float *score; /* [nq, split]: scores, then unnormalized probabilities */
-    float *qs;    /* [nq, D]: query heads times the softmax scale */
-    float *acc;   /* [nq, D]: unnormalized output of the work item */
-    float *table; /* kivi_cpu_table_floats(): per-path tables */
-} kivi_cpu_scratch;
 
 /* Key tokens per chunk of the AVX2 decode: their code words of all D
  * channels are staged contiguously (rows of a power-of-two capacity would
  * collide in a few L1 sets); a multiple of every G, at most 8 groups. */
 #define KIVI_CPU_KEY_CHUNK 256
 
-/* Floats of kivi_cpu_scratch.table: 4 D (query x scale per head), 16 D
+/* Floats of cpu_attn_scratch.table for decode: 4 D (query x scale per head), 16 D
  * (8 key groups' scales and minima), D * KIVI_CPU_KEY_CHUNK / 8 (staged
  * key codes, up to 4 bits) and 2 vblock (D/G) (value scales and minima of
  * one token block); the scalar path uses D of it. */
@@ -60,11 +50,9 @@ static inline size_t kivi_cpu_table_floats(const kivi_cpu_decode *c)
     return 20 * c->D + c->D * KIVI_CPU_KEY_CHUNK / 8 + 2 * c->vblock * (c->D / c->G);
 }
 
-/* Work item of decode: tokens [t0, t1) of kv head bkv (= b*Hkv + h) for its
- * nq query heads, from s->qs; writes part[nq][D + 2] = {max score, sum of
- * exp(score - max), sum of exp(score - max) * value[D]}. */
+/* Work item of decode on c (see cpu_attn_item_fn, attention_cpu.h). */
 typedef void (*kivi_cpu_decode_item_fn)(const kivi_cpu_decode *c, size_t bkv, size_t t0,
-                                        size_t t1, const kivi_cpu_scratch *s, float *part);
+                                        size_t t1, const cpu_attn_scratch *s, float *part);
 
 #if KIVI_CPU_X86
 /* Quantize key token groups g0 .. g1-1 (G tokens x D channels each) of
@@ -90,7 +78,7 @@ void kivi_avx2_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row, 
 void kivi_avx2_store_fence(void);
 /* Decode work item (see kivi_cpu_decode_item_fn). */
 void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
-                           const kivi_cpu_scratch *s, float *part);
+                           const cpu_attn_scratch *s, float *part);
 #endif
 
 #endif

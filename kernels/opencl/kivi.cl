@@ -178,6 +178,8 @@ __kernel void kivi_quant_keys(__global const IN_TYPE *restrict input,
         const ulong row0 = bh * (ulong)head_dim + (ulong)d0; /* channel d0's row */
 #pragma unroll
         for (int v = 0; v < VEC; v++) {
+            lo[v] += 0.0f; /* a zero extreme of either sign counts as +0 (docs/kivi.md) */
+            hi[v] += 0.0f;
             const ushort s_bits = f32_to_f16_bits((hi[v] - lo[v]) / (float)QMAX);
             const ushort m_bits = f32_to_f16_bits(lo[v]);
             const ulong sidx = (row0 + (ulong)v) * (ulong)(out_cap / GROUP) +
@@ -258,6 +260,8 @@ __kernel void kivi_quant_values(__global const IN_TYPE *restrict input,
 #endif
         if (!active)
             continue;
+        lo += 0.0f; /* a zero extreme of either sign counts as +0 (docs/kivi.md) */
+        hi += 0.0f;
         const ushort s_bits = f32_to_f16_bits((hi - lo) / (float)QMAX);
         const ushort m_bits = f32_to_f16_bits(lo);
         const float s = f16_bits_to_f32(s_bits), m = f16_bits_to_f32(m_bits);
