@@ -5,6 +5,35 @@
 #include "softmax.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+void cpu_attention_scalar_item(const void *ctx, cpu_attn_row_fn key_row,
+                               cpu_attn_row_fn value_row, size_t nq, size_t D, size_t bkv,
+                               size_t t0, size_t t1, const cpu_attn_scratch *s, float *part)
+{
+    const size_t n = t1 - t0;
+    float *row = s->table;
+    for (size_t t = t0; t < t1; t++) {
+        key_row(ctx, bkv, t, row);
+        for (size_t h = 0; h < nq; h++) {
+            float dot = 0.0f;
+            for (size_t d = 0; d < D; d++)
+                dot += s->qs[h * D + d] * row[d];
+            s->score[h * n + t - t0] = dot;
+        }
+    }
+    for (size_t h = 0; h < nq; h++)
+        cpu_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
+    memset(s->acc, 0, nq * D * sizeof *s->acc);
+    for (size_t t = t0; t < t1; t++) {
+        value_row(ctx, bkv, t, row);
+        for (size_t h = 0; h < nq; h++)
+            for (size_t d = 0; d < D; d++)
+                s->acc[h * D + d] += s->score[h * n + t - t0] * row[d];
+    }
+    for (size_t h = 0; h < nq; h++)
+        memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
+}
 
 qkv_status cpu_attention_run(const cpu_attn_job *job)
 {

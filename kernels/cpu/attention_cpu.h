@@ -38,6 +38,17 @@ typedef struct cpu_attn_job {
     const char *op;      /* op name for error messages */
 } cpu_attn_job;
 
+/* Key (or value) row t of kv head bkv as D floats into row; ctx as for
+ * cpu_attn_item_fn. */
+typedef void (*cpu_attn_row_fn)(const void *ctx, size_t bkv, size_t t, float *row);
+
+/* The portable work item (cpu_attn_item_fn semantics) over key and value
+ * rows that key_row / value_row produce one at a time into s->table (D
+ * floats), for nq query heads of head dim D. */
+void cpu_attention_scalar_item(const void *ctx, cpu_attn_row_fn key_row,
+                               cpu_attn_row_fn value_row, size_t nq, size_t D, size_t bkv,
+                               size_t t0, size_t t1, const cpu_attn_scratch *s, float *part);
+
 /* Run every work item of job in parallel (dynamic schedule), then merge
  * the splits into job->output.  QKV_ERR_NO_MEMORY if a buffer cannot be
  * allocated (output then unspecified). */

@@ -38,38 +38,32 @@ static const uint16_t *kv_row(const dense_decode *c, const uint16_t *base, size_
 
 /* ---- scalar item ------------------------------------------------------------------ */
 
+/* Key row t of kv head bkv (ctx: a dense_decode) as floats. */
+static void scalar_key_row(const void *ctx, size_t bkv, size_t t, float *row)
+{
+    const dense_decode *c = ctx;
+    const uint16_t *k = kv_row(c, c->keys, bkv, t);
+    for (size_t d = 0; d < c->D; d++)
+        row[d] = qkv_f16_to_f32(k[d]);
+}
+
+/* Value row t of kv head bkv (ctx: a dense_decode) as floats. */
+static void scalar_value_row(const void *ctx, size_t bkv, size_t t, float *row)
+{
+    const dense_decode *c = ctx;
+    const uint16_t *v = kv_row(c, c->values, bkv, t);
+    for (size_t d = 0; d < c->D; d++)
+        row[d] = qkv_f16_to_f32(v[d]);
+}
+
 /* Scalar work item (a cpu_attn_item_fn on a dense_decode; the scratch
  * table holds one converted row, D floats). */
 static void scalar_item(const void *ctx, size_t bkv, size_t t0, size_t t1,
                         const cpu_attn_scratch *s, float *part)
 {
     const dense_decode *c = ctx;
-    const size_t n = t1 - t0, D = c->D, nq = c->nq;
-    float *row = s->table;
-    for (size_t t = t0; t < t1; t++) {
-        const uint16_t *k = kv_row(c, c->keys, bkv, t);
-        for (size_t d = 0; d < D; d++)
-            row[d] = qkv_f16_to_f32(k[d]);
-        for (size_t h = 0; h < nq; h++) {
-            float dot = 0.0f;
-            for (size_t d = 0; d < D; d++)
-                dot += s->qs[h * D + d] * row[d];
-            s->score[h * n + t - t0] = dot;
-        }
-    }
-    for (size_t h = 0; h < nq; h++)
-        cpu_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
-    memset(s->acc, 0, nq * D * sizeof *s->acc);
-    for (size_t t = t0; t < t1; t++) {
-        const uint16_t *v = kv_row(c, c->values, bkv, t);
-        for (size_t d = 0; d < D; d++)
-            row[d] = qkv_f16_to_f32(v[d]);
-        for (size_t h = 0; h < nq; h++)
-            for (size_t d = 0; d < D; d++)
-                s->acc[h * D + d] += s->score[h * n + t - t0] * row[d];
-    }
-    for (size_t h = 0; h < nq; h++)
-        memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
+    cpu_attention_scalar_item(ctx, scalar_key_row, scalar_value_row, c->nq, c->D, bkv, t0, t1,
+                              s, part);
 }
 
 /* ---- AVX2 item -------------------------------------------------------------------- */

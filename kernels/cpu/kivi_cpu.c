@@ -313,8 +313,9 @@ static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *
 /* ---- decode attention: scalar work item ------------------------------------------ */
 
 /* Key t of kv head bkv, dequantized, into k[D]. */
-static void scalar_key_row(const kivi_cpu_decode *c, size_t bkv, size_t t, float *k)
+static void scalar_key_row(const void *ctx, size_t bkv, size_t t, float *k)
 {
+    const kivi_cpu_decode *c = ctx;
     const qkv_kivi_decode_params *p = c->p;
     const size_t D = c->D;
     if (t >= p->k_quant) {
@@ -334,8 +335,9 @@ static void scalar_key_row(const kivi_cpu_decode *c, size_t bkv, size_t t, float
 }
 
 /* Value t of kv head bkv, dequantized, into v[D]. */
-static void scalar_value_row(const kivi_cpu_decode *c, size_t bkv, size_t t, float *v)
+static void scalar_value_row(const void *ctx, size_t bkv, size_t t, float *v)
 {
+    const kivi_cpu_decode *c = ctx;
     const qkv_kivi_decode_params *p = c->p;
     const size_t D = c->D, ng = D / c->G;
     if (t >= p->v_quant) {
@@ -357,28 +359,8 @@ static void scalar_value_row(const kivi_cpu_decode *c, size_t bkv, size_t t, flo
 static void scalar_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
                                const cpu_attn_scratch *s, float *part)
 {
-    const size_t n = t1 - t0, D = c->D, nq = c->nq;
-    float *row = s->table;
-    for (size_t t = t0; t < t1; t++) {
-        scalar_key_row(c, bkv, t, row);
-        for (size_t h = 0; h < nq; h++) {
-            float dot = 0.0f;
-            for (size_t d = 0; d < D; d++)
-                dot += s->qs[h * D + d] * row[d];
-            s->score[h * n + t - t0] = dot;
-        }
-    }
-    for (size_t h = 0; h < nq; h++)
-        cpu_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
-    memset(s->acc, 0, nq * D * sizeof *s->acc);
-    for (size_t t = t0; t < t1; t++) {
-        scalar_value_row(c, bkv, t, row);
-        for (size_t h = 0; h < nq; h++)
-            for (size_t d = 0; d < D; d++)
-                s->acc[h * D + d] += s->score[h * n + t - t0] * row[d];
-    }
-    for (size_t h = 0; h < nq; h++)
-        memcpy(&part[h * (D + 2) + 2], s->acc + h * D, D * sizeof *part);
+    cpu_attention_scalar_item(c, scalar_key_row, scalar_value_row, c->nq, c->D, bkv, t0, t1, s,
+                              part);
 }
 
 /* ---- decode attention: driver ----------------------------------------------------- */
