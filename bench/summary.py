@@ -18,8 +18,7 @@ import bench_json  # noqa: E402
 
 KIVI_DECODE = "kivi_decode_attention"
 F16_DECODE = "f16_decode_attention"
-QUANT_OPS = ("kivi_quant_keys", "kivi_quant_values", "kivi_quant_keys_unchecked",
-             "kivi_quant_values_unchecked")
+QUANT_OPS = ("kivi_quant_keys", "kivi_quant_values")
 SWEEP = re.compile(r"^sweep-b(\d+)-ctx(\d+)$")
 CLOCK_TEXT = {"device events": "device events (from a mark enqueued before the launch to one "
                                "after it, on the device's clock)",
@@ -113,8 +112,8 @@ def quant_section(dev):
     if not rows or not dev.copy_gbps:
         return []
     lines = ["## KIVI quantizers as a fraction of copy bandwidth", "",
-             "`_unchecked`: the kernel alone, without the NaN/range scan of the input "
-             "(`unchecked = 1`).", "",
+             "Shapes `*-unchecked`: the kernel alone, without the NaN/range scan of the "
+             "input (`unchecked = 1`).", "",
              "| op | shape | GB/s | %% of copy (%.1f GB/s) |" % dev.copy_gbps,
              "|---|---|---:|---:|"]
     for op, r in rows:
