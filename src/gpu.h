@@ -48,6 +48,16 @@ extern const char qkv_cuda_prelude[];
  * until the next call with a larger size. */
 qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out);
 
+/* Query heads per work-group of a decode attention: the largest power of
+ * two <= heads that divides q_per_kv, the query heads per kv head. */
+int qkv_gpu_head_group(size_t q_per_kv, int heads);
+
+/* Launch `merge` (attention_decode_merge of attention_merge.cl, built for
+ * head dim D) over the bq query heads: the nsplit partial results
+ * [bq, nsplit, D + 2] in `part` into output f32 [bq, D]. */
+qkv_status qkv_gpu_launch_merge(qkv_context *ctx, qkv_gpu_kernel *merge, const qkv_buffer *part,
+                                const qkv_buffer *output, size_t nsplit, size_t D, size_t bq);
+
 /* One (program, defines) combination the GPU ops compile; qkv_gpu_builds
  * lists those of every op with default tiles over the supported bits,
  * groups, dtypes and head dims, plus the benchmarks' roof probes (for

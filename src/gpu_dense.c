@@ -10,7 +10,6 @@
 #define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
 #define MAX_HEAD_DIM 256
 #define ROW_LANES 32 /* work-items per key/value row (dense.cl's ROW_LANES) */
-#define MERGE_WG 64
 
 enum { DENSE_WG, DENSE_SPLIT, DENSE_HEADS };
 static const qkv_tile_param_def f16_decode_space[] = {
@@ -35,16 +34,6 @@ static bool f16_decode_valid(const qkv_tile_params *t, const qkv_device_info *de
     const int wg = t->value[DENSE_WG], split = t->value[DENSE_SPLIT];
     return (size_t)wg <= dev->max_work_group &&
            local_bytes(wg, split, t->value[DENSE_HEADS]) <= dev->local_mem;
-}
-
-/* Query heads per work-group: the largest power of two <= heads that
- * divides the query heads per kv head. */
-static int head_group(size_t q_per_kv, int heads)
-{
-    int qg = 1;
-    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
-        qg *= 2;
-    return qg;
 }
 
 /* -D options of a build of dense.cl. */
@@ -77,7 +66,7 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     const size_t D = p->head_dim, q_per_kv = p->q_heads / p->kv_heads;
     const size_t bq = p->batch * p->q_heads;
     const int wg = tile->value[DENSE_WG], split = tile->value[DENSE_SPLIT];
-    const int qg = head_group(q_per_kv, tile->value[DENSE_HEADS]);
+    const int qg = qkv_gpu_head_group(q_per_kv, tile->value[DENSE_HEADS]);
     const size_t groups = bq / (size_t)qg, nsplit = (p->tokens + (size_t)split - 1) / (size_t)split;
     qkv_status st = check_limits(p);
     if (st != QKV_OK)
@@ -88,7 +77,7 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
     if ((st = gpu->get_kernel(ctx, "dense", "dense_decode_partial", defines, &partial)) ||
-        (st = gpu->get_kernel(ctx, "dense", "dense_decode_merge", defines, &merge)) ||
+        (st = gpu->get_kernel(ctx, "dense", "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
         return st;
     const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
@@ -100,9 +89,7 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     const size_t g1[2] = {nsplit * (size_t)wg, groups}, l1[2] = {(size_t)wg, 1};
     if ((st = gpu->launch(ctx, partial, 2, g1, l1, 8, args)))
         return st;
-    const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
-    const size_t g2[2] = {(D + MERGE_WG - 1) / MERGE_WG * MERGE_WG, bq}, l2[2] = {MERGE_WG, 1};
-    return gpu->launch(ctx, merge, 2, g2, l2, 3, margs);
+    return qkv_gpu_launch_merge(ctx, merge, part, p->output, nsplit, D, bq);
 }
 
 const qkv_kernel_impl qkv_gpu_f16_decode_impl = {

@@ -243,7 +243,6 @@ static const qkv_tile_param_def decode_space[] = {
 };
 
 #define MAX_HEAD_DIM 256
-#define MERGE_WG 64
 #define MAX_ACCUMULATORS 64 /* heads x tpi and heads x vch: f32 sums a work-item keeps */
 
 /* Bytes of local memory of kivi_decode_partial at any D <= MAX_HEAD_DIM:
@@ -275,16 +274,6 @@ static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
     return (size_t)t->value[0] <= dev->max_work_group;
 }
 
-/* Query heads per work-group: the largest power of two <= heads that
- * divides the query heads per kv head. */
-static int head_group(size_t q_per_kv, int heads)
-{
-    int qg = 1;
-    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
-        qg *= 2;
-    return qg;
-}
-
 static void decode_defines(char *out, size_t size, int bits, int group, size_t D,
                            const int *tile, int qg)
 {
@@ -307,7 +296,7 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
                         MAX_HEAD_DIM);
     const size_t sizes[] = {n, p->k_quant_capacity, p->k_resid_capacity, p->v_quant_capacity,
                             p->v_resid_capacity, p->kv_heads, p->q_heads};
-    const int qg = head_group(q_per_kv, tile->value[DECODE_HEADS]);
+    const int qg = qkv_gpu_head_group(q_per_kv, tile->value[DECODE_HEADS]);
     qkv_status st = check_int_sizes(7, sizes, fn);
     if (st == QKV_OK)
         st = check_grid_yz(bq, "batch*q_heads", fn);
@@ -320,7 +309,7 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
     if ((st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
-        (st = kivi_kernel(ctx, "kivi_decode_merge", defines, &merge)) ||
+        (st = kivi_kernel(ctx, "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
         return st;
     const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
@@ -340,9 +329,7 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 19, args);
     if (st != QKV_OK)
         return st;
-    const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
-    const size_t g2[2] = {round_up(D, MERGE_WG), bq}, l2[2] = {MERGE_WG, 1};
-    return qkv_gpu_ops_of(ctx)->launch(ctx, merge, 2, g2, l2, 3, margs);
+    return qkv_gpu_launch_merge(ctx, merge, part, p->output, nsplit, D, bq);
 }
 
 /* ---- registry entries ----------------------------------------------------- */

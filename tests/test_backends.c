@@ -110,8 +110,8 @@ START_TEST(test_opencl_builds_every_kernel)
         {"kivi", "kivi_scan_input"},       {"kivi", "kivi_quant_keys"},
         {"kivi", "kivi_quant_values"},     {"kivi", "kivi_dequant_keys"},
         {"kivi", "kivi_dequant_values"},   {"kivi", "kivi_decode_partial"},
-        {"kivi", "kivi_decode_merge"},     {"dense", "dense_decode_partial"},
-        {"dense", "dense_decode_merge"},   {"roof", "roof_copy"},
+        {"kivi", "attention_decode_merge"},     {"dense", "dense_decode_partial"},
+        {"dense", "attention_decode_merge"}, {"roof", "roof_copy"},
         {"roof", "roof_fma"},
     };
     qkv_gpu_build builds[64];

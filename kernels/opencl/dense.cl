@@ -5,9 +5,10 @@
  * FlashDecoding: pass 1 gives every (split of SPLIT tokens, group of QG
  * query heads of one kv head) a work-group that reads its key and value
  * rows once for all QG heads and writes a partial result per head; pass 2
- * merges the splits.  A row is read by a team of ROW_LANES work-items, lane
- * l holding channels l, l + ROW_LANES, ... (coalesced loads), so a lane
- * keeps its channels of the QG queries in registers.
+ * (attention_decode_merge, attention_merge.cl) merges the splits.  A row is
+ * read by a team of ROW_LANES work-items, lane l holding channels l,
+ * l + ROW_LANES, ... (coalesced loads), so a lane keeps its channels of the
+ * QG queries in registers.
  *
  * Build-time macros (the host passes them as -D options):
  *   HEAD_DIM   D                      WG      work-group size, a multiple
@@ -16,9 +17,6 @@
  *   ROW_LANES  work-items per key/value row (32; QG <= ROW_LANES)
  * Layouts are those of qkv.h; sizes are 32-bit ints checked by the host,
  * offsets are computed in 64 bits. */
-#ifndef QKV_FN
-#define QKV_FN static inline
-#endif
 #ifndef HEAD_DIM
 #define HEAD_DIM 128
 #endif
@@ -35,35 +33,18 @@
 #define ROW_LANES 32
 #endif
 
+#include "attention_merge.cl"
+
 #define CPT ((HEAD_DIM + ROW_LANES - 1) / ROW_LANES) /* channels per lane */
 #define TEAMS (WG / ROW_LANES)                       /* rows read at once */
 #define CHUNK (WG / QG)          /* tokens per score chunk: one (head, token) per work-item */
 #define RED_STRIDE (ROW_LANES + 1) /* padded: conflict-free in both directions */
 
-/* Segmented tree reduction of red[lid] over the CHUNK work-items of each
- * head (i = lid % CHUNK): the result of head h is left in red[h * CHUNK]. */
-#define SEGMENT_REDUCE(red, lid, i, OP)                                                          \
-    for (int w = CHUNK / 2; w > 0; w /= 2) {                                                     \
-        if ((i) < w)                                                                             \
-            red[lid] = OP(red[lid], red[(lid) + w]);                                             \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
-    }
-
-#define OP_MAX(a, b) fmax((a), (b))
-#define OP_ADD(a, b) ((a) + (b))
-
-/* The partial result [D + 2] of query head bq, split s of nsplit. */
-QKV_FN __global float *part_at(__global float *part, ulong bq, int nsplit, int s)
-{
-    return part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
-}
-
 /* Pass 1: work-group (split s, head group g) with g = (b*Hkv + h) * (Hq/Hkv
  * / QG) + j covering query heads bq0 + 0 .. QG-1, bq0 = b*Hq + h*Hq/Hkv +
  * j*QG.  query f32 [B*Hq, D]; keys, values f16 [B*Hkv, capacity, D].
- * Writes part[(bq*nsplit + s)*(D+2)]: D unnormalized outputs
- * sum_t e^(x_t - m) v_t, then m (max score) and l = sum_t e^(x_t - m), with
- * scores x_t = sm_scale * q . k_t over tokens [s*SPLIT, min(N, (s+1)*SPLIT)). */
+ * Writes the partial results (attention_merge.cl) of scores
+ * x_t = sm_scale * q . k_t over tokens [s*SPLIT, min(N, (s+1)*SPLIT)). */
 __kernel void dense_decode_partial(__global const float *restrict query,
                                    __global const half *restrict keys,
                                    __global const half *restrict values,
@@ -126,7 +107,7 @@ __kernel void dense_decode_partial(__global const float *restrict query,
     /* Softmax statistics per head: m = max, l = sum of e^(x - m). */
     red[lid] = my_max;
     barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_MAX)
+    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_MAX)
     const float m = red[rh * CHUNK];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
@@ -137,7 +118,7 @@ __kernel void dense_decode_partial(__global const float *restrict query,
     }
     red[lid] = my_sum;
     barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_ADD)
+    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_ADD)
     if (ri == 0) {
         __global float *out = part_at(part, bq0 + (ulong)rh, nsplit, s);
         out[HEAD_DIM] = m;
@@ -180,26 +161,4 @@ __kernel void dense_decode_partial(__global const float *restrict query,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-}
-
-/* Pass 2: merge the nsplit partials of query head bq (work-item (d, bq))
- * into output f32 [B*Hq, D]. */
-__kernel void dense_decode_merge(__global const float *restrict part,
-                                 __global float *restrict output, int nsplit)
-{
-    const int d = (int)get_global_id(0);
-    const ulong bq = get_global_id(1);
-    if (d >= HEAD_DIM)
-        return;
-    __global const float *p = part + bq * (ulong)nsplit * (HEAD_DIM + 2);
-    float m = -INFINITY;
-    for (int s = 0; s < nsplit; s++)
-        m = fmax(m, p[s * (HEAD_DIM + 2) + HEAD_DIM]);
-    float l = 0.0f, acc = 0.0f;
-    for (int s = 0; s < nsplit; s++) {
-        const float w = exp(p[s * (HEAD_DIM + 2) + HEAD_DIM] - m);
-        l += w * p[s * (HEAD_DIM + 2) + HEAD_DIM + 1];
-        acc += w * p[s * (HEAD_DIM + 2) + d];
-    }
-    output[bq * HEAD_DIM + (ulong)d] = acc / l;
 }

@@ -18,9 +18,8 @@
  * Layouts are the interchange format of qkv.h; every size argument is a
  * 32-bit int checked by the host, offsets are computed in 64 bits.  All the
  * tile macros are powers of two. */
-#ifndef QKV_FN
-#define QKV_FN static inline
-#endif
+#include "common.cl"
+
 #ifndef BITS
 #define BITS 2
 #endif
@@ -350,6 +349,8 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 
 /* ---- decode attention ---------------------------------------------------- */
 
+#include "attention_merge.cl"
+
 #define KEY_LANES (WG / KSLICES)             /* token lanes of the key phase */
 #define SLICE_DIM (HEAD_DIM / KSLICES)       /* channels of one key slice */
 #define KEY_IN_WORD MIN_OF(TPI, PER_WORD)    /* a work-item's tokens in one code word */
@@ -374,16 +375,6 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 #define RED_POS(d) (((d) % VCH) * V_CHUNKS + (d) / VCH)
 #define CHANNEL_AT(pos) (((pos) % V_CHUNKS) * VCH + (pos) / V_CHUNKS)
 
-/* Segmented tree reduction of red[lid] over the SM_LANES work-items of each
- * head (i = lid % SM_LANES): the result of head h is left in red[h * SM_LANES]. */
-#define SEGMENT_REDUCE(red, lid, i, OP)                                                          \
-    for (int w = SM_LANES / 2; w > 0; w /= 2) {                                                  \
-        if ((i) < w)                                                                             \
-            red[lid] = OP(red[lid], red[(lid) + w]);                                             \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
-    }
-#define OP_MAX(a, b) fmax((a), (b))
-#define OP_ADD(a, b) ((a) + (b))
 
 /* Decode attention, pass 1 (FlashDecoding): work-group (split s, head group
  * g) with g = (b*Hkv + h) * (Hq/Hkv / QG) + j serves query heads bq0 + 0 ..
@@ -403,9 +394,8 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
  * sum_t p_t m_tg with p_t the probability; the teams' sums are added
  * through local memory.
  *
- * Writes part[(bq*nsplit + s)*(D+2)]: D unnormalised outputs
- * sum_t e^(x_t - m) v_t, then m (max score) and l = sum_t e^(x_t - m), with
- * scores x_t = sm_scale * q . k_t. */
+ * Writes the partial results (attention_merge.cl) of scores
+ * x_t = sm_scale * q . k_t; attention_decode_merge merges them. */
 __kernel void kivi_decode_partial(
     __global const float *restrict query, __global const uint *restrict k_codes,
     __global const ushort *restrict k_scale, __global const ushort *restrict k_min,
@@ -522,7 +512,7 @@ __kernel void kivi_decode_partial(
         }
     red[lid] = my_max;
     barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_MAX)
+    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_MAX)
     const float m = red[rh * SM_LANES];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
@@ -534,10 +524,9 @@ __kernel void kivi_decode_partial(
         }
     red[lid] = my_sum;
     barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_ADD)
+    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_ADD)
     if (ri == 0) {
-        __global float *out =
-            part + ((bq0 + (ulong)rh) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        __global float *out = part_at(part, bq0 + (ulong)rh, nsplit, s);
         out[HEAD_DIM] = m;
         out[HEAD_DIM + 1] = red[lid];
     }
@@ -625,8 +614,7 @@ __kernel void kivi_decode_partial(
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        __global float *out =
-            part + ((bq0 + (ulong)h) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        __global float *out = part_at(part, bq0 + (ulong)h, nsplit, s);
         for (int pos = lid; pos < HEAD_DIM; pos += WG) {
             float acc = 0.0f;
             for (int r = 0; r < V_TEAMS; r++)
@@ -635,26 +623,4 @@ __kernel void kivi_decode_partial(
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-}
-
-/* Decode attention, pass 2: merge the nsplit partials of query head bq
- * (work-item (d, bq)) into output [B*Hq, D]. */
-__kernel void kivi_decode_merge(__global const float *restrict part,
-                                __global float *restrict output, int nsplit)
-{
-    const int d = (int)get_global_id(0);
-    const ulong bq = get_global_id(1);
-    if (d >= HEAD_DIM)
-        return;
-    __global const float *p = part + bq * (ulong)nsplit * (HEAD_DIM + 2);
-    float m = -INFINITY;
-    for (int s = 0; s < nsplit; s++)
-        m = fmax(m, p[s * (HEAD_DIM + 2) + HEAD_DIM]);
-    float l = 0.0f, acc = 0.0f;
-    for (int s = 0; s < nsplit; s++) {
-        const float w = exp(p[s * (HEAD_DIM + 2) + HEAD_DIM] - m);
-        l += w * p[s * (HEAD_DIM + 2) + HEAD_DIM + 1];
-        acc += w * p[s * (HEAD_DIM + 2) + d];
-    }
-    output[bq * HEAD_DIM + (ulong)d] = acc / l;
 }
