@@ -379,25 +379,14 @@ qkv_status qkv_cuda_compile_ptx(const char *program, const char *defines, const 
 
 /* ---- backend state -------------------------------------------------------- */
 
-/* One loaded module of (program, defines) and the kernels looked up in it. */
-typedef struct cu_entry {
-    char program[32];
-    char defines[256];
-    CUmodule module;
-    int nkernels;
-    struct qkv_gpu_kernel {
-        char name[64];
-        CUfunction function;
-    } kernels[16];
-    struct cu_entry *next;
-} cu_entry;
+static const qkv_gpu_compiler cuda_compiler; /* below: the program cache's callbacks */
 
 typedef struct cu_state {
     CUdevice device;
     CUcontext context; /* the device's primary context, retained */
     CUstream stream;   /* carries all work of the qkv context, in order */
     int max_grid[3];   /* blocks per grid dimension */
-    cu_entry *cache;
+    qkv_gpu_program_cache programs;
     CUevent timer[2];  /* device timer's begin and end events, when usable */
 } cu_state;
 
@@ -532,6 +521,7 @@ static qkv_status cuda_open(qkv_context *ctx, int index)
         return st;
     }
     ctx->device_timer = create_timer_events(s);
+    s->programs.compiler = &cuda_compiler;
     ctx->impl = s;
     return QKV_OK;
 }
@@ -542,11 +532,7 @@ static void cuda_close(qkv_context *ctx)
     cu_state *s = ctx->impl;
     (void)drv.CtxSetCurrent(s->context);
     (void)drv.StreamSynchronize(s->stream);
-    for (cu_entry *e = s->cache, *next; e; e = next) {
-        next = e->next;
-        (void)drv.ModuleUnload(e->module);
-        free(e);
-    }
+    qkv_gpu_cache_clear(&s->programs);
     if (ctx->device_timer) {
         (void)drv.EventDestroy(s->timer[0]);
         (void)drv.EventDestroy(s->timer[1]);
@@ -674,18 +660,16 @@ static qkv_status cuda_timer_end(qkv_context *ctx, double *us)
 
 /* ---- kernels -------------------------------------------------------------- */
 
-/* Compile (program, defines) for the device's architecture `arch` ("sm_XY"):
- * a CUBIN when NVRTC can make one, else compute_XY PTX; load it as *out.
- * The context must be current. */
-static qkv_status build_module(const char *arch, const char *program, const char *defines,
-                               CUmodule *out)
+/* Compile `source` of `program` with `defines` for the context's device
+ * architecture ("sm_XY"): a CUBIN when NVRTC can make one, else compute_XY
+ * PTX; load it as the CUmodule *built.  The context must be current. */
+static qkv_status cuda_build(qkv_context *ctx, const char *program, const char *source,
+                             const char *defines, void **built)
 {
-    const char *source = qkv_kernel_source(program);
-    if (!source)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "no embedded kernel program '%s'", program);
     qkv_status st = nvrtc_require();
     if (st != QKV_OK)
         return st;
+    const char *arch = ctx->info.arch;
     const bool cubin = rtc.GetCUBINSize && rtc.GetCUBIN;
     char option[64];
     snprintf(option, sizeof option, "--gpu-architecture=%s%s", cubin ? "sm_" : "compute_",
@@ -695,67 +679,44 @@ static qkv_status build_module(const char *arch, const char *program, const char
     st = nvrtc_compile(program, source, defines, option, cubin, &image, &size);
     if (st != QKV_OK)
         return st;
-    st = cu_check(drv.ModuleLoadData(out, image), "cuModuleLoadData");
+    CUmodule module;
+    st = cu_check(drv.ModuleLoadData(&module, image), "cuModuleLoadData");
     free(image);
+    if (st == QKV_OK)
+        *built = module;
     return st;
 }
 
-/* The cache entry of (program, defines), built on first use. */
-static qkv_status cache_entry(qkv_context *ctx, const char *program, const char *defines,
-                              cu_entry **out)
+/* The CUfunction `kernel` of a loaded module (owned by the module). */
+static qkv_status cuda_module_function(qkv_context *ctx, void *built, const char *program,
+                                       const char *kernel, void **handle)
 {
-    cu_state *s = ctx->impl;
-    if (strlen(program) >= sizeof s->cache->program || strlen(defines) >= sizeof s->cache->defines)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "kernel program name or defines too long");
-    for (cu_entry *e = s->cache; e; e = e->next)
-        if (strcmp(e->program, program) == 0 && strcmp(e->defines, defines) == 0) {
-            *out = e;
-            return QKV_OK;
-        }
-    cu_entry *e = calloc(1, sizeof *e);
-    if (!e)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
-    qkv_status st = build_module(ctx->info.arch, program, defines, &e->module);
-    if (st != QKV_OK) {
-        free(e);
-        return st;
-    }
-    strcpy(e->program, program);
-    strcpy(e->defines, defines);
-    e->next = s->cache;
-    s->cache = e;
-    *out = e;
-    return QKV_OK;
-}
-
-/* Kernel `kernel` of (program, defines), looked up once per cache entry. */
-static qkv_status cuda_get_kernel(qkv_context *ctx, const char *program, const char *kernel,
-                                  const char *defines, qkv_gpu_kernel **out)
-{
-    cu_entry *e = NULL;
-    qkv_status st = make_current(ctx->impl);
-    if (st == QKV_OK)
-        st = cache_entry(ctx, program, defines, &e);
-    if (st != QKV_OK)
-        return st;
-    for (int i = 0; i < e->nkernels; i++)
-        if (strcmp(e->kernels[i].name, kernel) == 0) {
-            *out = &e->kernels[i];
-            return QKV_OK;
-        }
-    if (e->nkernels == (int)ARRAY_LEN(e->kernels) || strlen(kernel) >= sizeof e->kernels[0].name)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "too many kernels or name too long: %s", kernel);
+    (void)ctx;
     CUfunction f;
-    const CUresult r = drv.ModuleGetFunction(&f, e->module, kernel);
+    const CUresult r = drv.ModuleGetFunction(&f, (CUmodule)built, kernel);
     if (r != CUDA_SUCCESS) {
         char what[160];
         snprintf(what, sizeof what, "lookup of kernel '%s' in '%s'", kernel, program);
         return cu_check(r, what);
     }
-    strcpy(e->kernels[e->nkernels].name, kernel);
-    e->kernels[e->nkernels].function = f;
-    *out = &e->kernels[e->nkernels++];
+    *handle = f;
     return QKV_OK;
+}
+
+/* Unload a cached module (the context is current: cuda_close). */
+static void cuda_unload(void *built) { (void)drv.ModuleUnload((CUmodule)built); }
+
+static const qkv_gpu_compiler cuda_compiler = {cuda_build, cuda_module_function, NULL,
+                                               cuda_unload};
+
+/* Kernel `kernel` of (program, defines) from the context's program cache. */
+static qkv_status cuda_get_kernel(qkv_context *ctx, const char *program, const char *kernel,
+                                  const char *defines, qkv_gpu_kernel **out)
+{
+    cu_state *s = ctx->impl;
+    const qkv_status st = make_current(s);
+    return st == QKV_OK ? qkv_gpu_cache_kernel(&s->programs, ctx, program, kernel, defines, out)
+                        : st;
 }
 
 /* Grid and block of an NDRange: block = local, grid = global / local in
@@ -832,7 +793,7 @@ static qkv_status cuda_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
     st = make_current(s);
     if (st != QKV_OK)
         return st;
-    const CUresult r = drv.LaunchKernel(k->function, grid[0], grid[1], grid[2], block[0],
+    const CUresult r = drv.LaunchKernel((CUfunction)k->handle, grid[0], grid[1], grid[2], block[0],
                                         block[1], block[2], 0, s->stream, params, NULL);
     if (r == CUDA_SUCCESS)
         return QKV_OK;

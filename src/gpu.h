@@ -6,7 +6,12 @@
 
 #include "qkv_internal.h"
 
-typedef struct qkv_gpu_kernel qkv_gpu_kernel; /* owned by the context's cache */
+/* A kernel of a compiled program, owned by the context's program cache:
+ * its name and the backend's handle (cl_kernel, CUfunction). */
+typedef struct qkv_gpu_kernel {
+    char name[64];
+    void *handle;
+} qkv_gpu_kernel;
 
 typedef enum { QKV_ARG_BUFFER, QKV_ARG_INT, QKV_ARG_FLOAT } qkv_gpu_arg_kind;
 
@@ -33,6 +38,38 @@ typedef struct qkv_gpu_ops {
     qkv_status (*launch)(qkv_context *ctx, qkv_gpu_kernel *k, int ndim, const size_t *global,
                          const size_t *local, int nargs, const qkv_gpu_arg *args);
 } qkv_gpu_ops;
+
+/* What the program cache needs of a backend.  `built` is the backend's
+ * compiled program (cl_program, CUmodule), `handle` its kernel. */
+typedef struct qkv_gpu_compiler {
+    /* Compile `source`, the text of embedded program `program`, with
+     * `defines` into *built. */
+    qkv_status (*build)(qkv_context *ctx, const char *program, const char *source,
+                        const char *defines, void **built);
+    /* Kernel `kernel` of `built` (compiled from `program`) into *handle. */
+    qkv_status (*get_kernel)(qkv_context *ctx, void *built, const char *program,
+                             const char *kernel, void **handle);
+    /* Release a kernel; NULL where the program owns its kernels. */
+    void (*release_kernel)(void *handle);
+    void (*release_program)(void *built);
+} qkv_gpu_compiler;
+
+typedef struct qkv_gpu_program qkv_gpu_program; /* one cached (program, defines) */
+
+/* The programs a context has compiled, by (program, defines), and their
+ * kernels; zero-initialised but for `compiler`. */
+typedef struct qkv_gpu_program_cache {
+    const qkv_gpu_compiler *compiler;
+    qkv_gpu_program *programs; /* most recently built first */
+} qkv_gpu_program_cache;
+
+/* Kernel `kernel` of embedded program `program` built with `defines`,
+ * compiling the program and looking the kernel up on first use. */
+qkv_status qkv_gpu_cache_kernel(qkv_gpu_program_cache *cache, qkv_context *ctx,
+                                const char *program, const char *kernel, const char *defines,
+                                qkv_gpu_kernel **out);
+/* Release every cached program and kernel (the cache stays usable). */
+void qkv_gpu_cache_clear(qkv_gpu_program_cache *cache);
 
 /* The gpu ops of a context's backend (OpenCL or CUDA). */
 const qkv_gpu_ops *qkv_gpu_ops_of(const qkv_context *ctx);

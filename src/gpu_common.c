@@ -1,6 +1,9 @@
 /* gpu_common.c - pieces shared by the OpenCL and CUDA backends. */
 #include "gpu.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #define MERGE_WG 64 /* work-group size of attention_decode_merge */
 
 const qkv_gpu_ops *qkv_gpu_ops_of(const qkv_context *ctx)
@@ -27,6 +30,89 @@ qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out)
     }
     *out = ctx->scratch;
     return QKV_OK;
+}
+
+#define MAX_PROGRAM_KERNELS 16
+
+/* One compiled (program, defines) and the kernels looked up in it. */
+struct qkv_gpu_program {
+    char program[32];
+    char defines[256];
+    void *built;
+    int nkernels;
+    qkv_gpu_kernel kernels[MAX_PROGRAM_KERNELS];
+    qkv_gpu_program *next;
+};
+
+/* The cache's entry of (program, defines), compiled on first use. */
+static qkv_status cached_program(qkv_gpu_program_cache *cache, qkv_context *ctx,
+                                 const char *program, const char *defines,
+                                 qkv_gpu_program **out)
+{
+    if (strlen(program) >= sizeof cache->programs->program ||
+        strlen(defines) >= sizeof cache->programs->defines)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "kernel program name or defines too long");
+    for (qkv_gpu_program *e = cache->programs; e; e = e->next)
+        if (strcmp(e->program, program) == 0 && strcmp(e->defines, defines) == 0) {
+            *out = e;
+            return QKV_OK;
+        }
+    const char *source = qkv_kernel_source(program);
+    if (!source)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "no embedded kernel program '%s'", program);
+    qkv_gpu_program *e = calloc(1, sizeof *e);
+    if (!e)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
+    const qkv_status st = cache->compiler->build(ctx, program, source, defines, &e->built);
+    if (st != QKV_OK) {
+        free(e);
+        return st;
+    }
+    strcpy(e->program, program);
+    strcpy(e->defines, defines);
+    e->next = cache->programs;
+    cache->programs = e;
+    *out = e;
+    return QKV_OK;
+}
+
+/* See gpu.h: the kernel of a cached program, looked up once. */
+qkv_status qkv_gpu_cache_kernel(qkv_gpu_program_cache *cache, qkv_context *ctx,
+                                const char *program, const char *kernel, const char *defines,
+                                qkv_gpu_kernel **out)
+{
+    qkv_gpu_program *e = NULL;
+    qkv_status st = cached_program(cache, ctx, program, defines, &e);
+    if (st != QKV_OK)
+        return st;
+    for (int i = 0; i < e->nkernels; i++)
+        if (strcmp(e->kernels[i].name, kernel) == 0) {
+            *out = &e->kernels[i];
+            return QKV_OK;
+        }
+    if (e->nkernels == MAX_PROGRAM_KERNELS || strlen(kernel) >= sizeof e->kernels[0].name)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "too many kernels or name too long: %s", kernel);
+    qkv_gpu_kernel *k = &e->kernels[e->nkernels];
+    st = cache->compiler->get_kernel(ctx, e->built, program, kernel, &k->handle);
+    if (st != QKV_OK)
+        return st;
+    strcpy(k->name, kernel);
+    e->nkernels++;
+    *out = k;
+    return QKV_OK;
+}
+
+/* See gpu.h: kernels first, then their program. */
+void qkv_gpu_cache_clear(qkv_gpu_program_cache *cache)
+{
+    for (qkv_gpu_program *e = cache->programs, *next; e; e = next) {
+        next = e->next;
+        for (int i = 0; i < e->nkernels && cache->compiler->release_kernel; i++)
+            cache->compiler->release_kernel(e->kernels[i].handle);
+        cache->compiler->release_program(e->built);
+        free(e);
+    }
+    cache->programs = NULL;
 }
 
 /* Largest power of two <= heads dividing q_per_kv (see gpu.h). */
