@@ -85,6 +85,18 @@ extern const char qkv_cuda_prelude[];
  * until the next call with a larger size. */
 qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out);
 
+/* Writes into out[size] "-D<NAME>=<value>" for each of the nparams tile
+ * parameters (NAME: the parameter's name upper-cased, the value from
+ * tile) but those whose bit (1u << index) is set in `host_only` (the
+ * kernels do not read them, they only size the grid: leaving them out
+ * spares a compile per value), then `extra`, the op's other defines (e.g.
+ * "-DBITS=2 -DGROUP=32"; NULL or "" for none), separated by spaces.
+ * QKV_ERR_INVALID_ARG if it does not fit. */
+qkv_status qkv_gpu_defines(char *out, size_t size, int nparams, const qkv_tile_param_def *params,
+                           const qkv_tile_params *tile, unsigned host_only, const char *extra);
+/* The default values of the nparams tile parameters (the others 0). */
+void qkv_gpu_tile_defaults(int nparams, const qkv_tile_param_def *params, qkv_tile_params *tile);
+
 /* Query heads per work-group of a decode attention: the largest power of
  * two <= heads that divides q_per_kv, the query heads per kv head. */
 int qkv_gpu_head_group(size_t q_per_kv, int heads);

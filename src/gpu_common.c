@@ -1,6 +1,8 @@
 /* gpu_common.c - pieces shared by the OpenCL and CUDA backends. */
 #include "gpu.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +115,50 @@ void qkv_gpu_cache_clear(qkv_gpu_program_cache *cache)
         free(e);
     }
     cache->programs = NULL;
+}
+
+/* Append " " (unless at the start) and `text` to out[size] holding *len
+ * chars; false if it does not fit. */
+static bool append_define(char *out, size_t size, size_t *len, const char *text)
+{
+    const int n = snprintf(out + *len, size - *len, "%s%s", *len ? " " : "", text);
+    if (n < 0 || (size_t)n >= size - *len)
+        return false;
+    *len += (size_t)n;
+    return true;
+}
+
+/* See gpu.h: -D options of a tile and the op's other defines. */
+qkv_status qkv_gpu_defines(char *out, size_t size, int nparams, const qkv_tile_param_def *params,
+                           const qkv_tile_params *tile, unsigned host_only, const char *extra)
+{
+    size_t len = 0;
+    if (size == 0)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "no room for kernel defines");
+    out[0] = '\0';
+    for (int i = 0; i < nparams; i++) {
+        if (host_only & (1u << i))
+            continue;
+        char define[64];
+        const int n = snprintf(define, sizeof define, "-D%s=%d", params[i].name, tile->value[i]);
+        if (n < 0 || (size_t)n >= sizeof define)
+            return qkv_fail(QKV_ERR_INVALID_ARG, "tile parameter name too long: %s",
+                            params[i].name);
+        for (char *c = define + 2; *c != '='; c++)
+            *c = (char)toupper((unsigned char)*c);
+        if (!append_define(out, size, &len, define))
+            return qkv_fail(QKV_ERR_INVALID_ARG, "kernel defines exceed %zu bytes", size - 1);
+    }
+    if (extra && *extra && !append_define(out, size, &len, extra))
+        return qkv_fail(QKV_ERR_INVALID_ARG, "kernel defines exceed %zu bytes", size - 1);
+    return QKV_OK;
+}
+
+/* See gpu.h: a space's default tile. */
+void qkv_gpu_tile_defaults(int nparams, const qkv_tile_param_def *params, qkv_tile_params *tile)
+{
+    for (int i = 0; i < QKV_MAX_TILE_PARAMS; i++)
+        tile->value[i] = i < nparams ? params[i].default_value : 0;
 }
 
 /* Largest power of two <= heads dividing q_per_kv (see gpu.h). */

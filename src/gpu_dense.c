@@ -36,11 +36,17 @@ static bool f16_decode_valid(const qkv_tile_params *t, const qkv_device_info *de
            local_bytes(wg, split, t->value[DENSE_HEADS]) <= dev->local_mem;
 }
 
-/* -D options of a build of dense.cl. */
-static void dense_defines(char *out, size_t size, size_t D, int wg, int split, int qg)
+/* -D options of a build of dense.cl: the tile with HEADS the query heads
+ * per work-group `qg`, the head dim D and ROW_LANES. */
+static qkv_status dense_defines(char *out, size_t size, const qkv_tile_params *tile, int qg,
+                                size_t D)
 {
-    snprintf(out, size, "-DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DROW_LANES=%d", D, wg, split,
-             qg, ROW_LANES);
+    qkv_tile_params t = *tile;
+    t.value[DENSE_HEADS] = qg;
+    char extra[64];
+    snprintf(extra, sizeof extra, "-DHEAD_DIM=%zu -DROW_LANES=%d", D, ROW_LANES);
+    return qkv_gpu_defines(out, size, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+                           f16_decode_space, &t, 0, extra);
 }
 
 /* Checks a call against the kernels' limits: D, 32-bit sizes, grid. */
@@ -71,12 +77,12 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     qkv_status st = check_limits(p);
     if (st != QKV_OK)
         return st;
-    char defines[160];
-    dense_defines(defines, sizeof defines, D, wg, split, qg);
+    char defines[256];
     const qkv_gpu_ops *gpu = qkv_gpu_ops_of(ctx);
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
-    if ((st = gpu->get_kernel(ctx, "dense", "dense_decode_partial", defines, &partial)) ||
+    if ((st = dense_defines(defines, sizeof defines, tile, qg, D)) ||
+        (st = gpu->get_kernel(ctx, "dense", "dense_decode_partial", defines, &partial)) ||
         (st = gpu->get_kernel(ctx, "dense", "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
         return st;
@@ -100,13 +106,16 @@ const qkv_kernel_impl qkv_gpu_f16_decode_impl = {
 int qkv_gpu_dense_builds(qkv_gpu_build *out, int max)
 {
     static const int dims[] = {64, 128}, groups[] = {1, 2, 4, 8};
+    qkv_tile_params tile;
+    qkv_gpu_tile_defaults((int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+                          f16_decode_space, &tile);
     int n = 0;
     for (int d = 0; d < 2; d++)
-        for (int g = 0; g < 4 && n < max; g++, n++) {
+        for (int g = 0; g < 4 && n < max; g++) {
             out[n].program = "dense";
-            dense_defines(out[n].defines, sizeof out[n].defines, (size_t)dims[d],
-                          f16_decode_space[DENSE_WG].default_value,
-                          f16_decode_space[DENSE_SPLIT].default_value, groups[g]);
+            if (dense_defines(out[n].defines, sizeof out[n].defines, &tile, groups[g],
+                              (size_t)dims[d]) == QKV_OK)
+                n++;
         }
     return n;
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
 
@@ -31,6 +32,21 @@ static qkv_status check_grid_yz(size_t n, const char *what, const char *fn)
     return QKV_OK;
 }
 
+#define SPACE(space) (int)(sizeof space / sizeof space[0]), space /* nparams, params */
+
+/* -D options of a kivi.cl build: the tile of a space (SPACE(...)) but its
+ * host_only parameters (as qkv_gpu_defines), then BITS, GROUP and `more`
+ * (other defines, may be ""). */
+static qkv_status kivi_defines(char *out, size_t size, int nparams,
+                               const qkv_tile_param_def *space, const qkv_tile_params *tile,
+                               unsigned host_only, int bits, int group, const char *more)
+{
+    char extra[96];
+    snprintf(extra, sizeof extra, "-DBITS=%d -DGROUP=%d%s%s", bits, group, *more ? " " : "",
+             more);
+    return qkv_gpu_defines(out, size, nparams, space, tile, host_only, extra);
+}
+
 /* Get kernel `name` of kivi.cl built with the formatted defines. */
 static qkv_status kivi_kernel(qkv_context *ctx, const char *name, const char *defines,
                               qkv_gpu_kernel **k)
@@ -51,6 +67,7 @@ static size_t groups_for(size_t units, size_t per_group, size_t items)
 /* kivi_quant_keys: work-group size, units (VEC channels of one token group)
  * per work-item, VEC. */
 enum { QK_WG, QK_ITEMS, QK_VEC };
+#define QK_HOST_ONLY (1u << QK_WG | 1u << QK_ITEMS) /* not read by kivi_quant_keys */
 static const qkv_tile_param_def quant_keys_space[] = {
     {"wg", 64, {32, 64, 128, 256, 0}},
     {"items", 1, {1, 2, 4, 8, 0}},
@@ -61,22 +78,22 @@ static const qkv_tile_param_def quant_keys_space[] = {
  * work-items per group (LANES; more than the group's code words act as that
  * many). */
 enum { QV_WG, QV_ITEMS, QV_LANES };
+#define QV_HOST_ONLY (1u << QV_ITEMS) /* not read by kivi_quant_values */
 static const qkv_tile_param_def quant_values_space[] = {
     {"wg", 64, {32, 64, 128, 256, 0}},
     {"items", 1, {1, 2, 4, 8, 0}},
     {"lanes", 1, {1, 2, 4, 8, 0}},
 };
 
-static void quant_keys_defines(char *out, size_t size, int bits, int group, bool f16, int vec)
+/* -D options of a quantizer build: the tile, bits, group and input dtype. */
+static qkv_status quant_defines(char *out, size_t size, bool keys, const qkv_tile_params *tile,
+                                int bits, int group, bool in_f16)
 {
-    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DVEC=%d", bits, group, f16, vec);
-}
-
-static void quant_values_defines(char *out, size_t size, int bits, int group, bool f16, int wg,
-                                 int lanes)
-{
-    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d -DLANES=%d", bits, group, f16,
-             wg, lanes);
+    const char *dtype = in_f16 ? "-DIN_F16=1" : "-DIN_F16=0";
+    return keys ? kivi_defines(out, size, SPACE(quant_keys_space), tile, QK_HOST_ONLY, bits, group,
+                               dtype)
+                : kivi_defines(out, size, SPACE(quant_values_space), tile, QV_HOST_ONLY, bits,
+                               group, dtype);
 }
 
 /* Scan the input for values the quantizer rejects; status as the host's. */
@@ -122,16 +139,16 @@ static qkv_status gpu_quant(qkv_context *ctx, const qkv_kivi_quant_params *p,
     const int wg = tile->value[keys ? QK_WG : QV_WG];
     const size_t items = (size_t)tile->value[keys ? QK_ITEMS : QV_ITEMS];
     const size_t G = (size_t)p->group, groups = p->head_dim / G;
-    char defines[128];
+    char defines[256];
+    if ((st = quant_defines(defines, sizeof defines, keys, tile, p->bits, p->group,
+                            p->dtype == QKV_F16)))
+        return st;
     size_t wgs; /* work-groups */
     if (keys) {
-        const int vec = tile->value[QK_VEC];
-        quant_keys_defines(defines, sizeof defines, p->bits, p->group, p->dtype == QKV_F16, vec);
-        wgs = groups_for(bh * (p->tokens / G) * (p->head_dim / (size_t)vec), (size_t)wg, items);
+        const size_t vec = (size_t)tile->value[QK_VEC];
+        wgs = groups_for(bh * (p->tokens / G) * (p->head_dim / vec), (size_t)wg, items);
     } else {
         const int lanes = tile->value[QV_LANES], words = p->group * p->bits / 32;
-        quant_values_defines(defines, sizeof defines, p->bits, p->group, p->dtype == QKV_F16,
-                             wg, lanes);
         const size_t team = (size_t)(lanes < words ? lanes : words);
         wgs = groups_for(bh * p->tokens * groups, (size_t)wg / team, items);
     }
@@ -165,6 +182,7 @@ static qkv_status gpu_quant_values(qkv_context *ctx, const void *p, const qkv_ti
 /* Work-group size, units per work-item, VEC channels per unit (keys: of one
  * code word of tokens; values: of one token). */
 enum { DQ_WG, DQ_ITEMS, DQ_VEC };
+#define DQ_HOST_ONLY (1u << DQ_WG | 1u << DQ_ITEMS) /* not read by the dequantizers */
 static const qkv_tile_param_def dequant_keys_space[] = {
     {"wg", 128, {32, 64, 128, 256, 0}},
     {"items", 1, {1, 2, 4, 8, 0}},
@@ -176,9 +194,14 @@ static const qkv_tile_param_def dequant_values_space[] = {
     {"vec", 4, {1, 2, 4, 8, 16, 0}},
 };
 
-static void dequant_defines(char *out, size_t size, int bits, int group, int vec)
+/* -D options of a dequantizer build: the tile, bits and group. */
+static qkv_status dequant_defines(char *out, size_t size, bool keys, const qkv_tile_params *tile,
+                                  int bits, int group)
 {
-    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DVEC=%d", bits, group, vec);
+    return keys ? kivi_defines(out, size, SPACE(dequant_keys_space), tile, DQ_HOST_ONLY, bits,
+                               group, "")
+                : kivi_defines(out, size, SPACE(dequant_values_space), tile, DQ_HOST_ONLY, bits,
+                               group, "");
 }
 
 static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p,
@@ -192,10 +215,10 @@ static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p
         return st;
     const int wg = tile->value[DQ_WG], vec = tile->value[DQ_VEC];
     const size_t items = (size_t)tile->value[DQ_ITEMS], chunks = p->head_dim / (size_t)vec;
-    char defines[128];
-    dequant_defines(defines, sizeof defines, p->bits, p->group, vec);
+    char defines[256];
     qkv_gpu_kernel *k;
-    if ((st = kivi_kernel(ctx, fn, defines, &k)))
+    if ((st = dequant_defines(defines, sizeof defines, keys, tile, p->bits, p->group)) ||
+        (st = kivi_kernel(ctx, fn, defines, &k)))
         return st;
     const size_t local = (size_t)wg;
     if (keys) {
@@ -274,14 +297,16 @@ static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
     return (size_t)t->value[0] <= dev->max_work_group;
 }
 
-static void decode_defines(char *out, size_t size, int bits, int group, size_t D,
-                           const int *tile, int qg)
+/* -D options of a decode build: the tile with HEADS the query heads per
+ * work-group `qg`, bits, group and head dim D. */
+static qkv_status decode_defines(char *out, size_t size, const qkv_tile_params *tile, int qg,
+                                 int bits, int group, size_t D)
 {
-    snprintf(out, size,
-             "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DTPI=%d "
-             "-DKSLICES=%d -DVCH=%d",
-             bits, group, D, tile[DECODE_WG], tile[DECODE_SPLIT], qg, tile[DECODE_TPI],
-             tile[DECODE_KSLICES], tile[DECODE_VCH]);
+    qkv_tile_params t = *tile;
+    t.value[DECODE_HEADS] = qg;
+    char head_dim[32];
+    snprintf(head_dim, sizeof head_dim, "-DHEAD_DIM=%zu", D);
+    return kivi_defines(out, size, SPACE(decode_space), &t, 0, bits, group, head_dim);
 }
 
 /* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
@@ -304,11 +329,11 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
         return st;
     const int wg = tile->value[DECODE_WG], split = tile->value[DECODE_SPLIT];
     const size_t nsplit = (n + (size_t)split - 1) / (size_t)split;
-    char defines[192];
-    decode_defines(defines, sizeof defines, p->bits, p->group, D, tile->value, qg);
+    char defines[256];
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
-    if ((st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
+    if ((st = decode_defines(defines, sizeof defines, tile, qg, p->bits, p->group, D)) ||
+        (st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
         (st = kivi_kernel(ctx, "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
         return st;
@@ -353,10 +378,11 @@ const qkv_kernel_impl *const qkv_gpu_kernels[] = {
     &gpu_dequant_values_impl, &gpu_decode_impl, &qkv_gpu_f16_decode_impl, NULL,
 };
 
-/* Appends a kivi build with `defines` if there is room. */
-static void add_build(qkv_gpu_build *out, int max, int *n, const char *defines)
+/* Appends a kivi build with `defines` (formatted with status st) if they
+ * were formatted and there is room. */
+static void add_build(qkv_gpu_build *out, int max, int *n, qkv_status st, const char *defines)
 {
-    if (*n < max) {
+    if (st == QKV_OK && *n < max) {
         out[*n].program = "kivi";
         snprintf(out[*n].defines, sizeof out[*n].defines, "%s", defines);
         ++*n;
@@ -368,41 +394,38 @@ static void add_build(qkv_gpu_build *out, int max, int *n, const char *defines)
 int qkv_gpu_builds(qkv_gpu_build *out, int max)
 {
     static const int bits[] = {2, 4, 8}, groups[] = {32, 128}, dims[] = {64, 128};
+    qkv_tile_params qk, qv, dqk, dqv, dec;
+    qkv_gpu_tile_defaults(SPACE(quant_keys_space), &qk);
+    qkv_gpu_tile_defaults(SPACE(quant_values_space), &qv);
+    qkv_gpu_tile_defaults(SPACE(dequant_keys_space), &dqk);
+    qkv_gpu_tile_defaults(SPACE(dequant_values_space), &dqv);
+    qkv_gpu_tile_defaults(SPACE(decode_space), &dec);
+    const int heads = dec.value[DECODE_HEADS];
     int n = 0;
-    char d[256];
-    int tile[QKV_MAX_TILE_PARAMS];
-    for (int i = 0; i < (int)(sizeof decode_space / sizeof decode_space[0]); i++)
-        tile[i] = decode_space[i].default_value;
+    char d[256], dq_keys[256];
     for (int b = 0; b < 3; b++)
         for (int g = 0; g < 2; g++) {
             for (int f16 = 0; f16 < 2; f16++) {
-                quant_keys_defines(d, sizeof d, bits[b], groups[g], f16,
-                                   quant_keys_space[QK_VEC].default_value);
-                add_build(out, max, &n, d);
-                quant_values_defines(d, sizeof d, bits[b], groups[g], f16,
-                                     quant_values_space[QV_WG].default_value,
-                                     quant_values_space[QV_LANES].default_value);
-                add_build(out, max, &n, d);
+                add_build(out, max, &n,
+                          quant_defines(d, sizeof d, true, &qk, bits[b], groups[g], f16), d);
+                add_build(out, max, &n,
+                          quant_defines(d, sizeof d, false, &qv, bits[b], groups[g], f16), d);
             }
-            const int dq_keys = dequant_keys_space[DQ_VEC].default_value;
-            const int dq_values = dequant_values_space[DQ_VEC].default_value;
-            dequant_defines(d, sizeof d, bits[b], groups[g], dq_keys);
-            add_build(out, max, &n, d);
-            if (dq_values != dq_keys) {
-                dequant_defines(d, sizeof d, bits[b], groups[g], dq_values);
-                add_build(out, max, &n, d);
-            }
-            for (int k = 0; k < 2 && bits[b] != 8; k++) {
-                decode_defines(d, sizeof d, bits[b], groups[g], (size_t)dims[k], tile,
-                               tile[DECODE_HEADS]);
-                add_build(out, max, &n, d);
-            }
+            add_build(out, max, &n,
+                      dequant_defines(dq_keys, sizeof dq_keys, true, &dqk, bits[b], groups[g]),
+                      dq_keys);
+            if (dequant_defines(d, sizeof d, false, &dqv, bits[b], groups[g]) == QKV_OK &&
+                strcmp(d, dq_keys) != 0)
+                add_build(out, max, &n, QKV_OK, d);
+            for (int k = 0; k < 2 && bits[b] != 8; k++)
+                add_build(out, max, &n,
+                          decode_defines(d, sizeof d, &dec, heads, bits[b], groups[g],
+                                         (size_t)dims[k]),
+                          d);
         }
     for (int qg = 1; qg <= 8; qg *= 2)
-        if (qg != tile[DECODE_HEADS]) {
-            decode_defines(d, sizeof d, 2, 32, 128, tile, qg);
-            add_build(out, max, &n, d);
-        }
+        if (qg != heads)
+            add_build(out, max, &n, decode_defines(d, sizeof d, &dec, qg, 2, 32, 128), d);
     if (n < max) { /* the benchmarks' roof probes (bench/roof_gpu.c) */
         out[n].program = "roof";
         out[n++].defines[0] = '\0';

@@ -1,8 +1,9 @@
 /* kivi.cl - KIVI kernels (spec: kivi.md), OpenCL C 1.2.  The CUDA backend
  * compiles this same text through NVRTC after kernels/cuda/cl2cuda.h.
  *
- * Build-time macros (the host passes them as -D options; every kernel builds
- * with any combination, the defaults below fill in the rest):
+ * Build-time macros (the host passes them as -D options, the tile
+ * parameters the kernels read under their names upper-cased; every kernel
+ * builds with any combination, the defaults below fill in the rest):
  *   BITS      code width, 2, 4 or 8           GROUP  quantization group G
  *   WG        work-group size (work-items)
  * quantizers and dequantizers:
@@ -12,7 +13,7 @@
  *   LANES     work-items sharing one value group (quant_values)
  * decode attention:
  *   HEAD_DIM  D                               SPLIT  tokens per work-group
- *   QG        query heads per work-group (divides Hq/Hkv)
+ *   HEADS     query heads per work-group (divides Hq/Hkv)
  *   TPI       key tokens per work-item        KSLICES  channel slices of D
  *   VCH       value channels per work-item (VCH <= GROUP)
  * Layouts are the interchange format of qkv.h; every size argument is a
@@ -44,8 +45,8 @@
 #ifndef SPLIT
 #define SPLIT 256
 #endif
-#ifndef QG
-#define QG 1
+#ifndef HEADS
+#define HEADS 1
 #endif
 #ifndef TPI
 #define TPI 16
@@ -357,7 +358,7 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 #define KEY_WORDS (TPI / KEY_IN_WORD)        /* code words per channel and work-item */
 #define KEY_CHUNKS (SPLIT / TPI)             /* TPI-token chunks of a split */
 #define KEY_ROUNDS ((KEY_CHUNKS + KEY_LANES - 1) / KEY_LANES)
-#define SM_LANES (WG / QG)                   /* softmax work-items per head */
+#define SM_LANES (WG / HEADS)                   /* softmax work-items per head */
 #define V_CHUNKS (HEAD_DIM / VCH)            /* value channel chunks per row */
 #define V_LANES MIN_OF(V_CHUNKS, WG)         /* work-items per value row */
 #define V_TEAMS (WG / V_LANES)               /* value rows read at once */
@@ -377,9 +378,9 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 
 
 /* Decode attention, pass 1 (FlashDecoding): work-group (split s, head group
- * g) with g = (b*Hkv + h) * (Hq/Hkv / QG) + j serves query heads bq0 + 0 ..
- * QG-1, bq0 = b*Hq + h*Hq/Hkv + j*QG, over tokens [s*SPLIT, min(N,
- * (s+1)*SPLIT)), dequantizing each key and value code once for all QG heads.
+ * g) with g = (b*Hkv + h) * (Hq/Hkv / HEADS) + j serves query heads bq0 + 0 ..
+ * HEADS-1, bq0 = b*Hq + h*Hq/Hkv + j*HEADS, over tokens [s*SPLIT, min(N,
+ * (s+1)*SPLIT)), dequantizing each key and value code once for all HEADS heads.
  * query f32 [B*Hq, D]; keys t < k_quant from the packed per-channel cache
  * (kcap tokens per row), later ones from the f16 residual [B*Hkv, krcap, D];
  * values t < v_quant from the packed per-token cache (vcap rows per head),
@@ -405,15 +406,15 @@ __kernel void kivi_decode_partial(
     int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap, int vrcap,
     float sm_scale)
 {
-    __local float qv[QG * HEAD_DIM];
-    __local float score[KSLICES * QG * SPLIT];
+    __local float qv[HEADS * HEAD_DIM];
+    __local float score[KSLICES * HEADS * SPLIT];
     __local float red[RED_SIZE];
     const int lid = (int)get_local_id(0), s = (int)get_group_id(0);
     const int nsplit = (int)get_num_groups(0);
-    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / QG);
-    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * QG;
+    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / HEADS);
+    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * HEADS;
     const int t0 = s * SPLIT, nt = min(SPLIT, n_tokens - t0);
-    for (int i = lid; i < QG * HEAD_DIM; i += WG)
+    for (int i = lid; i < HEADS * HEAD_DIM; i += WG)
         qv[i] = query[bq0 * HEAD_DIM + (ulong)i] * sm_scale;
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -421,17 +422,17 @@ __kernel void kivi_decode_partial(
     const int slice = lid / KEY_LANES, kl = lid % KEY_LANES, dlo = slice * SLICE_DIM;
     for (int r = 0; r < KEY_ROUNDS; r++) {
         const int i0 = (r * KEY_LANES + kl) * TPI, t = t0 + i0;
-        float acc[QG][TPI];
+        float acc[HEADS][TPI];
 #pragma unroll
-        for (int h = 0; h < QG; h++) {
+        for (int h = 0; h < HEADS; h++) {
 #pragma unroll
             for (int j = 0; j < TPI; j++)
                 acc[h][j] = 0.0f;
         }
         if (i0 < nt && t < k_quant) { /* k_quant is a multiple of GROUP >= TPI */
-            float bias[QG];
+            float bias[HEADS];
 #pragma unroll
-            for (int h = 0; h < QG; h++)
+            for (int h = 0; h < HEADS; h++)
                 bias[h] = 0.0f;
             const ulong row0 = bkv * HEAD_DIM + (ulong)dlo; /* channel dlo's row */
             const ulong sidx0 = row0 * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
@@ -441,9 +442,9 @@ __kernel void kivi_decode_partial(
                 const ulong sidx = sidx0 + (ulong)d * (ulong)(kcap / GROUP);
                 const float sc = f16_bits_to_f32(k_scale[sidx]);
                 const float mn = f16_bits_to_f32(k_min[sidx]);
-                float qs[QG];
+                float qs[HEADS];
 #pragma unroll
-                for (int h = 0; h < QG; h++) {
+                for (int h = 0; h < HEADS; h++) {
                     const float q = qv[h * HEAD_DIM + dlo + d];
                     qs[h] = q * sc;
                     bias[h] += q * mn;
@@ -456,13 +457,13 @@ __kernel void kivi_decode_partial(
                     for (int j = 0; j < KEY_IN_WORD; j++) {
                         const float c = CODE_OF(word, j);
 #pragma unroll
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             acc[h][w * KEY_IN_WORD + j] += qs[h] * c;
                     }
                 }
             }
 #pragma unroll
-            for (int h = 0; h < QG; h++) {
+            for (int h = 0; h < HEADS; h++) {
 #pragma unroll
                 for (int j = 0; j < TPI; j++)
                     acc[h][j] += bias[h];
@@ -471,16 +472,16 @@ __kernel void kivi_decode_partial(
             const int nj = min(TPI, nt - i0);
             const ulong row0 = (bkv * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
             for (int d = dlo; d < dlo + SLICE_DIM; d++) {
-                float q[QG];
+                float q[HEADS];
 #pragma unroll
-                for (int h = 0; h < QG; h++)
+                for (int h = 0; h < HEADS; h++)
                     q[h] = qv[h * HEAD_DIM + d];
 #pragma unroll
                 for (int j = 0; j < TPI; j++) {
                     if (j < nj) {
                         const float k = vload_half(row0 + (ulong)(j * HEAD_DIM + d), k_resid);
 #pragma unroll
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             acc[h][j] += q[h] * k;
                     }
                 }
@@ -488,11 +489,11 @@ __kernel void kivi_decode_partial(
         }
         if (i0 < nt) {
 #pragma unroll
-            for (int h = 0; h < QG; h++) {
+            for (int h = 0; h < HEADS; h++) {
 #pragma unroll
                 for (int j = 0; j < TPI; j++)
                     if (i0 + j < nt)
-                        score[(slice * QG + h) * SPLIT + SCORE_POS(i0 + j)] = acc[h][j];
+                        score[(slice * HEADS + h) * SPLIT + SCORE_POS(i0 + j)] = acc[h][j];
             }
         }
     }
@@ -506,7 +507,7 @@ __kernel void kivi_decode_partial(
         if (TOKEN_AT(pos) < nt) {
             float x = score[rh * SPLIT + pos];
             for (int sl = 1; sl < KSLICES; sl++)
-                x += score[(sl * QG + rh) * SPLIT + pos];
+                x += score[(sl * HEADS + rh) * SPLIT + pos];
             score[rh * SPLIT + pos] = x;
             my_max = fmax(my_max, x);
         }
@@ -535,9 +536,9 @@ __kernel void kivi_decode_partial(
     /* Values: team vt takes tokens vt, vt + V_TEAMS, ...; lane vl the chunks
      * vl, vl + V_LANES, ... of VCH channels (all in one group). */
     const int vt = lid / V_LANES, vl = lid % V_LANES;
-    float o[QG][V_PER_LANE * VCH], zs[QG][V_PER_LANE];
+    float o[HEADS][V_PER_LANE * VCH], zs[HEADS][V_PER_LANE];
 #pragma unroll
-    for (int h = 0; h < QG; h++) {
+    for (int h = 0; h < HEADS; h++) {
 #pragma unroll
         for (int j = 0; j < V_PER_LANE * VCH; j++)
             o[h][j] = 0.0f;
@@ -547,9 +548,9 @@ __kernel void kivi_decode_partial(
     }
     for (int i = vt; i < nt && vt < V_TEAMS; i += V_TEAMS) {
         const int t = t0 + i;
-        float p[QG];
+        float p[HEADS];
 #pragma unroll
-        for (int h = 0; h < QG; h++)
+        for (int h = 0; h < HEADS; h++)
             p[h] = score[h * SPLIT + SCORE_POS(i)];
         if (t < v_quant) {
             const ulong row = bkv * (ulong)vcap + (ulong)t;
@@ -561,9 +562,9 @@ __kernel void kivi_decode_partial(
                 const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d0 / GROUP);
                 const float sc = f16_bits_to_f32(v_scale[sidx]);
                 const float mn = f16_bits_to_f32(v_min[sidx]);
-                float ps[QG];
+                float ps[HEADS];
 #pragma unroll
-                for (int h = 0; h < QG; h++) {
+                for (int h = 0; h < HEADS; h++) {
                     ps[h] = p[h] * sc;
                     zs[h][k] += p[h] * mn;
                 }
@@ -576,7 +577,7 @@ __kernel void kivi_decode_partial(
                     for (int j = 0; j < V_IN_WORD; j++) {
                         const float c = CODE_OF(word, j);
 #pragma unroll
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             o[h][k * VCH + w * V_IN_WORD + j] += ps[h] * c;
                     }
                 }
@@ -592,7 +593,7 @@ __kernel void kivi_decode_partial(
                 for (int j = 0; j < VCH; j++) {
                     const float v = vload_half(row + (ulong)(d0 + j), v_resid);
 #pragma unroll
-                    for (int h = 0; h < QG; h++)
+                    for (int h = 0; h < HEADS; h++)
                         o[h][k * VCH + j] += p[h] * v;
                 }
             }
@@ -601,7 +602,7 @@ __kernel void kivi_decode_partial(
     /* Per head: the teams' sums (o + zs) through red, added in team order
      * (unrolled, so o stays in registers). */
 #pragma unroll
-    for (int h = 0; h < QG; h++) {
+    for (int h = 0; h < HEADS; h++) {
         if (vt < V_TEAMS) {
 #pragma unroll
             for (int k = 0; k < V_PER_LANE; k++) {
