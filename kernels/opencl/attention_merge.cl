@@ -15,6 +15,14 @@ QKV_FN __global float *part_at(__global float *part, ulong bq, int nsplit, int s
     return part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
 }
 
+/* Store the softmax statistics m and l of query head bq, split s. */
+QKV_FN void part_store_stats(__global float *part, ulong bq, int nsplit, int s, float m, float l)
+{
+    __global float *out = part_at(part, bq, nsplit, s);
+    out[HEAD_DIM] = m;
+    out[HEAD_DIM + 1] = l;
+}
+
 /* Pass 2: merge the nsplit partials of query head bq (work-item (d, bq))
  * into output f32 [B*Hq, D]. */
 __kernel void attention_decode_merge(__global const float *restrict part,

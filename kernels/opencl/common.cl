@@ -6,10 +6,13 @@
 #define QKV_FN static inline
 #endif
 
-/* Segmented tree reduction of red[lid] over the `lanes` work-items of each
- * segment (i = lid % lanes, lanes a power of two): the result of segment h
- * is left in red[h * lanes].  Every work-item of the work-group runs it. */
-#define SEGMENT_REDUCE(red, lid, i, lanes, OP)                                                   \
+/* Segmented tree reduction of work-item lid's value x over the `lanes`
+ * work-items of each segment (i = lid % lanes, lanes a power of two)
+ * through local red[]: the result of segment h is left in red[h * lanes].
+ * Every work-item of the work-group runs it. */
+#define SEGMENT_REDUCE(red, lid, i, lanes, OP, x)                                                \
+    red[lid] = (x);                                                                              \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                \
     for (int w = (lanes) / 2; w > 0; w /= 2) {                                                   \
         if ((i) < w)                                                                             \
             red[lid] = OP(red[lid], red[(lid) + w]);                                             \

@@ -106,9 +106,7 @@ __kernel void dense_decode_partial(__global const float *restrict query,
     }
 
     /* Softmax statistics per head: m = max, l = sum of e^(x - m). */
-    red[lid] = my_max;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_MAX)
+    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_MAX, my_max)
     const float m = red[rh * CHUNK];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
@@ -117,14 +115,9 @@ __kernel void dense_decode_partial(__global const float *restrict query,
         score[rh * SPLIT + t] = e;
         my_sum += e;
     }
-    red[lid] = my_sum;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_ADD)
-    if (ri == 0) {
-        __global float *out = part_at(part, bq0 + (ulong)rh, nsplit, s);
-        out[HEAD_DIM] = m;
-        out[HEAD_DIM + 1] = red[lid];
-    }
+    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_ADD, my_sum)
+    if (ri == 0)
+        part_store_stats(part, bq0 + (ulong)rh, nsplit, s, m, red[lid]);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* Values: team rows t = team, team + TEAMS, ...; then the TEAMS partial

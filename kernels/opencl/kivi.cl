@@ -511,9 +511,7 @@ __kernel void kivi_decode_partial(
             score[rh * SPLIT + pos] = x;
             my_max = fmax(my_max, x);
         }
-    red[lid] = my_max;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_MAX)
+    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_MAX, my_max)
     const float m = red[rh * SM_LANES];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
@@ -523,14 +521,9 @@ __kernel void kivi_decode_partial(
             score[rh * SPLIT + pos] = e;
             my_sum += e;
         }
-    red[lid] = my_sum;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_ADD)
-    if (ri == 0) {
-        __global float *out = part_at(part, bq0 + (ulong)rh, nsplit, s);
-        out[HEAD_DIM] = m;
-        out[HEAD_DIM + 1] = red[lid];
-    }
+    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_ADD, my_sum)
+    if (ri == 0)
+        part_store_stats(part, bq0 + (ulong)rh, nsplit, s, m, red[lid]);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* Values: team vt takes tokens vt, vt + V_TEAMS, ...; lane vl the chunks
