@@ -13,7 +13,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define MAX_ARGS 32 /* kernel arguments per launch */
 
@@ -312,10 +311,9 @@ static qkv_status cuda_build(qkv_context *ctx, const char *program, const char *
 }
 
 /* The CUfunction `kernel` of a loaded module (owned by the module). */
-static qkv_status cuda_module_function(qkv_context *ctx, void *built, const char *program,
-                                       const char *kernel, void **handle)
+static qkv_status cuda_module_function(void *built, const char *program, const char *kernel,
+                                       void **handle)
 {
-    (void)ctx;
     CUfunction f;
     const CUresult r = drv->ModuleGetFunction(&f, (CUmodule)built, kernel);
     if (r != CUDA_SUCCESS) {

@@ -9,7 +9,6 @@
 #include <CL/cl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define MAX_DEVICES 64
 
@@ -297,10 +296,9 @@ static qkv_status ocl_build(qkv_context *ctx, const char *program, const char *s
 }
 
 /* The cl_kernel `kernel` of a built program. */
-static qkv_status ocl_create_kernel(qkv_context *ctx, void *built, const char *program,
-                                    const char *kernel, void **handle)
+static qkv_status ocl_create_kernel(void *built, const char *program, const char *kernel,
+                                    void **handle)
 {
-    (void)ctx;
     cl_int err;
     cl_kernel k = clCreateKernel((cl_program)built, kernel, &err);
     if (err != CL_SUCCESS)

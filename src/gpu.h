@@ -47,8 +47,8 @@ typedef struct qkv_gpu_compiler {
     qkv_status (*build)(qkv_context *ctx, const char *program, const char *source,
                         const char *defines, void **built);
     /* Kernel `kernel` of `built` (compiled from `program`) into *handle. */
-    qkv_status (*get_kernel)(qkv_context *ctx, void *built, const char *program,
-                             const char *kernel, void **handle);
+    qkv_status (*get_kernel)(void *built, const char *program, const char *kernel,
+                             void **handle);
     /* Release a kernel; NULL where the program owns its kernels. */
     void (*release_kernel)(void *handle);
     void (*release_program)(void *built);

@@ -95,7 +95,7 @@ qkv_status qkv_gpu_cache_kernel(qkv_gpu_program_cache *cache, qkv_context *ctx,
     if (e->nkernels == MAX_PROGRAM_KERNELS || strlen(kernel) >= sizeof e->kernels[0].name)
         return qkv_fail(QKV_ERR_INVALID_ARG, "too many kernels or name too long: %s", kernel);
     qkv_gpu_kernel *k = &e->kernels[e->nkernels];
-    st = cache->compiler->get_kernel(ctx, e->built, program, kernel, &k->handle);
+    st = cache->compiler->get_kernel(e->built, program, kernel, &k->handle);
     if (st != QKV_OK)
         return st;
     strcpy(k->name, kernel);
