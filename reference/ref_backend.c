@@ -85,8 +85,8 @@ static qkv_status ref_f16_decode(qkv_context *ctx, const void *params, const qkv
 /* The reference variant of each op (a literal scalar implementation; no
  * tile parameters). */
 #define REF_VARIANT(OP_NAME, OP, FN)                                                           \
-    const qkv_variant qkv_##OP_NAME##_ref = {"ref", OP, QKV_ON(QKV_BACKEND_REF), FN, NULL, 0, \
-                                             NULL, NULL, false};
+    const qkv_variant qkv_##OP_NAME##_ref = {                                                  \
+        .name = "ref", .op = OP, .backends = QKV_ON(QKV_BACKEND_REF), .run = FN};
 
 REF_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, ref_quant_keys)
 REF_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)

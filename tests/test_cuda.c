@@ -112,15 +112,22 @@ START_TEST(test_compile_bad_arguments)
 }
 END_TEST
 
-/* Every (program, defines) combination the GPU ops compile. */
+/* Every (program, defines) combination the GPU variants declare, each
+ * compiled once. */
 START_TEST(test_compile_gpu_builds)
 {
     static qkv_gpu_build builds[1024];
     const int n = qkv_gpu_builds(builds, 1024);
     ck_assert_int_gt(n, 0);
-    ck_assert_int_le(n, 1024);
-    for (int i = 0; i < n; i++)
-        compile_for_archs(builds[i].program, NULL, builds[i].defines, NULL);
+    ck_assert_int_lt(n, 1024);
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(builds[i].program, builds[j].program) == 0 &&
+                   strcmp(builds[i].defines, builds[j].defines) == 0;
+        if (!seen)
+            compile_for_archs(builds[i].program, NULL, builds[i].defines, NULL);
+    }
 }
 END_TEST
 

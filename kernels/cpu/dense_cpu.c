@@ -257,13 +257,13 @@ static QKV_AVX2_FN void avx2_item(const void *ctx, size_t bkv, size_t t0, size_t
 enum { SPLIT_TOKENS, OMP_CHUNK, BLOCK_TOKENS, PREFETCH };
 static const qkv_tile_param_def f16_decode_space[] = {
     /* tokens per work item */
-    {"split_tokens", 1024, {64, 128, 256, 512, 1024, 2048, 4096, 0}},
+    {"split_tokens", 1024, {64, 128, 256, 512, 1024, 2048, 4096, 0}, false},
     /* work items per OpenMP dynamic chunk */
-    {"omp_chunk", 1, {1, 2, 4, 8, 0}},
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}, false},
     /* AVX2 item: tokens per block visited by every head group (L1 reuse) */
-    {"block_tokens", 32, {8, 16, 32, 64, 128, 0}},
+    {"block_tokens", 32, {8, 16, 32, 64, 128, 0}, false},
     /* AVX2 item: key rows prefetched this many tokens ahead */
-    {"prefetch", 64, {16, 32, 64, 128, 256, 0}},
+    {"prefetch", 64, {16, 32, 64, 128, 256, 0}, false},
 };
 
 /* A tile value, at least 1. */
@@ -317,11 +317,12 @@ static qkv_status cpu_f16_decode_scalar(qkv_context *ctx, const void *p,
 }
 
 const qkv_variant qkv_f16_decode_attention_avx2 = {
-    "avx2", QKV_OP_F16_DECODE_ATTENTION, QKV_ON(QKV_BACKEND_CPU), cpu_f16_decode_avx2,
-    avx2_supports, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
-    f16_decode_space, NULL, false};
+    .name = "avx2", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON(QKV_BACKEND_CPU),
+    .run = cpu_f16_decode_avx2, .supports = avx2_supports,
+    .nparams = (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    .params = f16_decode_space};
 /* The scalar variant's space: split_tokens and omp_chunk (block_tokens and
  * prefetch are read by the AVX2 item only). */
 const qkv_variant qkv_f16_decode_attention_scalar = {
-    "scalar", QKV_OP_F16_DECODE_ATTENTION, QKV_ON(QKV_BACKEND_CPU), cpu_f16_decode_scalar,
-    NULL, 2, f16_decode_space, NULL, false};
+    .name = "scalar", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON(QKV_BACKEND_CPU),
+    .run = cpu_f16_decode_scalar, .nparams = 2, .params = f16_decode_space};

@@ -150,17 +150,17 @@ enum { QUANT_CHUNK, QUANT_ITEM_GROUPS };
 /* Keys: items are runs of token groups (G tokens x D channels of a head). */
 static const qkv_tile_param_def quant_keys_space[] = {
     /* work items per OpenMP chunk */
-    {"omp_chunk", 1, {1, 2, 4, 8, 0}},
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}, false},
     /* token groups per work item; >= 32 keeps threads off each other's
      * cache lines of the per-channel output rows */
-    {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}},
+    {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}, false},
 };
 /* Values: items are runs of value groups (G channels of one token). */
 static const qkv_tile_param_def quant_values_space[] = {
     /* work items per OpenMP chunk */
-    {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}},
+    {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}, false},
     /* value groups per work item */
-    {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}},
+    {"item_groups", 32, {8, 16, 32, 64, 128, 256, 0}, false},
 };
 
 /* The status of a quantizer whose items found rejected input (`bad`):
@@ -255,15 +255,15 @@ enum { DEQUANT_CHUNK, DEQUANT_STORES };
 enum { STORES_CACHED = 1, STORES_STREAMING = 2 };
 /* Keys: token groups per OpenMP chunk; output stores. */
 static const qkv_tile_param_def dequant_keys_space[] = {
-    {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}},
+    {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}, false},
     /* 1: ordinary stores, 2: non-temporal (bypass the cache; the AVX2 item
      * on a 32-byte aligned output) */
-    {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}},
+    {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}, false},
 };
 /* Values: token rows per OpenMP chunk; output stores as for keys. */
 static const qkv_tile_param_def dequant_values_space[] = {
-    {"omp_chunk", 64, {8, 16, 32, 64, 128, 256, 512, 0}},
-    {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}},
+    {"omp_chunk", 64, {8, 16, 32, 64, 128, 256, 512, 0}, false},
+    {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}, false},
 };
 
 /* Whether a dequantizer streams its stores: asked for, on the AVX2 path,
@@ -368,14 +368,14 @@ static void scalar_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, 
 enum { DECODE_SPLIT, DECODE_CHUNK, DECODE_VBLOCK, DECODE_PREFETCH };
 static const qkv_tile_param_def decode_space[] = {
     /* tokens per work item (rounded up to a multiple of the group) */
-    {"split_tokens", 1024, {128, 256, 512, 1024, 2048, 4096, 0}},
+    {"split_tokens", 1024, {128, 256, 512, 1024, 2048, 4096, 0}, false},
     /* work items per OpenMP dynamic chunk */
-    {"omp_chunk", 1, {1, 2, 4, 8, 0}},
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}, false},
     /* quantized value tokens per cache block of the AVX2 path */
-    {"value_block", 64, {16, 32, 64, 128, 256, 0}},
+    {"value_block", 64, {16, 32, 64, 128, 256, 0}, false},
     /* AVX2 path: key lines prefetched this many tokens past the next staged
      * key chunk */
-    {"prefetch", 512, {128, 256, 512, 1024, 2048, 0}},
+    {"prefetch", 512, {128, 256, 512, 1024, 2048, 0}, false},
 };
 
 /* Host pointer of an optional buffer. */
@@ -453,11 +453,12 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bo
         return FN(p, t, false);                                                                \
     }                                                                                          \
     const qkv_variant qkv_##OP_NAME##_avx2 = {                                                 \
-        "avx2", OP, QKV_ON(QKV_BACKEND_CPU), FN##_avx2, qkv_cpu_avx2_supports,                  \
-        (int)(sizeof SPACE / sizeof SPACE[0]), SPACE, NULL, false};                            \
+        .name = "avx2", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_avx2,         \
+        .supports = qkv_cpu_avx2_supports, .nparams = (int)(sizeof SPACE / sizeof SPACE[0]),   \
+        .params = SPACE};                                                                      \
     const qkv_variant qkv_##OP_NAME##_scalar = {                                               \
-        "scalar", OP, QKV_ON(QKV_BACKEND_CPU), FN##_scalar, NULL,                               \
-        (int)(sizeof SPACE / sizeof SPACE[0]) - (AVX2_ONLY), SPACE, NULL, false};
+        .name = "scalar", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_scalar,     \
+        .nparams = (int)(sizeof SPACE / sizeof SPACE[0]) - (AVX2_ONLY), .params = SPACE};
 
 CPU_VARIANTS(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space, 0)
 CPU_VARIANTS(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space,

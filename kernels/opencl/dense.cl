@@ -2,23 +2,22 @@
  * OpenCL C 1.2.  The CUDA backend compiles this same text through NVRTC
  * after kernels/cuda/cl2cuda.h.
  *
- * FlashDecoding: pass 1 gives every (split of SPLIT tokens, group of QG
+ * FlashDecoding: pass 1 gives every (split of SPLIT tokens, group of HEADS
  * query heads of one kv head) a work-group that reads its key and value
- * rows once for all QG heads and writes a partial result per head; pass 2
- * merges the splits.  A row is read by a team of ROW_LANES work-items, lane
- * l holding channels l, l + ROW_LANES, ... (coalesced loads), so a lane
- * keeps its channels of the QG queries in registers.
+ * rows once for its HEADS heads and writes a partial result per head; pass 2
+ * (attention_decode_merge, attention_merge.cl) merges the splits.  A row is
+ * read by a team of ROW_LANES work-items, lane l holding channels l,
+ * l + ROW_LANES, ... (coalesced loads), so a lane keeps its channels of the
+ * HEADS queries in registers.
  *
- * Build-time macros (the host passes them as -D options):
+ * Build-time macros (the host passes them as -D options, the tile
+ * parameters under their names upper-cased):
  *   HEAD_DIM   D                      WG      work-group size, a multiple
  *   SPLIT      tokens per work-group          of ROW_LANES
- *   QG         query heads per work-group (1, 2, 4 or 8; divides Hq/Hkv)
- *   ROW_LANES  work-items per key/value row (32; QG <= ROW_LANES)
+ *   HEADS      query heads per work-group (1, 2, 4 or 8; divides Hq/Hkv)
+ *   ROW_LANES  work-items per key/value row (32; HEADS <= ROW_LANES)
  * Layouts are those of qkv.h; sizes are 32-bit ints checked by the host,
  * offsets are computed in 64 bits. */
-#ifndef QKV_FN
-#define QKV_FN static inline
-#endif
 #ifndef HEAD_DIM
 #define HEAD_DIM 128
 #endif
@@ -28,42 +27,25 @@
 #ifndef SPLIT
 #define SPLIT 256
 #endif
-#ifndef QG
-#define QG 4
+#ifndef HEADS
+#define HEADS 4
 #endif
 #ifndef ROW_LANES
 #define ROW_LANES 32
 #endif
 
+#include "attention_merge.cl"
+
 #define CPT ((HEAD_DIM + ROW_LANES - 1) / ROW_LANES) /* channels per lane */
 #define TEAMS (WG / ROW_LANES)                       /* rows read at once */
-#define CHUNK (WG / QG)          /* tokens per score chunk: one (head, token) per work-item */
+#define CHUNK (WG / HEADS)       /* tokens per score chunk: one (head, token) per work-item */
 #define RED_STRIDE (ROW_LANES + 1) /* padded: conflict-free in both directions */
 
-/* Segmented tree reduction of red[lid] over the CHUNK work-items of each
- * head (i = lid % CHUNK): the result of head h is left in red[h * CHUNK]. */
-#define SEGMENT_REDUCE(red, lid, i, OP)                                                          \
-    for (int w = CHUNK / 2; w > 0; w /= 2) {                                                     \
-        if ((i) < w)                                                                             \
-            red[lid] = OP(red[lid], red[(lid) + w]);                                             \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
-    }
-
-#define OP_MAX(a, b) fmax((a), (b))
-#define OP_ADD(a, b) ((a) + (b))
-
-/* The partial result [D + 2] of query head bq, split s of nsplit. */
-QKV_FN __global float *part_at(__global float *part, ulong bq, int nsplit, int s)
-{
-    return part + (bq * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
-}
-
 /* Pass 1: work-group (split s, head group g) with g = (b*Hkv + h) * (Hq/Hkv
- * / QG) + j covering query heads bq0 + 0 .. QG-1, bq0 = b*Hq + h*Hq/Hkv +
- * j*QG.  query f32 [B*Hq, D]; keys, values f16 [B*Hkv, capacity, D].
- * Writes part[(bq*nsplit + s)*(D+2)]: D unnormalized outputs
- * sum_t e^(x_t - m) v_t, then m (max score) and l = sum_t e^(x_t - m), with
- * scores x_t = sm_scale * q . k_t over tokens [s*SPLIT, min(N, (s+1)*SPLIT)). */
+ * / HEADS) + j covering query heads bq0 + 0 .. HEADS-1, bq0 = b*Hq + h*Hq/Hkv +
+ * j*HEADS.  query f32 [B*Hq, D]; keys, values f16 [B*Hkv, capacity, D].
+ * Writes the partial results (attention_merge.cl) of scores
+ * x_t = sm_scale * q . k_t over tokens [s*SPLIT, min(N, (s+1)*SPLIT)). */
 __kernel void dense_decode_partial(__global const float *restrict query,
                                    __global const half *restrict keys,
                                    __global const half *restrict values,
@@ -71,18 +53,18 @@ __kernel void dense_decode_partial(__global const float *restrict query,
                                    int capacity, float sm_scale)
 {
     __local float red[WG * RED_STRIDE];
-    __local float score[QG * SPLIT];
+    __local float score[HEADS * SPLIT];
     const int lid = (int)get_local_id(0), s = (int)get_group_id(0);
     const int nsplit = (int)get_num_groups(0);
     const int team = lid / ROW_LANES, lane = lid % ROW_LANES;
     const int rh = lid / CHUNK, ri = lid % CHUNK; /* (head, token) this item reduces */
-    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / QG);
-    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * QG;
+    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / HEADS);
+    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * HEADS;
     const int t0 = s * SPLIT, nt = min(SPLIT, n_tokens - t0);
     const ulong row0 = (bkv * (ulong)capacity + (ulong)t0) * HEAD_DIM;
 
-    float qr[QG][CPT];
-    for (int h = 0; h < QG; h++)
+    float qr[HEADS][CPT];
+    for (int h = 0; h < HEADS; h++)
         for (int j = 0; j < CPT; j++) {
             const int d = lane + ROW_LANES * j;
             qr[h][j] = d < HEAD_DIM ? query[(bq0 + (ulong)h) * HEAD_DIM + (ulong)d] * sm_scale
@@ -95,8 +77,8 @@ __kernel void dense_decode_partial(__global const float *restrict query,
     for (int c0 = 0; c0 < nt; c0 += CHUNK) {
         for (int r = 0; r < CHUNK / TEAMS; r++) {
             const int i = r * TEAMS + team;
-            float acc[QG];
-            for (int h = 0; h < QG; h++)
+            float acc[HEADS];
+            for (int h = 0; h < HEADS; h++)
                 acc[h] = 0.0f;
             if (c0 + i < nt) {
                 const ulong row = row0 + (ulong)(c0 + i) * HEAD_DIM;
@@ -104,12 +86,12 @@ __kernel void dense_decode_partial(__global const float *restrict query,
                     const int d = lane + ROW_LANES * j;
                     if (d < HEAD_DIM) {
                         const float k = vload_half(row + (ulong)d, keys);
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             acc[h] += qr[h][j] * k;
                     }
                 }
             }
-            for (int h = 0; h < QG; h++)
+            for (int h = 0; h < HEADS; h++)
                 red[(h * CHUNK + i) * RED_STRIDE + lane] = acc[h];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -124,9 +106,7 @@ __kernel void dense_decode_partial(__global const float *restrict query,
     }
 
     /* Softmax statistics per head: m = max, l = sum of e^(x - m). */
-    red[lid] = my_max;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_MAX)
+    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_MAX, my_max)
     const float m = red[rh * CHUNK];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
@@ -135,20 +115,15 @@ __kernel void dense_decode_partial(__global const float *restrict query,
         score[rh * SPLIT + t] = e;
         my_sum += e;
     }
-    red[lid] = my_sum;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_ADD)
-    if (ri == 0) {
-        __global float *out = part_at(part, bq0 + (ulong)rh, nsplit, s);
-        out[HEAD_DIM] = m;
-        out[HEAD_DIM + 1] = red[lid];
-    }
+    SEGMENT_REDUCE(red, lid, ri, CHUNK, OP_ADD, my_sum)
+    if (ri == 0)
+        part_store_stats(part, bq0 + (ulong)rh, nsplit, s, m, red[lid]);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* Values: team rows t = team, team + TEAMS, ...; then the TEAMS partial
      * outputs of each head are summed through red. */
-    float o[QG][CPT];
-    for (int h = 0; h < QG; h++)
+    float o[HEADS][CPT];
+    for (int h = 0; h < HEADS; h++)
         for (int j = 0; j < CPT; j++)
             o[h][j] = 0.0f;
     for (int t = team; t < nt; t += TEAMS) {
@@ -158,13 +133,13 @@ __kernel void dense_decode_partial(__global const float *restrict query,
             const int d = lane + ROW_LANES * j;
             v[j] = d < HEAD_DIM ? vload_half(row + (ulong)d, values) : 0.0f;
         }
-        for (int h = 0; h < QG; h++) {
+        for (int h = 0; h < HEADS; h++) {
             const float p = score[h * SPLIT + t];
             for (int j = 0; j < CPT; j++)
                 o[h][j] += p * v[j];
         }
     }
-    for (int h = 0; h < QG; h++) {
+    for (int h = 0; h < HEADS; h++) {
         for (int j = 0; j < CPT; j++) {
             const int d = lane + ROW_LANES * j;
             if (d < HEAD_DIM)
@@ -180,26 +155,4 @@ __kernel void dense_decode_partial(__global const float *restrict query,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-}
-
-/* Pass 2: merge the nsplit partials of query head bq (work-item (d, bq))
- * into output f32 [B*Hq, D]. */
-__kernel void dense_decode_merge(__global const float *restrict part,
-                                 __global float *restrict output, int nsplit)
-{
-    const int d = (int)get_global_id(0);
-    const ulong bq = get_global_id(1);
-    if (d >= HEAD_DIM)
-        return;
-    __global const float *p = part + bq * (ulong)nsplit * (HEAD_DIM + 2);
-    float m = -INFINITY;
-    for (int s = 0; s < nsplit; s++)
-        m = fmax(m, p[s * (HEAD_DIM + 2) + HEAD_DIM]);
-    float l = 0.0f, acc = 0.0f;
-    for (int s = 0; s < nsplit; s++) {
-        const float w = exp(p[s * (HEAD_DIM + 2) + HEAD_DIM] - m);
-        l += w * p[s * (HEAD_DIM + 2) + HEAD_DIM + 1];
-        acc += w * p[s * (HEAD_DIM + 2) + d];
-    }
-    output[bq * HEAD_DIM + (ulong)d] = acc / l;
 }

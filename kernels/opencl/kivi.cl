@@ -1,8 +1,9 @@
 /* kivi.cl - KIVI kernels (spec: kivi.md), OpenCL C 1.2.  The CUDA backend
  * compiles this same text through NVRTC after kernels/cuda/cl2cuda.h.
  *
- * Build-time macros (the host passes them as -D options; every kernel builds
- * with any combination, the defaults below fill in the rest):
+ * Build-time macros (the host passes them as -D options, the tile
+ * parameters the kernels read under their names upper-cased; every kernel
+ * builds with any combination, the defaults below fill in the rest):
  *   BITS      code width, 2, 4 or 8           GROUP  quantization group G
  *   WG        work-group size (work-items)
  * quantizers and dequantizers:
@@ -12,15 +13,14 @@
  *   LANES     work-items sharing one value group (quant_values)
  * decode attention:
  *   HEAD_DIM  D                               SPLIT  tokens per work-group
- *   QG        query heads per work-group (divides Hq/Hkv)
+ *   HEADS     query heads per work-group (divides Hq/Hkv)
  *   TPI       key tokens per work-item        KSLICES  channel slices of D
  *   VCH       value channels per work-item (VCH <= GROUP)
  * Layouts are the interchange format of qkv.h; every size argument is a
  * 32-bit int checked by the host, offsets are computed in 64 bits.  All the
  * tile macros are powers of two. */
-#ifndef QKV_FN
-#define QKV_FN static inline
-#endif
+#include "common.cl"
+
 #ifndef BITS
 #define BITS 2
 #endif
@@ -45,8 +45,8 @@
 #ifndef SPLIT
 #define SPLIT 256
 #endif
-#ifndef QG
-#define QG 1
+#ifndef HEADS
+#define HEADS 1
 #endif
 #ifndef TPI
 #define TPI 16
@@ -354,13 +354,15 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 
 /* ---- decode attention ---------------------------------------------------- */
 
+#include "attention_merge.cl"
+
 #define KEY_LANES (WG / KSLICES)             /* token lanes of the key phase */
 #define SLICE_DIM (HEAD_DIM / KSLICES)       /* channels of one key slice */
 #define KEY_IN_WORD MIN_OF(TPI, PER_WORD)    /* a work-item's tokens in one code word */
 #define KEY_WORDS (TPI / KEY_IN_WORD)        /* code words per channel and work-item */
 #define KEY_CHUNKS (SPLIT / TPI)             /* TPI-token chunks of a split */
 #define KEY_ROUNDS ((KEY_CHUNKS + KEY_LANES - 1) / KEY_LANES)
-#define SM_LANES (WG / QG)                   /* softmax work-items per head */
+#define SM_LANES (WG / HEADS)                   /* softmax work-items per head */
 #define V_CHUNKS (HEAD_DIM / VCH)            /* value channel chunks per row */
 #define V_LANES MIN_OF(V_CHUNKS, WG)         /* work-items per value row */
 #define V_TEAMS (WG / V_LANES)               /* value rows read at once */
@@ -378,21 +380,11 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 #define RED_POS(d) (((d) % VCH) * V_CHUNKS + (d) / VCH)
 #define CHANNEL_AT(pos) (((pos) % V_CHUNKS) * VCH + (pos) / V_CHUNKS)
 
-/* Segmented tree reduction of red[lid] over the SM_LANES work-items of each
- * head (i = lid % SM_LANES): the result of head h is left in red[h * SM_LANES]. */
-#define SEGMENT_REDUCE(red, lid, i, OP)                                                          \
-    for (int w = SM_LANES / 2; w > 0; w /= 2) {                                                  \
-        if ((i) < w)                                                                             \
-            red[lid] = OP(red[lid], red[(lid) + w]);                                             \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                            \
-    }
-#define OP_MAX(a, b) fmax((a), (b))
-#define OP_ADD(a, b) ((a) + (b))
 
 /* Decode attention, pass 1 (FlashDecoding): work-group (split s, head group
- * g) with g = (b*Hkv + h) * (Hq/Hkv / QG) + j serves query heads bq0 + 0 ..
- * QG-1, bq0 = b*Hq + h*Hq/Hkv + j*QG, over tokens [s*SPLIT, min(N,
- * (s+1)*SPLIT)), dequantizing each key and value code once for all QG heads.
+ * g) with g = (b*Hkv + h) * (Hq/Hkv / HEADS) + j serves query heads bq0 + 0 ..
+ * HEADS-1, bq0 = b*Hq + h*Hq/Hkv + j*HEADS, over tokens [s*SPLIT, min(N,
+ * (s+1)*SPLIT)), dequantizing each key and value code once for all HEADS heads.
  * query f32 [B*Hq, D]; keys t < k_quant from the packed per-channel cache
  * (kcap tokens per row), later ones from the f16 residual [B*Hkv, krcap, D];
  * values t < v_quant from the packed per-token cache (vcap rows per head),
@@ -407,9 +399,8 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
  * sum_t p_t m_tg with p_t the probability; the teams' sums are added
  * through local memory.
  *
- * Writes part[(bq*nsplit + s)*(D+2)]: D unnormalised outputs
- * sum_t e^(x_t - m) v_t, then m (max score) and l = sum_t e^(x_t - m), with
- * scores x_t = sm_scale * q . k_t. */
+ * Writes the partial results (attention_merge.cl) of scores
+ * x_t = sm_scale * q . k_t; attention_decode_merge merges them. */
 __kernel void kivi_decode_partial(
     __global const float *restrict query, __global const uint *restrict k_codes,
     __global const ushort *restrict k_scale, __global const ushort *restrict k_min,
@@ -419,15 +410,15 @@ __kernel void kivi_decode_partial(
     int n_tokens, int k_quant, int kcap, int krcap, int v_quant, int vcap, int vrcap,
     float sm_scale)
 {
-    __local float qv[QG * HEAD_DIM];
-    __local float score[KSLICES * QG * SPLIT];
+    __local float qv[HEADS * HEAD_DIM];
+    __local float score[KSLICES * HEADS * SPLIT];
     __local float red[RED_SIZE];
     const int lid = (int)get_local_id(0), s = (int)get_group_id(0);
     const int nsplit = (int)get_num_groups(0);
-    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / QG);
-    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * QG;
+    const ulong g = get_global_id(1), ngroups = (ulong)(q_per_kv / HEADS);
+    const ulong bkv = g / ngroups, bq0 = bkv * (ulong)q_per_kv + (g % ngroups) * HEADS;
     const int t0 = s * SPLIT, nt = min(SPLIT, n_tokens - t0);
-    for (int i = lid; i < QG * HEAD_DIM; i += WG)
+    for (int i = lid; i < HEADS * HEAD_DIM; i += WG)
         qv[i] = query[bq0 * HEAD_DIM + (ulong)i] * sm_scale;
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -435,17 +426,17 @@ __kernel void kivi_decode_partial(
     const int slice = lid / KEY_LANES, kl = lid % KEY_LANES, dlo = slice * SLICE_DIM;
     for (int r = 0; r < KEY_ROUNDS; r++) {
         const int i0 = (r * KEY_LANES + kl) * TPI, t = t0 + i0;
-        float acc[QG][TPI];
+        float acc[HEADS][TPI];
 #pragma unroll
-        for (int h = 0; h < QG; h++) {
+        for (int h = 0; h < HEADS; h++) {
 #pragma unroll
             for (int j = 0; j < TPI; j++)
                 acc[h][j] = 0.0f;
         }
         if (i0 < nt && t < k_quant) { /* k_quant is a multiple of GROUP >= TPI */
-            float bias[QG];
+            float bias[HEADS];
 #pragma unroll
-            for (int h = 0; h < QG; h++)
+            for (int h = 0; h < HEADS; h++)
                 bias[h] = 0.0f;
             const ulong row0 = bkv * HEAD_DIM + (ulong)dlo; /* channel dlo's row */
             const ulong sidx0 = row0 * (ulong)(kcap / GROUP) + (ulong)(t / GROUP);
@@ -455,9 +446,9 @@ __kernel void kivi_decode_partial(
                 const ulong sidx = sidx0 + (ulong)d * (ulong)(kcap / GROUP);
                 const float sc = f16_bits_to_f32(k_scale[sidx]);
                 const float mn = f16_bits_to_f32(k_min[sidx]);
-                float qs[QG];
+                float qs[HEADS];
 #pragma unroll
-                for (int h = 0; h < QG; h++) {
+                for (int h = 0; h < HEADS; h++) {
                     const float q = qv[h * HEAD_DIM + dlo + d];
                     qs[h] = q * sc;
                     bias[h] += q * mn;
@@ -470,13 +461,13 @@ __kernel void kivi_decode_partial(
                     for (int j = 0; j < KEY_IN_WORD; j++) {
                         const float c = CODE_OF(word, j);
 #pragma unroll
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             acc[h][w * KEY_IN_WORD + j] += qs[h] * c;
                     }
                 }
             }
 #pragma unroll
-            for (int h = 0; h < QG; h++) {
+            for (int h = 0; h < HEADS; h++) {
 #pragma unroll
                 for (int j = 0; j < TPI; j++)
                     acc[h][j] += bias[h];
@@ -485,16 +476,16 @@ __kernel void kivi_decode_partial(
             const int nj = min(TPI, nt - i0);
             const ulong row0 = (bkv * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;
             for (int d = dlo; d < dlo + SLICE_DIM; d++) {
-                float q[QG];
+                float q[HEADS];
 #pragma unroll
-                for (int h = 0; h < QG; h++)
+                for (int h = 0; h < HEADS; h++)
                     q[h] = qv[h * HEAD_DIM + d];
 #pragma unroll
                 for (int j = 0; j < TPI; j++) {
                     if (j < nj) {
                         const float k = vload_half(row0 + (ulong)(j * HEAD_DIM + d), k_resid);
 #pragma unroll
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             acc[h][j] += q[h] * k;
                     }
                 }
@@ -502,11 +493,11 @@ __kernel void kivi_decode_partial(
         }
         if (i0 < nt) {
 #pragma unroll
-            for (int h = 0; h < QG; h++) {
+            for (int h = 0; h < HEADS; h++) {
 #pragma unroll
                 for (int j = 0; j < TPI; j++)
                     if (i0 + j < nt)
-                        score[(slice * QG + h) * SPLIT + SCORE_POS(i0 + j)] = acc[h][j];
+                        score[(slice * HEADS + h) * SPLIT + SCORE_POS(i0 + j)] = acc[h][j];
             }
         }
     }
@@ -520,13 +511,11 @@ __kernel void kivi_decode_partial(
         if (TOKEN_AT(pos) < nt) {
             float x = score[rh * SPLIT + pos];
             for (int sl = 1; sl < KSLICES; sl++)
-                x += score[(sl * QG + rh) * SPLIT + pos];
+                x += score[(sl * HEADS + rh) * SPLIT + pos];
             score[rh * SPLIT + pos] = x;
             my_max = fmax(my_max, x);
         }
-    red[lid] = my_max;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_MAX)
+    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_MAX, my_max)
     const float m = red[rh * SM_LANES];
     barrier(CLK_LOCAL_MEM_FENCE);
     float my_sum = 0.0f;
@@ -536,23 +525,17 @@ __kernel void kivi_decode_partial(
             score[rh * SPLIT + pos] = e;
             my_sum += e;
         }
-    red[lid] = my_sum;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    SEGMENT_REDUCE(red, lid, ri, OP_ADD)
-    if (ri == 0) {
-        __global float *out =
-            part + ((bq0 + (ulong)rh) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
-        out[HEAD_DIM] = m;
-        out[HEAD_DIM + 1] = red[lid];
-    }
+    SEGMENT_REDUCE(red, lid, ri, SM_LANES, OP_ADD, my_sum)
+    if (ri == 0)
+        part_store_stats(part, bq0 + (ulong)rh, nsplit, s, m, red[lid]);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* Values: team vt takes tokens vt, vt + V_TEAMS, ...; lane vl the chunks
      * vl, vl + V_LANES, ... of VCH channels (all in one group). */
     const int vt = lid / V_LANES, vl = lid % V_LANES;
-    float o[QG][V_PER_LANE * VCH], zs[QG][V_PER_LANE];
+    float o[HEADS][V_PER_LANE * VCH], zs[HEADS][V_PER_LANE];
 #pragma unroll
-    for (int h = 0; h < QG; h++) {
+    for (int h = 0; h < HEADS; h++) {
 #pragma unroll
         for (int j = 0; j < V_PER_LANE * VCH; j++)
             o[h][j] = 0.0f;
@@ -562,9 +545,9 @@ __kernel void kivi_decode_partial(
     }
     for (int i = vt; i < nt && vt < V_TEAMS; i += V_TEAMS) {
         const int t = t0 + i;
-        float p[QG];
+        float p[HEADS];
 #pragma unroll
-        for (int h = 0; h < QG; h++)
+        for (int h = 0; h < HEADS; h++)
             p[h] = score[h * SPLIT + SCORE_POS(i)];
         if (t < v_quant) {
             const ulong row = bkv * (ulong)vcap + (ulong)t;
@@ -576,9 +559,9 @@ __kernel void kivi_decode_partial(
                 const ulong sidx = row * (HEAD_DIM / GROUP) + (ulong)(d0 / GROUP);
                 const float sc = f16_bits_to_f32(v_scale[sidx]);
                 const float mn = f16_bits_to_f32(v_min[sidx]);
-                float ps[QG];
+                float ps[HEADS];
 #pragma unroll
-                for (int h = 0; h < QG; h++) {
+                for (int h = 0; h < HEADS; h++) {
                     ps[h] = p[h] * sc;
                     zs[h][k] += p[h] * mn;
                 }
@@ -591,7 +574,7 @@ __kernel void kivi_decode_partial(
                     for (int j = 0; j < V_IN_WORD; j++) {
                         const float c = CODE_OF(word, j);
 #pragma unroll
-                        for (int h = 0; h < QG; h++)
+                        for (int h = 0; h < HEADS; h++)
                             o[h][k * VCH + w * V_IN_WORD + j] += ps[h] * c;
                     }
                 }
@@ -607,7 +590,7 @@ __kernel void kivi_decode_partial(
                 for (int j = 0; j < VCH; j++) {
                     const float v = vload_half(row + (ulong)(d0 + j), v_resid);
 #pragma unroll
-                    for (int h = 0; h < QG; h++)
+                    for (int h = 0; h < HEADS; h++)
                         o[h][k * VCH + j] += p[h] * v;
                 }
             }
@@ -616,7 +599,7 @@ __kernel void kivi_decode_partial(
     /* Per head: the teams' sums (o + zs) through red, added in team order
      * (unrolled, so o stays in registers). */
 #pragma unroll
-    for (int h = 0; h < QG; h++) {
+    for (int h = 0; h < HEADS; h++) {
         if (vt < V_TEAMS) {
 #pragma unroll
             for (int k = 0; k < V_PER_LANE; k++) {
@@ -629,8 +612,7 @@ __kernel void kivi_decode_partial(
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        __global float *out =
-            part + ((bq0 + (ulong)h) * (ulong)nsplit + (ulong)s) * (HEAD_DIM + 2);
+        __global float *out = part_at(part, bq0 + (ulong)h, nsplit, s);
         for (int pos = lid; pos < HEAD_DIM; pos += WG) {
             float acc = 0.0f;
             for (int r = 0; r < V_TEAMS; r++)
@@ -639,26 +621,4 @@ __kernel void kivi_decode_partial(
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-}
-
-/* Decode attention, pass 2: merge the nsplit partials of query head bq
- * (work-item (d, bq)) into output [B*Hq, D]. */
-__kernel void kivi_decode_merge(__global const float *restrict part,
-                                __global float *restrict output, int nsplit)
-{
-    const int d = (int)get_global_id(0);
-    const ulong bq = get_global_id(1);
-    if (d >= HEAD_DIM)
-        return;
-    __global const float *p = part + bq * (ulong)nsplit * (HEAD_DIM + 2);
-    float m = -INFINITY;
-    for (int s = 0; s < nsplit; s++)
-        m = fmax(m, p[s * (HEAD_DIM + 2) + HEAD_DIM]);
-    float l = 0.0f, acc = 0.0f;
-    for (int s = 0; s < nsplit; s++) {
-        const float w = exp(p[s * (HEAD_DIM + 2) + HEAD_DIM] - m);
-        l += w * p[s * (HEAD_DIM + 2) + HEAD_DIM + 1];
-        acc += w * p[s * (HEAD_DIM + 2) + d];
-    }
-    output[bq * HEAD_DIM + (ulong)d] = acc / l;
 }

@@ -1,403 +1,33 @@
 /* backend_cuda.c - CUDA backend: the OpenCL C kernel programs compiled by
- * NVRTC after the cl2cuda.h prelude (qkv_cuda_prelude), run through the CUDA
- * driver API.  libcuda.so.1 and libnvrtc are both loaded at run time, so the
- * library starts on machines without a driver and then sees no CUDA device.
- * <cuda.h> and <nvrtc.h> provide types, enums and prototypes only.
+ * NVRTC (cuda_nvrtc.c) after the cl2cuda.h prelude, run through the CUDA
+ * driver API (loaded at run time by cuda_driver.c, so the library starts on
+ * machines without a driver and then sees no CUDA device).
  *
  * Every call of a qkv context runs on one stream of the device's primary
  * context; host transfers synchronise that stream, kernels and device copies
  * are queued on it, qkv_finish waits for it.  The device timer records a
  * pair of CUDA events on that stream. */
 #include "cuda_compile.h"
+#include "cuda_driver.h"
 #include "gpu.h"
 
-#include <cuda.h>
-#include <dlfcn.h>
-#include <nvrtc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#define MAX_ARGS 32        /* kernel arguments per launch */
-#define MAX_OPTIONS 40     /* NVRTC options per compile */
-#define LOG_LINES 4        /* lines of an NVRTC log quoted in an error */
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_ARGS 32 /* kernel arguments per launch */
 
-/* ---- run-time loading ----------------------------------------------------- */
-
-_Static_assert(sizeof(void (*)(void)) == sizeof(void *),
-               "dlsym results must fit function pointers");
-
-/* One entry point to resolve: its exported name and the pointer to fill. */
-typedef struct symbol {
-    const char *name;
-    void *slot; /* address of a function pointer */
-    bool optional;
-} symbol;
-
-/* Fill the slots of `table` from `lib`; false if a required one is missing. */
-static bool load_symbols(void *lib, const symbol *table, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        void *p = dlsym(lib, table[i].name);
-        if (!p && !table[i].optional)
-            return false;
-        memcpy(table[i].slot, &p, sizeof p);
-    }
-    return true;
-}
-
-/* The driver API entry points used here, with cuda.h's prototypes. */
-static struct {
-    CUresult(CUDAAPI *Init)(unsigned int flags);
-    CUresult(CUDAAPI *DriverGetVersion)(int *version);
-    CUresult(CUDAAPI *DeviceGetCount)(int *count);
-    CUresult(CUDAAPI *DeviceGet)(CUdevice *device, int ordinal);
-    CUresult(CUDAAPI *DeviceGetName)(char *name, int len, CUdevice dev);
-    CUresult(CUDAAPI *DeviceGetAttribute)(int *value, CUdevice_attribute attr, CUdevice dev);
-    CUresult(CUDAAPI *DeviceTotalMem)(size_t *bytes, CUdevice dev);
-    CUresult(CUDAAPI *DevicePrimaryCtxRetain)(CUcontext *pctx, CUdevice dev);
-    CUresult(CUDAAPI *DevicePrimaryCtxRelease)(CUdevice dev);
-    CUresult(CUDAAPI *CtxSetCurrent)(CUcontext ctx);
-    CUresult(CUDAAPI *StreamCreate)(CUstream *stream, unsigned int flags);
-    CUresult(CUDAAPI *StreamDestroy)(CUstream stream);
-    CUresult(CUDAAPI *StreamSynchronize)(CUstream stream);
-    CUresult(CUDAAPI *MemAlloc)(CUdeviceptr *dptr, size_t bytes);
-    CUresult(CUDAAPI *MemFree)(CUdeviceptr dptr);
-    CUresult(CUDAAPI *MemcpyHtoDAsync)(CUdeviceptr dst, const void *src, size_t bytes,
-                                       CUstream stream);
-    CUresult(CUDAAPI *MemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t bytes,
-                                       CUstream stream);
-    CUresult(CUDAAPI *MemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
-                                       CUstream stream);
-    CUresult(CUDAAPI *ModuleLoadData)(CUmodule *module, const void *image);
-    CUresult(CUDAAPI *ModuleUnload)(CUmodule module);
-    CUresult(CUDAAPI *ModuleGetFunction)(CUfunction *f, CUmodule module, const char *name);
-    CUresult(CUDAAPI *LaunchKernel)(CUfunction f, unsigned int gx, unsigned int gy,
-                                    unsigned int gz, unsigned int bx, unsigned int by,
-                                    unsigned int bz, unsigned int shared_bytes, CUstream stream,
-                                    void **params, void **extra);
-    CUresult(CUDAAPI *GetErrorString)(CUresult error, const char **text);
-    CUresult(CUDAAPI *EventCreate)(CUevent *event, unsigned int flags);
-    CUresult(CUDAAPI *EventDestroy)(CUevent event);
-    CUresult(CUDAAPI *EventRecord)(CUevent event, CUstream stream);
-    CUresult(CUDAAPI *EventSynchronize)(CUevent event);
-    /* Optional: cuEventElapsedTime_v2, as cuda.h maps the name (drivers >=
-     * 12.8), else the plain name of older drivers (same prototype). */
-    CUresult(CUDAAPI *EventElapsedTime)(float *ms, CUevent start, CUevent end);
-    CUresult(CUDAAPI *EventElapsedTimePlain)(float *ms, CUevent start, CUevent end);
-} drv;
-
-/* Exported name of cuda.h's `cu<field>` after its versioned aliases
- * (cuMemAlloc is cuMemAlloc_v2), so names and prototypes agree. */
-#define SYM_NAME_(x) #x
-#define SYM_NAME(x) SYM_NAME_(x)
-#define DRIVER_SYM(field) {SYM_NAME(cu##field), &drv.field, false}
-
-static const symbol driver_symbols[] = {
-    DRIVER_SYM(Init),           DRIVER_SYM(DriverGetVersion),
-    DRIVER_SYM(DeviceGetCount), DRIVER_SYM(DeviceGet),
-    DRIVER_SYM(DeviceGetName),  DRIVER_SYM(DeviceGetAttribute),
-    DRIVER_SYM(DeviceTotalMem), DRIVER_SYM(DevicePrimaryCtxRetain),
-    DRIVER_SYM(DevicePrimaryCtxRelease), DRIVER_SYM(CtxSetCurrent),
-    DRIVER_SYM(StreamCreate),   DRIVER_SYM(StreamDestroy),
-    DRIVER_SYM(StreamSynchronize), DRIVER_SYM(MemAlloc),
-    DRIVER_SYM(MemFree),        DRIVER_SYM(MemcpyHtoDAsync),
-    DRIVER_SYM(MemcpyDtoHAsync), DRIVER_SYM(MemcpyDtoDAsync),
-    DRIVER_SYM(ModuleLoadData), DRIVER_SYM(ModuleUnload),
-    DRIVER_SYM(ModuleGetFunction), DRIVER_SYM(LaunchKernel),
-    DRIVER_SYM(GetErrorString), DRIVER_SYM(EventCreate),
-    DRIVER_SYM(EventDestroy),   DRIVER_SYM(EventRecord),
-    DRIVER_SYM(EventSynchronize),
-    {SYM_NAME(cuEventElapsedTime), &drv.EventElapsedTime, true},
-    {"cuEventElapsedTime", &drv.EventElapsedTimePlain, true},
-};
-
-static pthread_once_t driver_once = PTHREAD_ONCE_INIT;
-static bool driver_ready;
-
-/* dlopen libcuda.so.1, resolve it and cuInit; driver_ready only if all work. */
-static void driver_load(void)
-{
-    void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-        return;
-    if (!load_symbols(lib, driver_symbols, ARRAY_LEN(driver_symbols)) ||
-        drv.Init(0) != CUDA_SUCCESS) {
-        dlclose(lib);
-        return;
-    }
-    if (!drv.EventElapsedTime) /* a driver older than the header's version */
-        drv.EventElapsedTime = drv.EventElapsedTimePlain;
-    driver_ready = true;
-}
-
-/* True if the CUDA driver is usable (loaded once per process). */
-static bool driver_loaded(void)
-{
-    return pthread_once(&driver_once, driver_load) == 0 && driver_ready;
-}
-
-/* The NVRTC entry points used here, with nvrtc.h's prototypes. */
-static struct {
-    const char *(*GetErrorString)(nvrtcResult result);
-    nvrtcResult (*Version)(int *major, int *minor);
-    nvrtcResult (*CreateProgram)(nvrtcProgram *prog, const char *src, const char *name,
-                                 int num_headers, const char *const *headers,
-                                 const char *const *include_names);
-    nvrtcResult (*DestroyProgram)(nvrtcProgram *prog);
-    nvrtcResult (*CompileProgram)(nvrtcProgram prog, int num_options,
-                                  const char *const *options);
-    nvrtcResult (*GetProgramLogSize)(nvrtcProgram prog, size_t *size);
-    nvrtcResult (*GetProgramLog)(nvrtcProgram prog, char *log);
-    nvrtcResult (*GetPTXSize)(nvrtcProgram prog, size_t *size);
-    nvrtcResult (*GetPTX)(nvrtcProgram prog, char *ptx);
-    nvrtcResult (*GetCUBINSize)(nvrtcProgram prog, size_t *size); /* NVRTC >= 11.1 */
-    nvrtcResult (*GetCUBIN)(nvrtcProgram prog, char *cubin);
-} rtc;
-
-#define NVRTC_SYM(field, optional) {"nvrtc" #field, &rtc.field, optional}
-
-static const symbol nvrtc_symbols[] = {
-    NVRTC_SYM(GetErrorString, false),    NVRTC_SYM(Version, false),
-    NVRTC_SYM(CreateProgram, false),     NVRTC_SYM(DestroyProgram, false),
-    NVRTC_SYM(CompileProgram, false),    NVRTC_SYM(GetProgramLogSize, false),
-    NVRTC_SYM(GetProgramLog, false),     NVRTC_SYM(GetPTXSize, false),
-    NVRTC_SYM(GetPTX, false),            NVRTC_SYM(GetCUBINSize, true),
-    NVRTC_SYM(GetCUBIN, true),
-};
-
-static pthread_once_t nvrtc_once = PTHREAD_ONCE_INIT;
-static bool nvrtc_ready;
-static char nvrtc_problem[256]; /* why the last candidate failed to load */
-
-/* dlopen `path` as libnvrtc and resolve it; false (reason noted) if not. */
-static bool nvrtc_try(const char *path)
-{
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        const char *why = dlerror();
-        snprintf(nvrtc_problem, sizeof nvrtc_problem, "%s", why ? why : path);
-        return false;
-    }
-    if (!load_symbols(lib, nvrtc_symbols, ARRAY_LEN(nvrtc_symbols))) {
-        snprintf(nvrtc_problem, sizeof nvrtc_problem, "%s lacks NVRTC entry points", path);
-        dlclose(lib);
-        return false;
-    }
-    return true;
-}
-
-/* $QKV_NVRTC_LIBRARY, then the sonames on the loader's path, then the same
- * names in QKV_CUDA_LIBDIR (the toolkit configure found). */
-static void nvrtc_load(void)
-{
-    static const char *const names[] = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"};
-    const char *env = getenv("QKV_NVRTC_LIBRARY");
-    if (env && *env && nvrtc_try(env)) {
-        nvrtc_ready = true;
-        return;
-    }
-    for (size_t i = 0; i < ARRAY_LEN(names); i++)
-        if (nvrtc_try(names[i])) {
-            nvrtc_ready = true;
-            return;
-        }
-#ifdef QKV_CUDA_LIBDIR
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", QKV_CUDA_LIBDIR, names[i]);
-        if (nvrtc_try(path)) {
-            nvrtc_ready = true;
-            return;
-        }
-    }
-#endif
-}
-
-/* True if libnvrtc is usable (loaded once per process). */
-static bool nvrtc_loaded(void)
-{
-    return pthread_once(&nvrtc_once, nvrtc_load) == 0 && nvrtc_ready;
-}
-
-/* QKV_OK once libnvrtc is loaded, else QKV_ERR_NO_BACKEND saying why. */
-static qkv_status nvrtc_require(void)
-{
-    if (nvrtc_loaded())
-        return QKV_OK;
-    return qkv_fail(QKV_ERR_NO_BACKEND, "CUDA: libnvrtc cannot be loaded (%s)", nvrtc_problem);
-}
-
-/* ---- NVRTC compilation ---------------------------------------------------- */
-
-/* QKV_ERR_BACKEND for a failed NVRTC call `what`. */
-static qkv_status nvrtc_failure(nvrtcResult r, const char *what)
-{
-    return qkv_fail(QKV_ERR_BACKEND, "NVRTC %s failed: %s (%d)", what, rtc.GetErrorString(r),
-                    (int)r);
-}
-
-/* The prelude, a #line directive naming `file`, then `source`, as one
- * malloc'd text (NULL when out of memory). */
-static char *join_source(const char *file, const char *source)
-{
-    static const char fmt[] = "%s\n#line 1 \"%s\"\n%s";
-    const int n = snprintf(NULL, 0, fmt, qkv_cuda_prelude, file, source);
-    char *text = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (text)
-        snprintf(text, (size_t)n + 1, fmt, qkv_cuda_prelude, file, source);
-    return text;
-}
-
-/* Fixed options, `arch_option`, then the whitespace-separated tokens of
- * `defines`, which is split in place.  The count, or -1 if too many. */
-static int build_options(const char *arch_option, char *defines, const char **opts)
-{
-    int n = 0;
-    opts[n++] = "-default-device";
-    opts[n++] = "--std=c++14";
-    opts[n++] = "-DQKV_CUDA=1";
-    opts[n++] = arch_option;
-    for (char *p = defines + strspn(defines, " \t\n"); *p; p += strspn(p, " \t\n")) {
-        if (n == MAX_OPTIONS)
-            return -1;
-        opts[n++] = p;
-        p += strcspn(p, " \t\n");
-        if (*p)
-            *p++ = '\0';
-    }
-    return n;
-}
-
-/* QKV_ERR_BACKEND naming the failed compile and quoting its log's head. */
-static qkv_status compile_failure(nvrtcProgram prog, nvrtcResult r, const char *file,
-                                  const char *defines)
-{
-    char head[384] = "";
-    size_t size = 0;
-    if (rtc.GetProgramLogSize(prog, &size) == NVRTC_SUCCESS && size > 1) {
-        char *log = malloc(size);
-        if (log && rtc.GetProgramLog(prog, log) == NVRTC_SUCCESS) {
-            size_t len = 0;
-            for (int lines = 0; log[len] && lines < LOG_LINES; len++)
-                lines += log[len] == '\n';
-            while (len > 0 && log[len - 1] == '\n')
-                len--;
-            snprintf(head, sizeof head, "%.*s", (int)len, log);
-        }
-        free(log);
-    }
-    return qkv_fail(QKV_ERR_BACKEND, "NVRTC compile of %s [%s] failed (%s):\n%s", file, defines,
-                    rtc.GetErrorString(r), head);
-}
-
-/* The compiled CUBIN (cubin) or NUL-terminated PTX of `prog`, malloc'd. */
-static qkv_status fetch_image(nvrtcProgram prog, bool cubin, char **image, size_t *size)
-{
-    size_t n = 0;
-    nvrtcResult r = cubin ? rtc.GetCUBINSize(prog, &n) : rtc.GetPTXSize(prog, &n);
-    if (r != NVRTC_SUCCESS)
-        return nvrtc_failure(r, cubin ? "nvrtcGetCUBINSize" : "nvrtcGetPTXSize");
-    char *buf = malloc(n > 0 ? n : 1);
-    if (!buf)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory for a %zu-byte CUDA image", n);
-    r = cubin ? rtc.GetCUBIN(prog, buf) : rtc.GetPTX(prog, buf);
-    if (r != NVRTC_SUCCESS) {
-        free(buf);
-        return nvrtc_failure(r, cubin ? "nvrtcGetCUBIN" : "nvrtcGetPTX");
-    }
-    *image = buf;
-    *size = n;
-    return QKV_OK;
-}
-
-/* Compile `source` of program `name` after the prelude with `defines` for
- * `arch_option` into a malloc'd CUBIN (cubin) or PTX image. */
-static qkv_status nvrtc_compile(const char *name, const char *source, const char *defines,
-                                const char *arch_option, bool cubin, char **image,
-                                size_t *size)
-{
-    qkv_status st = nvrtc_require();
-    if (st != QKV_OK)
-        return st;
-    char file[80], split[512];
-    const char *opts[MAX_OPTIONS];
-    if (!defines)
-        defines = "";
-    if (snprintf(file, sizeof file, "%s.cl", name) >= (int)sizeof file ||
-        snprintf(split, sizeof split, "%s", defines) >= (int)sizeof split)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA: program name or defines too long");
-    const int nopts = build_options(arch_option, split, opts);
-    if (nopts < 0)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA: too many defines in '%s'", defines);
-    char *text = join_source(file, source);
-    if (!text)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory for kernel source");
-    nvrtcProgram prog;
-    nvrtcResult r = rtc.CreateProgram(&prog, text, file, 0, NULL, NULL);
-    if (r != NVRTC_SUCCESS) {
-        st = nvrtc_failure(r, "nvrtcCreateProgram");
-    } else {
-        r = rtc.CompileProgram(prog, nopts, opts);
-        st = r != NVRTC_SUCCESS ? compile_failure(prog, r, file, defines)
-                                : fetch_image(prog, cubin, image, size);
-        r = rtc.DestroyProgram(&prog);
-        if (st == QKV_OK && r != NVRTC_SUCCESS) {
-            free(*image);
-            *image = NULL;
-            st = nvrtc_failure(r, "nvrtcDestroyProgram");
-        }
-    }
-    free(text);
-    return st;
-}
-
-/* See cuda_compile.h: PTX of `source` for virtual architecture `arch`. */
-qkv_status qkv_cuda_compile_source_ptx(const char *name, const char *source, const char *defines,
-                                       const char *arch, char **ptx, size_t *ptx_size)
-{
-    if (!name || !source || !arch || !ptx || !ptx_size)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA compile: NULL argument");
-    char option[64];
-    if (snprintf(option, sizeof option, "--gpu-architecture=%s", arch) >= (int)sizeof option)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA architecture name too long: %s", arch);
-    return nvrtc_compile(name, source, defines, option, false, ptx, ptx_size);
-}
-
-/* See cuda_compile.h: PTX of an embedded program. */
-qkv_status qkv_cuda_compile_ptx(const char *program, const char *defines, const char *arch,
-                                char **ptx, size_t *ptx_size)
-{
-    const char *source = program ? qkv_kernel_source(program) : NULL;
-    if (!source)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "no embedded kernel program '%s'",
-                        program ? program : "(null)");
-    return qkv_cuda_compile_source_ptx(program, source, defines, arch, ptx, ptx_size);
-}
+static const qkv_cuda_driver *const drv = &qkv_cuda_drv;
 
 /* ---- backend state -------------------------------------------------------- */
 
-/* One loaded module of (program, defines) and the kernels looked up in it. */
-typedef struct cu_entry {
-    char program[32];
-    char defines[256];
-    CUmodule module;
-    int nkernels;
-    struct qkv_gpu_kernel {
-        char name[64];
-        CUfunction function;
-    } kernels[16];
-    struct cu_entry *next;
-} cu_entry;
+static const qkv_gpu_compiler cuda_compiler; /* below: the program cache's callbacks */
 
 typedef struct cu_state {
     CUdevice device;
     CUcontext context; /* the device's primary context, retained */
     CUstream stream;   /* carries all work of the qkv context, in order */
     int max_grid[3];   /* blocks per grid dimension */
-    cu_entry *cache;
+    qkv_gpu_program_cache programs;
     CUevent timer[2];  /* device timer's begin and end events, when usable */
 } cu_state;
 
@@ -407,7 +37,7 @@ static qkv_status cu_check(CUresult r, const char *what)
     if (r == CUDA_SUCCESS)
         return QKV_OK;
     const char *text = NULL;
-    if (drv.GetErrorString(r, &text) != CUDA_SUCCESS || !text)
+    if (drv->GetErrorString(r, &text) != CUDA_SUCCESS || !text)
         text = "unrecognised error";
     return qkv_fail(QKV_ERR_BACKEND, "CUDA %s failed: %s (error %d)", what, text, (int)r);
 }
@@ -415,44 +45,34 @@ static qkv_status cu_check(CUresult r, const char *what)
 /* Integer attribute `attr` of device `dev`. */
 static qkv_status attribute(CUdevice dev, CUdevice_attribute attr, int *value)
 {
-    return cu_check(drv.DeviceGetAttribute(value, attr, dev), "cuDeviceGetAttribute");
+    return cu_check(drv->DeviceGetAttribute(value, attr, dev), "cuDeviceGetAttribute");
 }
 
 /* Make the state's primary context current on the calling thread. */
 static qkv_status make_current(const cu_state *s)
 {
-    return cu_check(drv.CtxSetCurrent(s->context), "cuCtxSetCurrent");
+    return cu_check(drv->CtxSetCurrent(s->context), "cuCtxSetCurrent");
 }
 
 /* Devices the driver reports; 0 when libcuda.so.1 or cuInit is missing. */
 static int cuda_device_count(void)
 {
     int n = 0;
-    return driver_loaded() && drv.DeviceGetCount(&n) == CUDA_SUCCESS ? n : 0;
-}
-
-/* "NVRTC X.Y", or a note that libnvrtc is missing. */
-static void nvrtc_version(char *out, size_t size)
-{
-    int major = 0, minor = 0;
-    if (nvrtc_loaded() && rtc.Version(&major, &minor) == NVRTC_SUCCESS)
-        snprintf(out, size, "NVRTC %d.%d", major, minor);
-    else
-        snprintf(out, size, "NVRTC not loadable");
+    return qkv_cuda_driver_loaded() && drv->DeviceGetCount(&n) == CUDA_SUCCESS ? n : 0;
 }
 
 /* Name, architecture, versions and limits of device `index`. */
 static qkv_status cuda_describe(int index, qkv_device_info *info)
 {
-    if (!driver_loaded())
+    if (!qkv_cuda_driver_loaded())
         return qkv_fail(QKV_ERR_NO_DEVICE,
                         "no CUDA driver (libcuda.so.1 not loadable or cuInit failed)");
     CUdevice dev;
     int major = 0, minor = 0, shared = 0, threads = 0, sms = 0, driver = 0;
     size_t mem = 0;
-    qkv_status st = cu_check(drv.DeviceGet(&dev, index), "cuDeviceGet");
+    qkv_status st = cu_check(drv->DeviceGet(&dev, index), "cuDeviceGet");
     if (st == QKV_OK)
-        st = cu_check(drv.DeviceGetName(info->name, (int)sizeof info->name, dev),
+        st = cu_check(drv->DeviceGetName(info->name, (int)sizeof info->name, dev),
                       "cuDeviceGetName");
     if (st == QKV_OK)
         st = attribute(dev, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &major);
@@ -465,13 +85,13 @@ static qkv_status cuda_describe(int index, qkv_device_info *info)
     if (st == QKV_OK)
         st = attribute(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &sms);
     if (st == QKV_OK)
-        st = cu_check(drv.DeviceTotalMem(&mem, dev), "cuDeviceTotalMem");
+        st = cu_check(drv->DeviceTotalMem(&mem, dev), "cuDeviceTotalMem");
     if (st == QKV_OK)
-        st = cu_check(drv.DriverGetVersion(&driver), "cuDriverGetVersion");
+        st = cu_check(drv->DriverGetVersion(&driver), "cuDriverGetVersion");
     if (st != QKV_OK)
         return st;
     char nvrtc[64];
-    nvrtc_version(nvrtc, sizeof nvrtc);
+    qkv_cuda_nvrtc_version(nvrtc, sizeof nvrtc);
     snprintf(info->vendor, sizeof info->vendor, "NVIDIA");
     snprintf(info->version, sizeof info->version, "CUDA driver %d.%d, %s", driver / 1000,
              driver % 1000 / 10, nvrtc);
@@ -495,7 +115,7 @@ static qkv_status open_stream(cu_state *s)
     for (int d = 0; d < 3 && st == QKV_OK; d++)
         st = attribute(s->device, grid[d], &s->max_grid[d]);
     if (st == QKV_OK)
-        st = cu_check(drv.StreamCreate(&s->stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        st = cu_check(drv->StreamCreate(&s->stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
     return st;
 }
 
@@ -504,11 +124,11 @@ static qkv_status open_stream(cu_state *s)
  * context must be current. */
 static bool create_timer_events(cu_state *s)
 {
-    if (!drv.EventElapsedTime || drv.EventCreate(&s->timer[0], CU_EVENT_DEFAULT) != CUDA_SUCCESS)
+    if (!drv->EventElapsedTime || drv->EventCreate(&s->timer[0], CU_EVENT_DEFAULT) != CUDA_SUCCESS)
         return false;
-    if (drv.EventCreate(&s->timer[1], CU_EVENT_DEFAULT) == CUDA_SUCCESS)
+    if (drv->EventCreate(&s->timer[1], CU_EVENT_DEFAULT) == CUDA_SUCCESS)
         return true;
-    (void)drv.EventDestroy(s->timer[0]);
+    (void)drv->EventDestroy(s->timer[0]);
     return false;
 }
 
@@ -518,20 +138,21 @@ static qkv_status cuda_open(qkv_context *ctx, int index)
     cu_state *s = calloc(1, sizeof *s);
     if (!s)
         return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
-    qkv_status st = cu_check(drv.DeviceGet(&s->device, index), "cuDeviceGet");
+    qkv_status st = cu_check(drv->DeviceGet(&s->device, index), "cuDeviceGet");
     if (st == QKV_OK)
-        st = cu_check(drv.DevicePrimaryCtxRetain(&s->context, s->device),
+        st = cu_check(drv->DevicePrimaryCtxRetain(&s->context, s->device),
                       "cuDevicePrimaryCtxRetain");
     if (st == QKV_OK) {
         st = open_stream(s);
         if (st != QKV_OK) /* st already holds the error to report */
-            (void)drv.DevicePrimaryCtxRelease(s->device);
+            (void)drv->DevicePrimaryCtxRelease(s->device);
     }
     if (st != QKV_OK) {
         free(s);
         return st;
     }
     ctx->device_timer = create_timer_events(s);
+    s->programs.compiler = &cuda_compiler;
     ctx->impl = s;
     return QKV_OK;
 }
@@ -540,19 +161,15 @@ static qkv_status cuda_open(qkv_context *ctx, int index)
 static void cuda_close(qkv_context *ctx)
 {
     cu_state *s = ctx->impl;
-    (void)drv.CtxSetCurrent(s->context);
-    (void)drv.StreamSynchronize(s->stream);
-    for (cu_entry *e = s->cache, *next; e; e = next) {
-        next = e->next;
-        (void)drv.ModuleUnload(e->module);
-        free(e);
-    }
+    (void)drv->CtxSetCurrent(s->context);
+    (void)drv->StreamSynchronize(s->stream);
+    qkv_gpu_cache_clear(&s->programs);
     if (ctx->device_timer) {
-        (void)drv.EventDestroy(s->timer[0]);
-        (void)drv.EventDestroy(s->timer[1]);
+        (void)drv->EventDestroy(s->timer[0]);
+        (void)drv->EventDestroy(s->timer[1]);
     }
-    (void)drv.StreamDestroy(s->stream);
-    (void)drv.DevicePrimaryCtxRelease(s->device);
+    (void)drv->StreamDestroy(s->stream);
+    (void)drv->DevicePrimaryCtxRelease(s->device);
     free(s);
 }
 
@@ -564,7 +181,7 @@ static qkv_status cuda_alloc(qkv_buffer *buf)
     if (st != QKV_OK)
         return st;
     CUdeviceptr p = 0;
-    const CUresult r = drv.MemAlloc(&p, buf->bytes);
+    const CUresult r = drv->MemAlloc(&p, buf->bytes);
     if (r == CUDA_ERROR_OUT_OF_MEMORY)
         return qkv_fail(QKV_ERR_NO_MEMORY, "CUDA cannot allocate %zu bytes", buf->bytes);
     st = cu_check(r, "cuMemAlloc");
@@ -587,15 +204,15 @@ static void cuda_release(qkv_buffer *buf)
     if (buf->parent)
         return;
     cu_state *s = buf->ctx->impl;
-    (void)drv.CtxSetCurrent(s->context);
-    (void)drv.StreamSynchronize(s->stream);
-    (void)drv.MemFree((CUdeviceptr)buf->dptr);
+    (void)drv->CtxSetCurrent(s->context);
+    (void)drv->StreamSynchronize(s->stream);
+    (void)drv->MemFree((CUdeviceptr)buf->dptr);
 }
 
 /* Wait for the stream, reporting the first asynchronous error. */
 static qkv_status sync_stream(const cu_state *s)
 {
-    return cu_check(drv.StreamSynchronize(s->stream), "cuStreamSynchronize");
+    return cu_check(drv->StreamSynchronize(s->stream), "cuStreamSynchronize");
 }
 
 /* Host -> device, stream-ordered, returning once the copy is done. */
@@ -604,7 +221,7 @@ static qkv_status cuda_write(qkv_buffer *buf, size_t offset, const void *src, si
     cu_state *s = buf->ctx->impl;
     qkv_status st = make_current(s);
     if (st == QKV_OK)
-        st = cu_check(drv.MemcpyHtoDAsync((CUdeviceptr)(buf->dptr + offset), src, bytes,
+        st = cu_check(drv->MemcpyHtoDAsync((CUdeviceptr)(buf->dptr + offset), src, bytes,
                                           s->stream),
                       "cuMemcpyHtoDAsync");
     return st == QKV_OK ? sync_stream(s) : st;
@@ -616,7 +233,7 @@ static qkv_status cuda_read(const qkv_buffer *buf, size_t offset, void *dst, siz
     cu_state *s = buf->ctx->impl;
     qkv_status st = make_current(s);
     if (st == QKV_OK)
-        st = cu_check(drv.MemcpyDtoHAsync(dst, (CUdeviceptr)(buf->dptr + offset), bytes,
+        st = cu_check(drv->MemcpyDtoHAsync(dst, (CUdeviceptr)(buf->dptr + offset), bytes,
                                           s->stream),
                       "cuMemcpyDtoHAsync");
     return st == QKV_OK ? sync_stream(s) : st;
@@ -629,7 +246,7 @@ static qkv_status cuda_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer
     cu_state *s = dst->ctx->impl;
     qkv_status st = make_current(s);
     if (st == QKV_OK)
-        st = cu_check(drv.MemcpyDtoDAsync((CUdeviceptr)(dst->dptr + dst_offset),
+        st = cu_check(drv->MemcpyDtoDAsync((CUdeviceptr)(dst->dptr + dst_offset),
                                           (CUdeviceptr)(src->dptr + src_offset), bytes,
                                           s->stream),
                       "cuMemcpyDtoDAsync");
@@ -649,7 +266,7 @@ static qkv_status cuda_timer_begin(qkv_context *ctx)
 {
     cu_state *s = ctx->impl;
     qkv_status st = make_current(s);
-    return st == QKV_OK ? cu_check(drv.EventRecord(s->timer[0], s->stream), "cuEventRecord")
+    return st == QKV_OK ? cu_check(drv->EventRecord(s->timer[0], s->stream), "cuEventRecord")
                         : st;
 }
 
@@ -661,11 +278,11 @@ static qkv_status cuda_timer_end(qkv_context *ctx, double *us)
     float ms = 0.0f;
     qkv_status st = make_current(s);
     if (st == QKV_OK)
-        st = cu_check(drv.EventRecord(s->timer[1], s->stream), "cuEventRecord");
+        st = cu_check(drv->EventRecord(s->timer[1], s->stream), "cuEventRecord");
     if (st == QKV_OK)
-        st = cu_check(drv.EventSynchronize(s->timer[1]), "cuEventSynchronize");
+        st = cu_check(drv->EventSynchronize(s->timer[1]), "cuEventSynchronize");
     if (st == QKV_OK)
-        st = cu_check(drv.EventElapsedTime(&ms, s->timer[0], s->timer[1]),
+        st = cu_check(drv->EventElapsedTime(&ms, s->timer[0], s->timer[1]),
                       "cuEventElapsedTime");
     if (st == QKV_OK)
         *us = (double)ms * 1e3;
@@ -674,88 +291,54 @@ static qkv_status cuda_timer_end(qkv_context *ctx, double *us)
 
 /* ---- kernels -------------------------------------------------------------- */
 
-/* Compile (program, defines) for the device's architecture `arch` ("sm_XY"):
- * a CUBIN when NVRTC can make one, else compute_XY PTX; load it as *out.
- * The context must be current. */
-static qkv_status build_module(const char *arch, const char *program, const char *defines,
-                               CUmodule *out)
+/* Compile `source` of `program` with `defines` for the context's device
+ * architecture ("sm_XY"): a CUBIN when NVRTC can make one, else compute_XY
+ * PTX; load it as the CUmodule *built.  The context must be current. */
+static qkv_status cuda_build(qkv_context *ctx, const char *program, const char *source,
+                             const char *defines, void **built)
 {
-    const char *source = qkv_kernel_source(program);
-    if (!source)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "no embedded kernel program '%s'", program);
-    qkv_status st = nvrtc_require();
-    if (st != QKV_OK)
-        return st;
-    const bool cubin = rtc.GetCUBINSize && rtc.GetCUBIN;
-    char option[64];
-    snprintf(option, sizeof option, "--gpu-architecture=%s%s", cubin ? "sm_" : "compute_",
-             arch + strlen("sm_"));
     char *image;
     size_t size;
-    st = nvrtc_compile(program, source, defines, option, cubin, &image, &size);
+    qkv_status st = qkv_cuda_compile_image(program, source, defines, ctx->info.arch, &image, &size);
     if (st != QKV_OK)
         return st;
-    st = cu_check(drv.ModuleLoadData(out, image), "cuModuleLoadData");
+    CUmodule module;
+    st = cu_check(drv->ModuleLoadData(&module, image), "cuModuleLoadData");
     free(image);
+    if (st == QKV_OK)
+        *built = module;
     return st;
 }
 
-/* The cache entry of (program, defines), built on first use. */
-static qkv_status cache_entry(qkv_context *ctx, const char *program, const char *defines,
-                              cu_entry **out)
+/* The CUfunction `kernel` of a loaded module (owned by the module). */
+static qkv_status cuda_module_function(void *built, const char *program, const char *kernel,
+                                       void **handle)
 {
-    cu_state *s = ctx->impl;
-    if (strlen(program) >= sizeof s->cache->program || strlen(defines) >= sizeof s->cache->defines)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "kernel program name or defines too long");
-    for (cu_entry *e = s->cache; e; e = e->next)
-        if (strcmp(e->program, program) == 0 && strcmp(e->defines, defines) == 0) {
-            *out = e;
-            return QKV_OK;
-        }
-    cu_entry *e = calloc(1, sizeof *e);
-    if (!e)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
-    qkv_status st = build_module(ctx->info.arch, program, defines, &e->module);
-    if (st != QKV_OK) {
-        free(e);
-        return st;
-    }
-    strcpy(e->program, program);
-    strcpy(e->defines, defines);
-    e->next = s->cache;
-    s->cache = e;
-    *out = e;
-    return QKV_OK;
-}
-
-/* Kernel `kernel` of (program, defines), looked up once per cache entry. */
-static qkv_status cuda_get_kernel(qkv_context *ctx, const char *program, const char *kernel,
-                                  const char *defines, qkv_gpu_kernel **out)
-{
-    cu_entry *e = NULL;
-    qkv_status st = make_current(ctx->impl);
-    if (st == QKV_OK)
-        st = cache_entry(ctx, program, defines, &e);
-    if (st != QKV_OK)
-        return st;
-    for (int i = 0; i < e->nkernels; i++)
-        if (strcmp(e->kernels[i].name, kernel) == 0) {
-            *out = &e->kernels[i];
-            return QKV_OK;
-        }
-    if (e->nkernels == (int)ARRAY_LEN(e->kernels) || strlen(kernel) >= sizeof e->kernels[0].name)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "too many kernels or name too long: %s", kernel);
     CUfunction f;
-    const CUresult r = drv.ModuleGetFunction(&f, e->module, kernel);
+    const CUresult r = drv->ModuleGetFunction(&f, (CUmodule)built, kernel);
     if (r != CUDA_SUCCESS) {
         char what[160];
         snprintf(what, sizeof what, "lookup of kernel '%s' in '%s'", kernel, program);
         return cu_check(r, what);
     }
-    strcpy(e->kernels[e->nkernels].name, kernel);
-    e->kernels[e->nkernels].function = f;
-    *out = &e->kernels[e->nkernels++];
+    *handle = f;
     return QKV_OK;
+}
+
+/* Unload a cached module (the context is current: cuda_close). */
+static void cuda_unload(void *built) { (void)drv->ModuleUnload((CUmodule)built); }
+
+static const qkv_gpu_compiler cuda_compiler = {cuda_build, cuda_module_function, NULL,
+                                               cuda_unload};
+
+/* Kernel `kernel` of (program, defines) from the context's program cache. */
+static qkv_status cuda_get_kernel(qkv_context *ctx, const char *program, const char *kernel,
+                                  const char *defines, qkv_gpu_kernel **out)
+{
+    cu_state *s = ctx->impl;
+    const qkv_status st = make_current(s);
+    return st == QKV_OK ? qkv_gpu_cache_kernel(&s->programs, ctx, program, kernel, defines, out)
+                        : st;
 }
 
 /* Grid and block of an NDRange: block = local, grid = global / local in
@@ -832,7 +415,7 @@ static qkv_status cuda_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
     st = make_current(s);
     if (st != QKV_OK)
         return st;
-    const CUresult r = drv.LaunchKernel(k->function, grid[0], grid[1], grid[2], block[0],
+    const CUresult r = drv->LaunchKernel((CUfunction)k->handle, grid[0], grid[1], grid[2], block[0],
                                         block[1], block[2], 0, s->stream, params, NULL);
     if (r == CUDA_SUCCESS)
         return QKV_OK;

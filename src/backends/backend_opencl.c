@@ -9,31 +9,19 @@
 #include <CL/cl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define MAX_DEVICES 64
-
-/* One built program and the kernels looked up in it. */
-typedef struct cl_entry {
-    char program[32];
-    char defines[256];
-    cl_program prog;
-    int nkernels;
-    struct qkv_gpu_kernel {
-        char name[64];
-        cl_kernel kernel;
-    } kernels[16];
-    struct cl_entry *next;
-} cl_entry;
 
 typedef struct cl_state {
     cl_device_id device;
     cl_context context;
     cl_command_queue queue;
     int correct_div; /* device supports -cl-fp32-correctly-rounded-divide-sqrt */
-    cl_entry *cache;
+    qkv_gpu_program_cache programs;
     cl_event mark;   /* the device timer's begin marker, between begin and end */
 } cl_state;
+
+static const qkv_gpu_compiler ocl_compiler; /* below: the program cache's callbacks */
 
 static qkv_status cl_error(cl_int err, const char *what)
 {
@@ -181,6 +169,7 @@ static qkv_status ocl_open(qkv_context *ctx, int index)
     clGetDeviceInfo(s->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     s->correct_div = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
     ctx->device_timer = props != 0 && markers_timed(s);
+    s->programs.compiler = &ocl_compiler;
     ctx->impl = s;
     return QKV_OK;
 }
@@ -189,13 +178,7 @@ static void ocl_close(qkv_context *ctx)
 {
     cl_state *s = ctx->impl;
     clFinish(s->queue);
-    for (cl_entry *e = s->cache, *next; e; e = next) {
-        next = e->next;
-        for (int i = 0; i < e->nkernels; i++)
-            clReleaseKernel(e->kernels[i].kernel);
-        clReleaseProgram(e->prog);
-        free(e);
-    }
+    qkv_gpu_cache_clear(&s->programs);
     clReleaseCommandQueue(s->queue);
     clReleaseContext(s->context);
     free(s);
@@ -287,15 +270,14 @@ static qkv_status ocl_timer_end(qkv_context *ctx, double *us)
     return QKV_OK;
 }
 
-/* Build `program` with `defines`; the build log's head goes into the error. */
-static qkv_status build_program(cl_state *s, const char *program, const char *defines,
-                                cl_program *out)
+/* Build `source` of `program` with `defines` into a cl_program; the build
+ * log's head goes into the error. */
+static qkv_status ocl_build(qkv_context *ctx, const char *program, const char *source,
+                            const char *defines, void **built)
 {
-    const char *src = qkv_kernel_source(program);
-    if (!src)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "no embedded kernel program '%s'", program);
+    cl_state *s = ctx->impl;
     cl_int err;
-    cl_program prog = clCreateProgramWithSource(s->context, 1, &src, NULL, &err);
+    cl_program prog = clCreateProgramWithSource(s->context, 1, &source, NULL, &err);
     if (err != CL_SUCCESS)
         return cl_error(err, "clCreateProgramWithSource");
     char options[400];
@@ -309,89 +291,65 @@ static qkv_status build_program(cl_state *s, const char *program, const char *de
         return qkv_fail(QKV_ERR_BACKEND, "OpenCL build of '%s' [%s] failed (error %d): %.700s",
                         program, options, (int)err, log);
     }
-    *out = prog;
+    *built = prog;
     return QKV_OK;
 }
 
-/* The cache entry of (program, defines), built on first use. */
-static qkv_status cache_entry(cl_state *s, const char *program, const char *defines,
-                              cl_entry **out)
+/* The cl_kernel `kernel` of a built program. */
+static qkv_status ocl_create_kernel(void *built, const char *program, const char *kernel,
+                                    void **handle)
 {
-    if (strlen(program) >= sizeof s->cache->program || strlen(defines) >= sizeof s->cache->defines)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "kernel program name or defines too long");
-    for (cl_entry *e = s->cache; e; e = e->next)
-        if (strcmp(e->program, program) == 0 && strcmp(e->defines, defines) == 0) {
-            *out = e;
-            return QKV_OK;
-        }
-    cl_entry *e = calloc(1, sizeof *e);
-    if (!e)
-        return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
-    qkv_status st = build_program(s, program, defines, &e->prog);
-    if (st != QKV_OK) {
-        free(e);
-        return st;
-    }
-    strcpy(e->program, program);
-    strcpy(e->defines, defines);
-    e->next = s->cache;
-    s->cache = e;
-    *out = e;
+    cl_int err;
+    cl_kernel k = clCreateKernel((cl_program)built, kernel, &err);
+    if (err != CL_SUCCESS)
+        return qkv_fail(QKV_ERR_BACKEND, "OpenCL kernel '%s' not found in '%s' (error %d)", kernel,
+                        program, (int)err);
+    *handle = k;
     return QKV_OK;
 }
 
+/* Releases of the program cache's kernels and programs. */
+static void ocl_release_kernel(void *handle) { clReleaseKernel((cl_kernel)handle); }
+static void ocl_release_program(void *built) { clReleaseProgram((cl_program)built); }
+
+static const qkv_gpu_compiler ocl_compiler = {ocl_build, ocl_create_kernel, ocl_release_kernel,
+                                              ocl_release_program};
+
+/* Kernel of (program, defines) from the context's program cache. */
 static qkv_status ocl_get_kernel(qkv_context *ctx, const char *program, const char *kernel,
                                  const char *defines, qkv_gpu_kernel **out)
 {
     cl_state *s = ctx->impl;
-    cl_entry *e = NULL;
-    qkv_status st = cache_entry(s, program, defines, &e);
-    if (st != QKV_OK)
-        return st;
-    for (int i = 0; i < e->nkernels; i++)
-        if (strcmp(e->kernels[i].name, kernel) == 0) {
-            *out = &e->kernels[i];
-            return QKV_OK;
-        }
-    if (e->nkernels == (int)(sizeof e->kernels / sizeof e->kernels[0]) ||
-        strlen(kernel) >= sizeof e->kernels[0].name)
-        return qkv_fail(QKV_ERR_INVALID_ARG, "too many kernels or name too long: %s", kernel);
-    cl_int err;
-    cl_kernel k = clCreateKernel(e->prog, kernel, &err);
-    if (err != CL_SUCCESS)
-        return qkv_fail(QKV_ERR_BACKEND, "OpenCL kernel '%s' not found in '%s' (error %d)", kernel,
-                        program, (int)err);
-    strcpy(e->kernels[e->nkernels].name, kernel);
-    e->kernels[e->nkernels].kernel = k;
-    *out = &e->kernels[e->nkernels++];
-    return QKV_OK;
+    return qkv_gpu_cache_kernel(&s->programs, ctx, program, kernel, defines, out);
 }
 
+/* Set the arguments of kernel k and enqueue it over the NDRange. */
 static qkv_status ocl_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
                              const size_t *global, const size_t *local, int nargs,
                              const qkv_gpu_arg *args)
 {
     cl_state *s = ctx->impl;
+    const cl_kernel kernel = k->handle;
     for (int i = 0; i < nargs; i++) {
         cl_int err;
         switch (args[i].kind) {
         case QKV_ARG_BUFFER: {
             const cl_mem mem = args[i].buffer ? (cl_mem)args[i].buffer->mem : NULL;
-            err = clSetKernelArg(k->kernel, (cl_uint)i, sizeof mem, &mem);
+            err = clSetKernelArg(kernel, (cl_uint)i, sizeof mem, &mem);
             break;
         }
         case QKV_ARG_INT:
-            err = clSetKernelArg(k->kernel, (cl_uint)i, sizeof args[i].i, &args[i].i);
+            err = clSetKernelArg(kernel, (cl_uint)i, sizeof args[i].i, &args[i].i);
             break;
         default:
-            err = clSetKernelArg(k->kernel, (cl_uint)i, sizeof args[i].f, &args[i].f);
+            err = clSetKernelArg(kernel, (cl_uint)i, sizeof args[i].f, &args[i].f);
             break;
         }
         if (err != CL_SUCCESS)
             return qkv_fail(QKV_ERR_BACKEND, "OpenCL clSetKernelArg(%s, %d) failed (error %d)",
                             k->name, i, (int)err);
     }
-    cl_int err = clEnqueueNDRangeKernel(s->queue, k->kernel, (cl_uint)ndim, NULL, global, local, 0,
+    cl_int err = clEnqueueNDRangeKernel(s->queue, kernel, (cl_uint)ndim, NULL, global, local, 0,
                                         NULL, NULL);
     if (err != CL_SUCCESS)
         return qkv_fail(QKV_ERR_BACKEND, "OpenCL launch of %s failed (error %d)", k->name,

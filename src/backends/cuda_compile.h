@@ -1,6 +1,8 @@
 /* cuda_compile.h - NVRTC compilation of the embedded OpenCL C kernel programs
- * to PTX through the qkv_cuda_prelude macro header.  Needs only libnvrtc
- * (loaded at run time), no CUDA driver or device: compile-only tests use it. */
+ * to PTX or CUBIN through the qkv_cuda_prelude macro header (cuda_nvrtc.c).
+ * Needs only libnvrtc, loaded at run time ($QKV_NVRTC_LIBRARY, the sonames
+ * on the loader's path, then the toolkit's library folder), no CUDA driver
+ * or device: compile-only tests use it. */
 #ifndef QKV_CUDA_COMPILE_H
 #define QKV_CUDA_COMPILE_H
 
@@ -19,5 +21,15 @@ qkv_status qkv_cuda_compile_ptx(const char *program, const char *defines, const 
  * names it in NVRTC's messages. */
 qkv_status qkv_cuda_compile_source_ptx(const char *name, const char *source, const char *defines,
                                        const char *arch, char **ptx, size_t *ptx_size);
+
+/* Compile `source` of program `program` with `defines` for device
+ * architecture `arch` ("sm_XY") into a malloc'd image for cuModuleLoadData:
+ * a CUBIN where NVRTC can make one (NVRTC >= 11.1), else compute_XY PTX
+ * (NUL-terminated); *size its bytes.  Errors as qkv_cuda_compile_ptx. */
+qkv_status qkv_cuda_compile_image(const char *program, const char *source, const char *defines,
+                                  const char *arch, char **image, size_t *size);
+
+/* "NVRTC X.Y" of the loaded libnvrtc, or "NVRTC not loadable", into out[size]. */
+void qkv_cuda_nvrtc_version(char *out, size_t size);
 
 #endif

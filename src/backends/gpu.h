@@ -6,7 +6,12 @@
 
 #include "qkv_internal.h"
 
-typedef struct qkv_gpu_kernel qkv_gpu_kernel; /* owned by the context's cache */
+/* A kernel of a compiled program, owned by the context's program cache:
+ * its name and the backend's handle (cl_kernel, CUfunction). */
+typedef struct qkv_gpu_kernel {
+    char name[64];
+    void *handle;
+} qkv_gpu_kernel;
 
 typedef enum { QKV_ARG_BUFFER, QKV_ARG_INT, QKV_ARG_FLOAT } qkv_gpu_arg_kind;
 
@@ -34,6 +39,38 @@ typedef struct qkv_gpu_ops {
                          const size_t *local, int nargs, const qkv_gpu_arg *args);
 } qkv_gpu_ops;
 
+/* What the program cache needs of a backend.  `built` is the backend's
+ * compiled program (cl_program, CUmodule), `handle` its kernel. */
+typedef struct qkv_gpu_compiler {
+    /* Compile `source`, the text of embedded program `program`, with
+     * `defines` into *built. */
+    qkv_status (*build)(qkv_context *ctx, const char *program, const char *source,
+                        const char *defines, void **built);
+    /* Kernel `kernel` of `built` (compiled from `program`) into *handle. */
+    qkv_status (*get_kernel)(void *built, const char *program, const char *kernel,
+                             void **handle);
+    /* Release a kernel; NULL where the program owns its kernels. */
+    void (*release_kernel)(void *handle);
+    void (*release_program)(void *built);
+} qkv_gpu_compiler;
+
+typedef struct qkv_gpu_program qkv_gpu_program; /* one cached (program, defines) */
+
+/* The programs a context has compiled, by (program, defines), and their
+ * kernels; zero-initialised but for `compiler`. */
+typedef struct qkv_gpu_program_cache {
+    const qkv_gpu_compiler *compiler;
+    qkv_gpu_program *programs; /* most recently built first */
+} qkv_gpu_program_cache;
+
+/* Kernel `kernel` of embedded program `program` built with `defines`,
+ * compiling the program and looking the kernel up on first use. */
+qkv_status qkv_gpu_cache_kernel(qkv_gpu_program_cache *cache, qkv_context *ctx,
+                                const char *program, const char *kernel, const char *defines,
+                                qkv_gpu_kernel **out);
+/* Release every cached program and kernel (the cache stays usable). */
+void qkv_gpu_cache_clear(qkv_gpu_program_cache *cache);
+
 /* The gpu ops of a context's backend (OpenCL or CUDA). */
 const qkv_gpu_ops *qkv_gpu_ops_of(const qkv_context *ctx);
 extern const qkv_gpu_ops qkv_gpu_ops_opencl;
@@ -48,18 +85,45 @@ extern const char qkv_cuda_prelude[];
  * until the next call with a larger size. */
 qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out);
 
-/* One (program, defines) combination the GPU ops compile; qkv_gpu_builds
- * lists those of every op with default tiles over the supported bits,
- * groups, dtypes and head dims, plus the benchmarks' roof probes (for
- * compile-only tests). */
+/* Writes into out[size] "-D<NAME>=<value>" for each of the nparams tile
+ * parameters (NAME: the parameter's name upper-cased, the value from
+ * tile) but the host_only ones (the kernels do not read them, they only
+ * size the grid: leaving them out spares a compile per value), then
+ * `extra`, the op's other defines (e.g. "-DBITS=2 -DGROUP=32"; NULL or ""
+ * for none), separated by spaces.  QKV_ERR_INVALID_ARG if it does not
+ * fit. */
+qkv_status qkv_gpu_defines(char *out, size_t size, int nparams, const qkv_tile_param_def *params,
+                           const qkv_tile_params *tile, const char *extra);
+
+/* Query heads per work-group of a decode attention: the largest power of
+ * two <= heads that divides q_per_kv, the query heads per kv head. */
+int qkv_gpu_head_group(size_t q_per_kv, int heads);
+
+/* Launch `merge` (attention_decode_merge of attention_merge.cl, built for
+ * head dim D) over the bq query heads: the nsplit partial results
+ * [bq, nsplit, D + 2] in `part` into output f32 [bq, D]. */
+qkv_status qkv_gpu_launch_merge(qkv_context *ctx, qkv_gpu_kernel *merge, const qkv_buffer *part,
+                                const qkv_buffer *output, size_t nsplit, size_t D, size_t bq);
+
+#define QKV_GPU_BUILD_KERNELS 4
+
+/* One (program, defines) combination a GPU op compiles and the kernels its
+ * host code gets from it. */
 typedef struct qkv_gpu_build {
     const char *program;
     char defines[256];
+    const char *kernels[QKV_GPU_BUILD_KERNELS]; /* NULL-terminated if fewer */
 } qkv_gpu_build;
-int qkv_gpu_builds(qkv_gpu_build *out, int max);
 
-/* The builds of the f16 dense decode attention (gpu_dense.c), as
- * qkv_gpu_builds. */
-int qkv_gpu_dense_builds(qkv_gpu_build *out, int max);
+/* The builds of every GPU variant of every op (its gpu_builds hook: default
+ * tiles over the supported bits, groups, dtypes, head dims ...) plus the
+ * benchmarks' roof probes, for compile tests: the count written (at most
+ * max). */
+int qkv_gpu_builds(qkv_gpu_build *out, int max);
+/* Append a build of `program` with `defines` and up to
+ * QKV_GPU_BUILD_KERNELS kernel names (NULL-terminated list) to out[max] at
+ * *n, if st (the status of formatting defines) is QKV_OK and there is room. */
+void qkv_gpu_build_add(qkv_gpu_build *out, int max, int *n, qkv_status st, const char *program,
+                       const char *defines, const char *const *kernels);
 
 #endif

@@ -32,10 +32,16 @@ bool qkv_op_on_backend(qkv_op_id op, qkv_backend_kind kind)
     return false;
 }
 
-void qkv_tile_defaults(const qkv_variant *v, qkv_tile_params *tile)
+void qkv_tile_space_defaults(int nparams, const qkv_tile_param_def *params,
+                             qkv_tile_params *tile)
 {
     for (int i = 0; i < QKV_MAX_TILE_PARAMS; i++)
-        tile->value[i] = i < v->nparams ? v->params[i].default_value : 0;
+        tile->value[i] = i < nparams ? params[i].default_value : 0;
+}
+
+void qkv_tile_defaults(const qkv_variant *v, qkv_tile_params *tile)
+{
+    qkv_tile_space_defaults(v->nparams, v->params, tile);
 }
 
 qkv_status qkv_dispatch(qkv_context *ctx, qkv_op_id op, const void *params)

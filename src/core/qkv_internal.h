@@ -34,6 +34,8 @@ typedef struct qkv_tile_param_def {
     const char *name;
     int default_value;
     int candidates[QKV_MAX_CANDIDATES]; /* terminated by 0 */
+    bool host_only; /* GPU: sizes the launch only, the kernels do not read it (no -D
+                     * define, so its values share one compiled program) */
 } qkv_tile_param_def;
 
 /* ---- backends ----------------------------------------------------------- */
@@ -103,6 +105,8 @@ typedef enum qkv_op_id {
 typedef qkv_status (*qkv_kernel_fn)(qkv_context *ctx, const void *params,
                                     const qkv_tile_params *tile);
 
+struct qkv_gpu_build; /* gpu.h */
+
 /* Backends a variant runs on (bit mask of qkv_backend_kind). */
 #define QKV_ON(kind) (1u << (kind))
 #define QKV_ON_GPU (QKV_ON(QKV_BACKEND_OPENCL) | QKV_ON(QKV_BACKEND_CUDA))
@@ -126,6 +130,10 @@ typedef struct qkv_variant {
     /* Never chosen by default (e.g. not yet verified on hardware of its
      * kind): only a table entry or the user selects it. */
     bool needs_selection;
+    /* GPU variants: the programs their host code builds with default tiles
+     * over the op's options (for compile tests), as qkv_gpu_builds (gpu.h);
+     * NULL elsewhere. */
+    int (*gpu_builds)(struct qkv_gpu_build *out, int max);
 } qkv_variant;
 
 /* What the library knows of an op (the test-side description lives in
@@ -167,8 +175,11 @@ const qkv_variant *qkv_variant_nth(qkv_op_id op, const qkv_context *ctx, int k);
 const qkv_variant *qkv_variant_find(qkv_op_id op, qkv_backend_kind kind, const char *name);
 /* Whether op has any variant on backend kind. */
 bool qkv_op_on_backend(qkv_op_id op, qkv_backend_kind kind);
-/* Defaults of a variant's tile space. */
+/* Defaults of a variant's tile space (of the nparams parameters of a
+ * space; the others 0). */
 void qkv_tile_defaults(const qkv_variant *v, qkv_tile_params *tile);
+void qkv_tile_space_defaults(int nparams, const qkv_tile_param_def *params,
+                             qkv_tile_params *tile);
 /* Run `op` on ctx with params after the op's own argument checks. */
 qkv_status qkv_dispatch(qkv_context *ctx, qkv_op_id op, const void *params);
 

@@ -11,16 +11,15 @@
 #define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
 #define MAX_HEAD_DIM 256
 #define ROW_LANES 32 /* work-items per key/value row (dense.cl's ROW_LANES) */
-#define MERGE_WG 64
 
 enum { DENSE_WG, DENSE_SPLIT, DENSE_HEADS };
 static const qkv_tile_param_def f16_decode_space[] = {
     /* work-group size, a multiple of ROW_LANES */
-    {"wg", 128, {64, 128, 256, 0}},
+    {"wg", 128, {64, 128, 256, 0}, false},
     /* tokens per work-group (FlashDecoding split) */
-    {"split", 256, {64, 128, 256, 512, 1024, 0}},
+    {"split", 256, {64, 128, 256, 512, 1024, 0}, false},
     /* most query heads of a kv head sharing one pass over its rows */
-    {"heads", 8, {1, 2, 4, 8, 0}},
+    {"heads", 8, {1, 2, 4, 8, 0}, false},
 };
 
 /* Bytes of local memory of dense_decode_partial: the lane partials
@@ -38,21 +37,17 @@ static bool f16_decode_valid(const qkv_tile_params *t, const qkv_device_info *de
            local_bytes(wg, split, t->value[DENSE_HEADS]) <= dev->local_mem;
 }
 
-/* Query heads per work-group: the largest power of two <= heads that
- * divides the query heads per kv head. */
-static int head_group(size_t q_per_kv, int heads)
+/* -D options of a build of dense.cl: the tile with HEADS the query heads
+ * per work-group `qg`, the head dim D and ROW_LANES. */
+static qkv_status dense_defines(char *out, size_t size, const qkv_tile_params *tile, int qg,
+                                size_t D)
 {
-    int qg = 1;
-    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
-        qg *= 2;
-    return qg;
-}
-
-/* -D options of a build of dense.cl. */
-static void dense_defines(char *out, size_t size, size_t D, int wg, int split, int qg)
-{
-    snprintf(out, size, "-DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DROW_LANES=%d", D, wg, split,
-             qg, ROW_LANES);
+    qkv_tile_params t = *tile;
+    t.value[DENSE_HEADS] = qg;
+    char extra[64];
+    snprintf(extra, sizeof extra, "-DHEAD_DIM=%zu -DROW_LANES=%d", D, ROW_LANES);
+    return qkv_gpu_defines(out, size, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+                           f16_decode_space, &t, extra);
 }
 
 /* Checks a call against the kernels' limits: D, 32-bit sizes, grid. */
@@ -78,18 +73,18 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     const size_t D = p->head_dim, q_per_kv = p->q_heads / p->kv_heads;
     const size_t bq = p->batch * p->q_heads;
     const int wg = tile->value[DENSE_WG], split = tile->value[DENSE_SPLIT];
-    const int qg = head_group(q_per_kv, tile->value[DENSE_HEADS]);
+    const int qg = qkv_gpu_head_group(q_per_kv, tile->value[DENSE_HEADS]);
     const size_t groups = bq / (size_t)qg, nsplit = (p->tokens + (size_t)split - 1) / (size_t)split;
     qkv_status st = check_limits(p);
     if (st != QKV_OK)
         return st;
-    char defines[160];
-    dense_defines(defines, sizeof defines, D, wg, split, qg);
+    char defines[256];
     const qkv_gpu_ops *gpu = qkv_gpu_ops_of(ctx);
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
-    if ((st = gpu->get_kernel(ctx, "dense", "dense_decode_partial", defines, &partial)) ||
-        (st = gpu->get_kernel(ctx, "dense", "dense_decode_merge", defines, &merge)) ||
+    if ((st = dense_defines(defines, sizeof defines, tile, qg, D)) ||
+        (st = gpu->get_kernel(ctx, "dense", "dense_decode_partial", defines, &partial)) ||
+        (st = gpu->get_kernel(ctx, "dense", "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
         return st;
     const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
@@ -101,26 +96,28 @@ static qkv_status gpu_f16_decode(qkv_context *ctx, const void *params,
     const size_t g1[2] = {nsplit * (size_t)wg, groups}, l1[2] = {(size_t)wg, 1};
     if ((st = gpu->launch(ctx, partial, 2, g1, l1, 8, args)))
         return st;
-    const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
-    const size_t g2[2] = {(D + MERGE_WG - 1) / MERGE_WG * MERGE_WG, bq}, l2[2] = {MERGE_WG, 1};
-    return gpu->launch(ctx, merge, 2, g2, l2, 3, margs);
+    return qkv_gpu_launch_merge(ctx, merge, part, p->output, nsplit, D, bq);
+}
+
+/* Builds with default tiles: head dims 64 and 128 x each head group. */
+static int f16_decode_builds(qkv_gpu_build *out, int max)
+{
+    static const int dims[] = {64, 128}, groups[] = {1, 2, 4, 8};
+    static const char *const kernels[] = {"dense_decode_partial", "attention_decode_merge", NULL};
+    qkv_tile_params tile;
+    qkv_tile_space_defaults((int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+                            f16_decode_space, &tile);
+    int n = 0;
+    char d[256];
+    for (int k = 0; k < 2; k++)
+        for (int g = 0; g < 4; g++)
+            qkv_gpu_build_add(out, max, &n,
+                              dense_defines(d, sizeof d, &tile, groups[g], (size_t)dims[k]),
+                              "dense", d, kernels);
+    return n;
 }
 
 const qkv_variant qkv_f16_decode_attention_generic = {
-    "generic", QKV_OP_F16_DECODE_ATTENTION, QKV_ON_GPU, gpu_f16_decode, NULL,
-    (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]), f16_decode_space,
-    f16_decode_valid, false};
-
-int qkv_gpu_dense_builds(qkv_gpu_build *out, int max)
-{
-    static const int dims[] = {64, 128}, groups[] = {1, 2, 4, 8};
-    int n = 0;
-    for (int d = 0; d < 2; d++)
-        for (int g = 0; g < 4 && n < max; g++, n++) {
-            out[n].program = "dense";
-            dense_defines(out[n].defines, sizeof out[n].defines, (size_t)dims[d],
-                          f16_decode_space[DENSE_WG].default_value,
-                          f16_decode_space[DENSE_SPLIT].default_value, groups[g]);
-        }
-    return n;
-}
+    .name = "generic", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON_GPU,
+    .run = gpu_f16_decode, .nparams = (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    .params = f16_decode_space, .valid = f16_decode_valid, .gpu_builds = f16_decode_builds};

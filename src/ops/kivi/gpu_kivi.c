@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
 
@@ -32,6 +33,21 @@ static qkv_status check_grid_yz(size_t n, const char *what, const char *fn)
     return QKV_OK;
 }
 
+#define SPACE(space) (int)(sizeof space / sizeof space[0]), space /* nparams, params */
+
+/* -D options of a kivi.cl build: the tile of a space (SPACE(...)) but its
+ * host_only parameters (as qkv_gpu_defines), then BITS, GROUP and `more`
+ * (other defines, may be ""). */
+static qkv_status kivi_defines(char *out, size_t size, int nparams,
+                               const qkv_tile_param_def *space, const qkv_tile_params *tile,
+                               int bits, int group, const char *more)
+{
+    char extra[96];
+    snprintf(extra, sizeof extra, "-DBITS=%d -DGROUP=%d%s%s", bits, group, *more ? " " : "",
+             more);
+    return qkv_gpu_defines(out, size, nparams, space, tile, extra);
+}
+
 /* Get kernel `name` of kivi.cl built with the formatted defines. */
 static qkv_status kivi_kernel(qkv_context *ctx, const char *name, const char *defines,
                               qkv_gpu_kernel **k)
@@ -53,9 +69,9 @@ static size_t groups_for(size_t units, size_t per_group, size_t items)
  * per work-item, VEC. */
 enum { QK_WG, QK_ITEMS, QK_VEC };
 static const qkv_tile_param_def quant_keys_space[] = {
-    {"wg", 64, {32, 64, 128, 256, 0}},
-    {"items", 1, {1, 2, 4, 8, 0}},
-    {"vec", 4, {1, 2, 4, 8, 0}},
+    {"wg", 64, {32, 64, 128, 256, 0}, true},
+    {"items", 1, {1, 2, 4, 8, 0}, true},
+    {"vec", 4, {1, 2, 4, 8, 0}, false},
 };
 
 /* kivi_quant_values: work-group size, value groups per team of work-items,
@@ -63,21 +79,18 @@ static const qkv_tile_param_def quant_keys_space[] = {
  * many). */
 enum { QV_WG, QV_ITEMS, QV_LANES };
 static const qkv_tile_param_def quant_values_space[] = {
-    {"wg", 64, {32, 64, 128, 256, 0}},
-    {"items", 1, {1, 2, 4, 8, 0}},
-    {"lanes", 1, {1, 2, 4, 8, 0}},
+    {"wg", 64, {32, 64, 128, 256, 0}, false},
+    {"items", 1, {1, 2, 4, 8, 0}, true},
+    {"lanes", 1, {1, 2, 4, 8, 0}, false},
 };
 
-static void quant_keys_defines(char *out, size_t size, int bits, int group, bool f16, int vec)
+/* -D options of a quantizer build: the tile, bits, group and input dtype. */
+static qkv_status quant_defines(char *out, size_t size, bool keys, const qkv_tile_params *tile,
+                                int bits, int group, bool in_f16)
 {
-    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DVEC=%d", bits, group, f16, vec);
-}
-
-static void quant_values_defines(char *out, size_t size, int bits, int group, bool f16, int wg,
-                                 int lanes)
-{
-    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DIN_F16=%d -DWG=%d -DLANES=%d", bits, group, f16,
-             wg, lanes);
+    const char *dtype = in_f16 ? "-DIN_F16=1" : "-DIN_F16=0";
+    return keys ? kivi_defines(out, size, SPACE(quant_keys_space), tile, bits, group, dtype)
+                : kivi_defines(out, size, SPACE(quant_values_space), tile, bits, group, dtype);
 }
 
 /* Scan the input for values the quantizer rejects; status as the host's. */
@@ -123,16 +136,16 @@ static qkv_status gpu_quant(qkv_context *ctx, const qkv_kivi_quant_params *p,
     const int wg = tile->value[keys ? QK_WG : QV_WG];
     const size_t items = (size_t)tile->value[keys ? QK_ITEMS : QV_ITEMS];
     const size_t G = (size_t)p->group, groups = p->head_dim / G;
-    char defines[128];
+    char defines[256];
+    if ((st = quant_defines(defines, sizeof defines, keys, tile, p->bits, p->group,
+                            p->dtype == QKV_F16)))
+        return st;
     size_t wgs; /* work-groups */
     if (keys) {
-        const int vec = tile->value[QK_VEC];
-        quant_keys_defines(defines, sizeof defines, p->bits, p->group, p->dtype == QKV_F16, vec);
-        wgs = groups_for(bh * (p->tokens / G) * (p->head_dim / (size_t)vec), (size_t)wg, items);
+        const size_t vec = (size_t)tile->value[QK_VEC];
+        wgs = groups_for(bh * (p->tokens / G) * (p->head_dim / vec), (size_t)wg, items);
     } else {
         const int lanes = tile->value[QV_LANES], words = p->group * p->bits / 32;
-        quant_values_defines(defines, sizeof defines, p->bits, p->group, p->dtype == QKV_F16,
-                             wg, lanes);
         const size_t team = (size_t)(lanes < words ? lanes : words);
         wgs = groups_for(bh * p->tokens * groups, (size_t)wg / team, items);
     }
@@ -167,19 +180,22 @@ static qkv_status gpu_quant_values(qkv_context *ctx, const void *p, const qkv_ti
  * code word of tokens; values: of one token). */
 enum { DQ_WG, DQ_ITEMS, DQ_VEC };
 static const qkv_tile_param_def dequant_keys_space[] = {
-    {"wg", 128, {32, 64, 128, 256, 0}},
-    {"items", 1, {1, 2, 4, 8, 0}},
-    {"vec", 4, {1, 2, 4, 8, 0}},
+    {"wg", 128, {32, 64, 128, 256, 0}, true},
+    {"items", 1, {1, 2, 4, 8, 0}, true},
+    {"vec", 4, {1, 2, 4, 8, 0}, false},
 };
 static const qkv_tile_param_def dequant_values_space[] = {
-    {"wg", 128, {32, 64, 128, 256, 0}},
-    {"items", 1, {1, 2, 4, 8, 0}},
-    {"vec", 4, {1, 2, 4, 8, 16, 0}},
+    {"wg", 128, {32, 64, 128, 256, 0}, true},
+    {"items", 1, {1, 2, 4, 8, 0}, true},
+    {"vec", 4, {1, 2, 4, 8, 16, 0}, false},
 };
 
-static void dequant_defines(char *out, size_t size, int bits, int group, int vec)
+/* -D options of a dequantizer build: the tile, bits and group. */
+static qkv_status dequant_defines(char *out, size_t size, bool keys, const qkv_tile_params *tile,
+                                  int bits, int group)
 {
-    snprintf(out, size, "-DBITS=%d -DGROUP=%d -DVEC=%d", bits, group, vec);
+    return keys ? kivi_defines(out, size, SPACE(dequant_keys_space), tile, bits, group, "")
+                : kivi_defines(out, size, SPACE(dequant_values_space), tile, bits, group, "");
 }
 
 static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p,
@@ -193,10 +209,10 @@ static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p
         return st;
     const int wg = tile->value[DQ_WG], vec = tile->value[DQ_VEC];
     const size_t items = (size_t)tile->value[DQ_ITEMS], chunks = p->head_dim / (size_t)vec;
-    char defines[128];
-    dequant_defines(defines, sizeof defines, p->bits, p->group, vec);
+    char defines[256];
     qkv_gpu_kernel *k;
-    if ((st = kivi_kernel(ctx, fn, defines, &k)))
+    if ((st = dequant_defines(defines, sizeof defines, keys, tile, p->bits, p->group)) ||
+        (st = kivi_kernel(ctx, fn, defines, &k)))
         return st;
     const size_t local = (size_t)wg;
     if (keys) {
@@ -230,21 +246,20 @@ static qkv_status gpu_dequant_values(qkv_context *ctx, const void *p, const qkv_
 enum { DECODE_WG, DECODE_SPLIT, DECODE_HEADS, DECODE_TPI, DECODE_KSLICES, DECODE_VCH };
 static const qkv_tile_param_def decode_space[] = {
     /* work-group size */
-    {"wg", 64, {64, 128, 256, 0}},
+    {"wg", 64, {64, 128, 256, 0}, false},
     /* tokens per work-group (FlashDecoding split) */
-    {"split", 256, {128, 256, 512, 1024, 0}},
+    {"split", 256, {128, 256, 512, 1024, 0}, false},
     /* most query heads of a kv head sharing one pass over its codes */
-    {"heads", 4, {1, 2, 4, 8, 0}},
+    {"heads", 4, {1, 2, 4, 8, 0}, false},
     /* key tokens per work-item */
-    {"tpi", 16, {4, 8, 16, 0}},
+    {"tpi", 16, {4, 8, 16, 0}, false},
     /* channel slices of the key phase (their partial scores are added) */
-    {"kslices", 4, {1, 2, 4, 8, 0}},
+    {"kslices", 4, {1, 2, 4, 8, 0}, false},
     /* value channels per work-item */
-    {"vch", 16, {8, 16, 0}},
+    {"vch", 16, {8, 16, 0}, false},
 };
 
 #define MAX_HEAD_DIM 256
-#define MERGE_WG 64
 #define MAX_ACCUMULATORS 64 /* heads x tpi and heads x vch: f32 sums a work-item keeps */
 
 /* Bytes of local memory of kivi_decode_partial at any D <= MAX_HEAD_DIM:
@@ -276,24 +291,16 @@ static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
     return (size_t)t->value[0] <= dev->max_work_group;
 }
 
-/* Query heads per work-group: the largest power of two <= heads that
- * divides the query heads per kv head. */
-static int head_group(size_t q_per_kv, int heads)
+/* -D options of a decode build: the tile with HEADS the query heads per
+ * work-group `qg`, bits, group and head dim D. */
+static qkv_status decode_defines(char *out, size_t size, const qkv_tile_params *tile, int qg,
+                                 int bits, int group, size_t D)
 {
-    int qg = 1;
-    while (qg * 2 <= heads && q_per_kv % (size_t)(qg * 2) == 0)
-        qg *= 2;
-    return qg;
-}
-
-static void decode_defines(char *out, size_t size, int bits, int group, size_t D,
-                           const int *tile, int qg)
-{
-    snprintf(out, size,
-             "-DBITS=%d -DGROUP=%d -DHEAD_DIM=%zu -DWG=%d -DSPLIT=%d -DQG=%d -DTPI=%d "
-             "-DKSLICES=%d -DVCH=%d",
-             bits, group, D, tile[DECODE_WG], tile[DECODE_SPLIT], qg, tile[DECODE_TPI],
-             tile[DECODE_KSLICES], tile[DECODE_VCH]);
+    qkv_tile_params t = *tile;
+    t.value[DECODE_HEADS] = qg;
+    char head_dim[32];
+    snprintf(head_dim, sizeof head_dim, "-DHEAD_DIM=%zu", D);
+    return kivi_defines(out, size, SPACE(decode_space), &t, bits, group, head_dim);
 }
 
 /* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
@@ -308,7 +315,7 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
                         MAX_HEAD_DIM);
     const size_t sizes[] = {n, p->k_quant_capacity, p->k_resid_capacity, p->v_quant_capacity,
                             p->v_resid_capacity, p->kv_heads, p->q_heads};
-    const int qg = head_group(q_per_kv, tile->value[DECODE_HEADS]);
+    const int qg = qkv_gpu_head_group(q_per_kv, tile->value[DECODE_HEADS]);
     qkv_status st = check_int_sizes(7, sizes, fn);
     if (st == QKV_OK)
         st = check_grid_yz(bq, "batch*q_heads", fn);
@@ -316,12 +323,12 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
         return st;
     const int wg = tile->value[DECODE_WG], split = tile->value[DECODE_SPLIT];
     const size_t nsplit = (n + (size_t)split - 1) / (size_t)split;
-    char defines[192];
-    decode_defines(defines, sizeof defines, p->bits, p->group, D, tile->value, qg);
+    char defines[256];
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
-    if ((st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
-        (st = kivi_kernel(ctx, "kivi_decode_merge", defines, &merge)) ||
+    if ((st = decode_defines(defines, sizeof defines, tile, qg, p->bits, p->group, D)) ||
+        (st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
+        (st = kivi_kernel(ctx, "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
         return st;
     const float sm = p->softmax_scale != 0.0f ? p->softmax_scale : 1.0f / sqrtf((float)D);
@@ -341,84 +348,112 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     st = qkv_gpu_ops_of(ctx)->launch(ctx, partial, 2, g1, l1, 19, args);
     if (st != QKV_OK)
         return st;
-    const qkv_gpu_arg margs[] = {QKV_GPU_BUF(part), QKV_GPU_BUF(p->output), QKV_GPU_INT(nsplit)};
-    const size_t g2[2] = {round_up(D, MERGE_WG), bq}, l2[2] = {MERGE_WG, 1};
-    return qkv_gpu_ops_of(ctx)->launch(ctx, merge, 2, g2, l2, 3, margs);
+    return qkv_gpu_launch_merge(ctx, merge, part, p->output, nsplit, D, bq);
 }
 
-/* ---- variants ---------------------------------------------------------- */
+/* ---- builds and variants ----------------------------------------------- */
+
+static const int build_bits[] = {2, 4, 8}, build_groups[] = {32, 128}, build_dims[] = {64, 128};
+
+/* A quantizer's builds with default tiles: every bits x group x input
+ * dtype. */
+static int quant_builds(qkv_gpu_build *out, int max, bool keys)
+{
+    static const char *const kernels[2][3] = {{"kivi_scan_input", "kivi_quant_values", NULL},
+                                               {"kivi_scan_input", "kivi_quant_keys", NULL}};
+    qkv_tile_params tile;
+    if (keys)
+        qkv_tile_space_defaults(SPACE(quant_keys_space), &tile);
+    else
+        qkv_tile_space_defaults(SPACE(quant_values_space), &tile);
+    int n = 0;
+    char d[256];
+    for (int b = 0; b < 3; b++)
+        for (int g = 0; g < 2; g++)
+            for (int f16 = 0; f16 < 2; f16++)
+                qkv_gpu_build_add(out, max, &n,
+                                  quant_defines(d, sizeof d, keys, &tile, build_bits[b],
+                                                build_groups[g], f16),
+                                  "kivi", d, kernels[keys]);
+    return n;
+}
+
+static int quant_keys_builds(qkv_gpu_build *out, int max) { return quant_builds(out, max, true); }
+static int quant_values_builds(qkv_gpu_build *out, int max)
+{
+    return quant_builds(out, max, false);
+}
+
+/* A dequantizer's builds with default tiles: every bits x group. */
+static int dequant_builds(qkv_gpu_build *out, int max, bool keys)
+{
+    static const char *const kernels[2][2] = {{"kivi_dequant_values", NULL},
+                                               {"kivi_dequant_keys", NULL}};
+    qkv_tile_params tile;
+    if (keys)
+        qkv_tile_space_defaults(SPACE(dequant_keys_space), &tile);
+    else
+        qkv_tile_space_defaults(SPACE(dequant_values_space), &tile);
+    int n = 0;
+    char d[256];
+    for (int b = 0; b < 3; b++)
+        for (int g = 0; g < 2; g++)
+            qkv_gpu_build_add(out, max, &n,
+                              dequant_defines(d, sizeof d, keys, &tile, build_bits[b],
+                                              build_groups[g]),
+                              "kivi", d, kernels[keys]);
+    return n;
+}
+
+static int dequant_keys_builds(qkv_gpu_build *out, int max)
+{
+    return dequant_builds(out, max, true);
+}
+
+static int dequant_values_builds(qkv_gpu_build *out, int max)
+{
+    return dequant_builds(out, max, false);
+}
+
+/* Decode builds with default tiles: 2 and 4 bits x group x head dim, and
+ * each head group at one shape. */
+static int decode_builds(qkv_gpu_build *out, int max)
+{
+    static const char *const kernels[] = {"kivi_decode_partial", "attention_decode_merge", NULL};
+    qkv_tile_params tile;
+    qkv_tile_space_defaults(SPACE(decode_space), &tile);
+    const int heads = tile.value[DECODE_HEADS];
+    int n = 0;
+    char d[256];
+    for (int b = 0; b < 2; b++)
+        for (int g = 0; g < 2; g++)
+            for (int k = 0; k < 2; k++)
+                qkv_gpu_build_add(out, max, &n,
+                                  decode_defines(d, sizeof d, &tile, heads, build_bits[b],
+                                                 build_groups[g], (size_t)build_dims[k]),
+                                  "kivi", d, kernels);
+    for (int qg = 1; qg <= 8; qg *= 2)
+        if (qg != heads)
+            qkv_gpu_build_add(out, max, &n, decode_defines(d, sizeof d, &tile, qg, 2, 32, 128),
+                              "kivi", d, kernels);
+    return n;
+}
 
 /* The "generic" variant of op OP_NAME: the OpenCL C kernels, run by
  * OpenCL and (through NVRTC) CUDA. */
-#define GPU_VARIANT(OP_NAME, OP, FN, SPACE, VALID)                                             \
+#define GPU_VARIANT(OP_NAME, OP, FN, SPACE_, VALID, BUILDS)                                    \
     const qkv_variant qkv_##OP_NAME##_generic = {                                              \
-        "generic", OP, QKV_ON_GPU, FN, NULL, (int)(sizeof SPACE / sizeof SPACE[0]), SPACE,      \
-        VALID, false};
+        .name = "generic", .op = OP, .backends = QKV_ON_GPU, .run = FN,                        \
+        .nparams = (int)(sizeof SPACE_ / sizeof SPACE_[0]), .params = SPACE_, .valid = VALID,  \
+        .gpu_builds = BUILDS};
 
 GPU_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_keys_space,
-            wg_valid)
+            wg_valid, quant_keys_builds)
 GPU_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values, quant_values_space,
-            wg_valid)
+            wg_valid, quant_values_builds)
 GPU_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_keys_space,
-            wg_valid)
+            wg_valid, dequant_keys_builds)
 GPU_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
-            dequant_values_space, wg_valid)
+            dequant_values_space, wg_valid, dequant_values_builds)
 GPU_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space,
-            decode_valid)
-
-/* Appends a kivi build with `defines` if there is room. */
-static void add_build(qkv_gpu_build *out, int max, int *n, const char *defines)
-{
-    if (*n < max) {
-        out[*n].program = "kivi";
-        snprintf(out[*n].defines, sizeof out[*n].defines, "%s", defines);
-        ++*n;
-    }
-}
-
-/* The default tiles of every op over bits, groups, dtypes and head dims;
- * decode attention also with each head group at one shape. */
-int qkv_gpu_builds(qkv_gpu_build *out, int max)
-{
-    static const int bits[] = {2, 4, 8}, groups[] = {32, 128}, dims[] = {64, 128};
-    int n = 0;
-    char d[256];
-    int tile[QKV_MAX_TILE_PARAMS];
-    for (int i = 0; i < (int)(sizeof decode_space / sizeof decode_space[0]); i++)
-        tile[i] = decode_space[i].default_value;
-    for (int b = 0; b < 3; b++)
-        for (int g = 0; g < 2; g++) {
-            for (int f16 = 0; f16 < 2; f16++) {
-                quant_keys_defines(d, sizeof d, bits[b], groups[g], f16,
-                                   quant_keys_space[QK_VEC].default_value);
-                add_build(out, max, &n, d);
-                quant_values_defines(d, sizeof d, bits[b], groups[g], f16,
-                                     quant_values_space[QV_WG].default_value,
-                                     quant_values_space[QV_LANES].default_value);
-                add_build(out, max, &n, d);
-            }
-            const int dq_keys = dequant_keys_space[DQ_VEC].default_value;
-            const int dq_values = dequant_values_space[DQ_VEC].default_value;
-            dequant_defines(d, sizeof d, bits[b], groups[g], dq_keys);
-            add_build(out, max, &n, d);
-            if (dq_values != dq_keys) {
-                dequant_defines(d, sizeof d, bits[b], groups[g], dq_values);
-                add_build(out, max, &n, d);
-            }
-            for (int k = 0; k < 2 && bits[b] != 8; k++) {
-                decode_defines(d, sizeof d, bits[b], groups[g], (size_t)dims[k], tile,
-                               tile[DECODE_HEADS]);
-                add_build(out, max, &n, d);
-            }
-        }
-    for (int qg = 1; qg <= 8; qg *= 2)
-        if (qg != tile[DECODE_HEADS]) {
-            decode_defines(d, sizeof d, 2, 32, 128, tile, qg);
-            add_build(out, max, &n, d);
-        }
-    if (n < max) { /* the benchmarks' roof probes (bench/roof_gpu.c) */
-        out[n].program = "roof";
-        out[n++].defines[0] = '\0';
-    }
-    return n + qkv_gpu_dense_builds(out + n, max - n);
-}
+            decode_valid, decode_builds)
