@@ -208,11 +208,13 @@ static bool parse_entry(qkv_context *ctx, const char *line, const char *where,
         return false;
     }
     const qkv_variant *v = qkv_variant_find(info->id, ctx->backend->kind, variant);
-    if (!v || !qkv_variant_supports(v, ctx, NULL)) {
-        warn("qkv: warning: %s: %s has no variant '%s' that runs on this device: ignored\n",
-             where, op, variant);
+    if (!v) {
+        warn("qkv: warning: %s: %s has no variant '%s' on this backend: ignored\n", where, op,
+             variant);
         return false;
     }
+    if (!qkv_variant_supports(v, ctx, NULL)) /* e.g. avx2 hidden by QKV_CPU_SCALAR=1 */
+        return false;
     char *end;
     const unsigned long long bound = strcmp(cls, "max") == 0 ? SIZE_MAX : strtoull(cls, &end, 10);
     if (strcmp(cls, "max") != 0 && (*end || qkv_size_class_bound[qkv_size_class(bound)] != bound)) {
