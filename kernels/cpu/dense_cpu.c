@@ -10,7 +10,7 @@
  * channels for the values, over L1-sized blocks of tokens, and prefetches
  * the key and value rows ahead of use in software; the portable scalar item
  * does the same arithmetic one element at a time. */
-#include "dense_variants.h"
+#include "dense/dense_variants.h"
 
 #include "attention_cpu.h"
 #include "avx2_math.h"
@@ -319,7 +319,7 @@ static qkv_status cpu_f16_decode_scalar(qkv_context *ctx, const void *p,
 const qkv_variant qkv_f16_decode_attention_avx2 = {
     .name = "avx2", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON(QKV_BACKEND_CPU),
     .run = cpu_f16_decode_avx2, .supports = avx2_supports,
-    .nparams = (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    .nparams = QKV_NPARAMS(f16_decode_space),
     .params = f16_decode_space};
 /* The scalar variant's space: split_tokens and omp_chunk (block_tokens and
  * prefetch are read by the AVX2 item only). */

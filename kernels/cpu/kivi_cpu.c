@@ -10,8 +10,8 @@
 #include "kivi_cpu.h"
 
 #include "cpu_features.h"
-#include "kivi_variants.h"
-#include "quant_input_check.h"
+#include "kivi/kivi_variants.h"
+#include "kivi/quant_input_check.h"
 #include "softmax.h"
 
 #include <math.h>
@@ -454,11 +454,11 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bo
     }                                                                                          \
     const qkv_variant qkv_##OP_NAME##_avx2 = {                                                 \
         .name = "avx2", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_avx2,         \
-        .supports = qkv_cpu_avx2_supports, .nparams = (int)(sizeof SPACE / sizeof SPACE[0]),   \
+        .supports = qkv_cpu_avx2_supports, .nparams = QKV_NPARAMS(SPACE),   \
         .params = SPACE};                                                                      \
     const qkv_variant qkv_##OP_NAME##_scalar = {                                               \
         .name = "scalar", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_scalar,     \
-        .nparams = (int)(sizeof SPACE / sizeof SPACE[0]) - (AVX2_ONLY), .params = SPACE};
+        .nparams = QKV_NPARAMS(SPACE) - (AVX2_ONLY), .params = SPACE};
 
 CPU_VARIANTS(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space, 0)
 CPU_VARIANTS(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space,

@@ -1,6 +1,7 @@
 /* gpu.h - what the OpenCL and CUDA backends share: a kernel launcher over
- * one set of kernel sources (the .cl files of kernels/opencl), so the host code of every
- * GPU op (src/gpu_kivi.c) is written once for both. */
+ * one set of kernel sources (the .cl files of kernels/opencl), so the host
+ * code of every GPU op (src/ops/<technique>/gpu_*.c) is written once for
+ * both, and the helpers that host code shares. */
 #ifndef QKV_GPU_H
 #define QKV_GPU_H
 
@@ -94,6 +95,20 @@ qkv_status qkv_gpu_scratch(qkv_context *ctx, size_t bytes, qkv_buffer **out);
  * fit. */
 qkv_status qkv_gpu_defines(char *out, size_t size, int nparams, const qkv_tile_param_def *params,
                            const qkv_tile_params *tile, const char *extra);
+
+#define QKV_GPU_MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
+
+/* Fail (QKV_ERR_SHAPE, naming fn) unless each of the n sizes fits the
+ * kernels' 32-bit int arguments. */
+qkv_status qkv_gpu_check_int_sizes(int n, const size_t *sizes, const char *fn);
+/* Fail (QKV_ERR_SHAPE) unless n, the `what` grid dimension 1 or 2, fits
+ * QKV_GPU_MAX_GRID_YZ. */
+qkv_status qkv_gpu_check_grid_yz(size_t n, const char *what, const char *fn);
+/* A variant's `valid` predicate for spaces whose first parameter is the
+ * work-group size: it must not exceed the device's maximum. */
+bool qkv_gpu_wg_valid(const qkv_tile_params *tile, const qkv_device_info *dev);
+/* n rounded up to a multiple of m. */
+static inline size_t qkv_round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 /* Query heads per work-group of a decode attention: the largest power of
  * two <= heads that divides q_per_kv, the query heads per kv head. */

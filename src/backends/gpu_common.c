@@ -2,6 +2,7 @@
 #include "gpu.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,28 @@ int qkv_gpu_builds(qkv_gpu_build *out, int max)
     static const char *const roof_kernels[] = {"roof_copy", "roof_fma", NULL};
     qkv_gpu_build_add(out, max, &n, QKV_OK, "roof", "", roof_kernels); /* bench/roof_gpu.c */
     return n;
+}
+
+qkv_status qkv_gpu_check_int_sizes(int n, const size_t *sizes, const char *fn)
+{
+    for (int i = 0; i < n; i++)
+        if (sizes[i] > INT_MAX)
+            return qkv_fail(QKV_ERR_SHAPE, "%s: size %zu exceeds the GPU kernels' 32-bit range",
+                            fn, sizes[i]);
+    return QKV_OK;
+}
+
+qkv_status qkv_gpu_check_grid_yz(size_t n, const char *what, const char *fn)
+{
+    if (n > QKV_GPU_MAX_GRID_YZ)
+        return qkv_fail(QKV_ERR_SHAPE, "%s: %s = %zu exceeds the GPU grid limit %d", fn, what, n,
+                        QKV_GPU_MAX_GRID_YZ);
+    return QKV_OK;
+}
+
+bool qkv_gpu_wg_valid(const qkv_tile_params *tile, const qkv_device_info *dev)
+{
+    return (size_t)tile->value[0] <= dev->max_work_group;
 }
 
 /* Largest power of two <= heads dividing q_per_kv (see gpu.h). */

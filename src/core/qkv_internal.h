@@ -29,6 +29,9 @@ typedef struct qkv_tile_params {
     int value[QKV_MAX_TILE_PARAMS];
 } qkv_tile_params;
 
+/* The number of parameters of a tile space (an array of qkv_tile_param_def). */
+#define QKV_NPARAMS(space) ((int)(sizeof(space) / sizeof((space)[0])))
+
 /* One named tile parameter: candidate values and the default. */
 typedef struct qkv_tile_param_def {
     const char *name;

@@ -34,6 +34,17 @@ void qkv_shape_push(qkv_op_shape *out, int max, int *n, qkv_op_shape s)
         out[(*n)++] = s;
 }
 
+void qkv_decode_sweep(qkv_op_shape *out, int max, int *n,
+                      qkv_op_shape (*make)(const char *label, size_t B, size_t N))
+{
+    for (size_t B = 1; B <= 8; B += 7)
+        for (size_t N = 1024; N <= 32768; N *= 2) {
+            char label[32];
+            snprintf(label, sizeof label, "sweep-b%zu-ctx%zu", B, N);
+            qkv_shape_push(out, max, n, make(label, B, N));
+        }
+}
+
 qkv_tensor_desc qkv_tensor4(const char *name, qkv_dtype dtype, bool output, qkv_cmp_kind cmp,
                             size_t d0, size_t d1, size_t d2, size_t d3)
 {

@@ -137,6 +137,13 @@ const qkv_op_desc *qkv_op_by_name(const char *name);
 /* Append s to out[max] at *n if there is room. */
 void qkv_shape_push(qkv_op_shape *out, int max, int *n, qkv_op_shape s);
 
+/* The decode benchmarks' context sweep (the same for every decode
+ * attention, so their figures compare): batch B = 1 and 8, context
+ * N = 1K, 2K ... 32K, each shape made by make(label "sweep-b<B>-ctx<N>", B,
+ * N) and appended to out[max] at *n. */
+void qkv_decode_sweep(qkv_op_shape *out, int max, int *n,
+                      qkv_op_shape (*make)(const char *label, size_t B, size_t N));
+
 /* Deterministic test data: splitmix64 stream, uniforms in (0, 1) and
  * standard normals. */
 uint64_t qkv_rng_next(uint64_t *state);

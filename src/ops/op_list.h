@@ -4,7 +4,9 @@
  * qkv_internal.h, the library's op table in src/ops/ops.c, the test-side
  * descriptions in src/dev/op_case.c).  An op named `name` defines
  * `qkv_op_info_<name>` (src/ops/<technique>/) and `qkv_op_case_<name>`
- * (its test-side description).  Adding an op: its files plus one line here. */
+ * (its test-side description).  Adding an op: its files, one line here,
+ * its entry point in qkv.h and its sources in Makefile.am
+ * (docs/architecture.md, "Adding an op"). */
 QKV_OP(KIVI_QUANT_KEYS, kivi_quant_keys)
 QKV_OP(KIVI_QUANT_VALUES, kivi_quant_values)
 QKV_OP(KIVI_DEQUANT_KEYS, kivi_dequant_keys)

@@ -100,8 +100,11 @@ static qkv_op_shape dense_shape(const char *label, size_t B, size_t Hq, size_t H
     return qkv_make_shape(label, &s, sizeof s);
 }
 
-#define SWEEP_MIN 1024
-#define SWEEP_MAX 32768
+/* A shape of the decode sweep: 32 query / 8 KV heads, D 128, N tokens. */
+static qkv_op_shape dense_sweep_shape(const char *label, size_t B, size_t N)
+{
+    return dense_shape(label, B, 32, 8, 128, N, 0);
+}
 
 /* small: odd sizes, GQA ratios that leave partial head groups, head dims
  * off the vector width, capacity padding; llm: LLM-like; bench: the
@@ -122,12 +125,7 @@ static int dense_shapes(const char *set, qkv_op_shape *out, int max)
         qkv_shape_push(out, max, &n, dense_shape("llm-mha", 2, 32, 32, 128, 777, 0));
         qkv_shape_push(out, max, &n, dense_shape("llm-32k", 1, 32, 8, 128, 32768, 0));
     } else if (strcmp(set, "bench") == 0) {
-        for (size_t B = 1; B <= 8; B += 7)
-            for (size_t N = SWEEP_MIN; N <= SWEEP_MAX; N *= 2) {
-                char label[32];
-                snprintf(label, sizeof label, "sweep-b%zu-ctx%zu", B, N);
-                qkv_shape_push(out, max, &n, dense_shape(label, B, 32, 8, 128, N, 0));
-            }
+        qkv_decode_sweep(out, max, &n, dense_sweep_shape);
     }
     return n;
 }

@@ -1,6 +1,6 @@
 /* dense_ops.c - public entry point of the f16 dense decode attention:
  * argument checks, capacity default, then dispatch to the context's backend. */
-#include "dense_variants.h"
+#include "dense/dense_variants.h"
 
 /* Checks a decode call; r receives it with the KV capacity (rows per head)
  * resolved.  Shapes: query/output f32 [B, Hq, D], keys/values f16

@@ -1,14 +1,12 @@
 /* gpu_dense.c - host side of the f16 dense decode attention on OpenCL and
  * CUDA: the two FlashDecoding passes of kernels/opencl/dense.cl with the
  * tile parameters turned into -D macros. */
-#include "dense_variants.h"
+#include "dense/dense_variants.h"
 #include "gpu.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
-#define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
 #define MAX_HEAD_DIM 256
 #define ROW_LANES 32 /* work-items per key/value row (dense.cl's ROW_LANES) */
 
@@ -46,7 +44,7 @@ static qkv_status dense_defines(char *out, size_t size, const qkv_tile_params *t
     t.value[DENSE_HEADS] = qg;
     char extra[64];
     snprintf(extra, sizeof extra, "-DHEAD_DIM=%zu -DROW_LANES=%d", D, ROW_LANES);
-    return qkv_gpu_defines(out, size, (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    return qkv_gpu_defines(out, size, QKV_NPARAMS(f16_decode_space),
                            f16_decode_space, &t, extra);
 }
 
@@ -57,12 +55,9 @@ static qkv_status check_limits(const qkv_f16_decode_params *p)
     if (p->head_dim > MAX_HEAD_DIM)
         return qkv_fail(QKV_ERR_UNSUPPORTED, "%s: head_dim %zu > %d on GPU backends", fn,
                         p->head_dim, MAX_HEAD_DIM);
-    if (p->capacity > INT_MAX || p->q_heads > INT_MAX)
-        return qkv_fail(QKV_ERR_SHAPE, "%s: sizes exceed the GPU kernels' 32-bit range", fn);
-    if (p->batch * p->q_heads > MAX_GRID_YZ)
-        return qkv_fail(QKV_ERR_SHAPE, "%s: %zu heads exceed the GPU grid limit %d", fn,
-                        p->batch * p->q_heads, MAX_GRID_YZ);
-    return QKV_OK;
+    const size_t sizes[] = {p->capacity, p->q_heads};
+    const qkv_status st = qkv_gpu_check_int_sizes(2, sizes, fn);
+    return st != QKV_OK ? st : qkv_gpu_check_grid_yz(p->batch * p->q_heads, "batch*q_heads", fn);
 }
 
 /* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
@@ -105,7 +100,7 @@ static int f16_decode_builds(qkv_gpu_build *out, int max)
     static const int dims[] = {64, 128}, groups[] = {1, 2, 4, 8};
     static const char *const kernels[] = {"dense_decode_partial", "attention_decode_merge", NULL};
     qkv_tile_params tile;
-    qkv_tile_space_defaults((int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    qkv_tile_space_defaults(QKV_NPARAMS(f16_decode_space),
                             f16_decode_space, &tile);
     int n = 0;
     char d[256];
@@ -119,5 +114,5 @@ static int f16_decode_builds(qkv_gpu_build *out, int max)
 
 const qkv_variant qkv_f16_decode_attention_generic = {
     .name = "generic", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON_GPU,
-    .run = gpu_f16_decode, .nparams = (int)(sizeof f16_decode_space / sizeof f16_decode_space[0]),
+    .run = gpu_f16_decode, .nparams = QKV_NPARAMS(f16_decode_space),
     .params = f16_decode_space, .valid = f16_decode_valid, .gpu_builds = f16_decode_builds};

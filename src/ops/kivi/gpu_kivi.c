@@ -2,38 +2,14 @@
  * sequence per op over the kernels of kernels/opencl/kivi.cl, with the tile
  * parameters turned into -D macros. */
 #include "gpu.h"
-#include "kivi_variants.h"
-#include "quant_input_check.h"
+#include "kivi/kivi_variants.h"
+#include "kivi/quant_input_check.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_GRID_YZ 65535 /* CUDA's limit on grid dims 1 and 2 */
-
-/* Round n up to a multiple of m. */
-static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
-
-/* Fail unless every size fits the kernels' 32-bit int arguments. */
-static qkv_status check_int_sizes(int n, const size_t *v, const char *fn)
-{
-    for (int i = 0; i < n; i++)
-        if (v[i] > INT_MAX)
-            return qkv_fail(QKV_ERR_SHAPE, "%s: size %zu exceeds the GPU kernels' 32-bit range",
-                            fn, v[i]);
-    return QKV_OK;
-}
-
-static qkv_status check_grid_yz(size_t n, const char *what, const char *fn)
-{
-    if (n > MAX_GRID_YZ)
-        return qkv_fail(QKV_ERR_SHAPE, "%s: %s = %zu exceeds the GPU grid limit %d", fn, what, n,
-                        MAX_GRID_YZ);
-    return QKV_OK;
-}
-
-#define SPACE(space) (int)(sizeof space / sizeof space[0]), space /* nparams, params */
+#define SPACE(space) QKV_NPARAMS(space), space /* nparams, params */
 
 /* -D options of a kivi.cl build: the tile of a space (SPACE(...)) but its
  * host_only parameters (as qkv_gpu_defines), then BITS, GROUP and `more`
@@ -109,7 +85,7 @@ static qkv_status scan_input(qkv_context *ctx, const qkv_kivi_quant_params *p,
     if (st != QKV_OK)
         return st;
     const size_t total = p->batch * p->heads * p->tokens * p->head_dim;
-    const size_t global = round_up(total < 65536 * 4 ? total : 65536 * 4, (size_t)wg);
+    const size_t global = qkv_round_up(total < 65536 * 4 ? total : 65536 * 4, (size_t)wg);
     const size_t local = (size_t)wg;
     const qkv_gpu_arg args[] = {
         QKV_GPU_BUF(p->input), QKV_GPU_INT(p->batch * p->heads), QKV_GPU_INT(p->tokens),
@@ -130,7 +106,7 @@ static qkv_status gpu_quant(qkv_context *ctx, const qkv_kivi_quant_params *p,
     const size_t bh = p->batch * p->heads;
     const size_t sizes[] = {bh, p->tokens, p->head_dim, p->in_capacity, p->out_capacity,
                             bh * p->tokens};
-    qkv_status st = check_int_sizes(6, sizes, fn);
+    qkv_status st = qkv_gpu_check_int_sizes(6, sizes, fn);
     if (st != QKV_OK)
         return st;
     const int wg = tile->value[keys ? QK_WG : QV_WG];
@@ -204,7 +180,7 @@ static qkv_status gpu_dequant(qkv_context *ctx, const qkv_kivi_dequant_params *p
     const char *fn = keys ? "kivi_dequant_keys" : "kivi_dequant_values";
     const size_t bh = p->batch * p->heads, rows = bh * p->tokens;
     const size_t sizes[] = {bh, p->tokens, p->head_dim, rows};
-    qkv_status st = check_int_sizes(4, sizes, fn);
+    qkv_status st = qkv_gpu_check_int_sizes(4, sizes, fn);
     if (st != QKV_OK)
         return st;
     const int wg = tile->value[DQ_WG], vec = tile->value[DQ_VEC];
@@ -286,11 +262,6 @@ static bool decode_valid(const qkv_tile_params *t, const qkv_device_info *dev)
                               t->value[DECODE_VCH]) <= dev->local_mem;
 }
 
-static bool wg_valid(const qkv_tile_params *t, const qkv_device_info *dev)
-{
-    return (size_t)t->value[0] <= dev->max_work_group;
-}
-
 /* -D options of a decode build: the tile with HEADS the query heads per
  * work-group `qg`, bits, group and head dim D. */
 static qkv_status decode_defines(char *out, size_t size, const qkv_tile_params *tile, int qg,
@@ -316,9 +287,9 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     const size_t sizes[] = {n, p->k_quant_capacity, p->k_resid_capacity, p->v_quant_capacity,
                             p->v_resid_capacity, p->kv_heads, p->q_heads};
     const int qg = qkv_gpu_head_group(q_per_kv, tile->value[DECODE_HEADS]);
-    qkv_status st = check_int_sizes(7, sizes, fn);
+    qkv_status st = qkv_gpu_check_int_sizes(7, sizes, fn);
     if (st == QKV_OK)
-        st = check_grid_yz(bq, "batch*q_heads", fn);
+        st = qkv_gpu_check_grid_yz(bq, "batch*q_heads", fn);
     if (st != QKV_OK)
         return st;
     const int wg = tile->value[DECODE_WG], split = tile->value[DECODE_SPLIT];
@@ -444,16 +415,16 @@ static int decode_builds(qkv_gpu_build *out, int max)
 #define GPU_VARIANT(OP_NAME, OP, FN, SPACE_, VALID, BUILDS)                                    \
     const qkv_variant qkv_##OP_NAME##_generic = {                                              \
         .name = "generic", .op = OP, .backends = QKV_ON_GPU, .run = FN,                        \
-        .nparams = (int)(sizeof SPACE_ / sizeof SPACE_[0]), .params = SPACE_, .valid = VALID,  \
+        .nparams = QKV_NPARAMS(SPACE_), .params = SPACE_, .valid = VALID,                      \
         .gpu_builds = BUILDS};
 
 GPU_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, gpu_quant_keys, quant_keys_space,
-            wg_valid, quant_keys_builds)
+            qkv_gpu_wg_valid, quant_keys_builds)
 GPU_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, gpu_quant_values, quant_values_space,
-            wg_valid, quant_values_builds)
+            qkv_gpu_wg_valid, quant_values_builds)
 GPU_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, gpu_dequant_keys, dequant_keys_space,
-            wg_valid, dequant_keys_builds)
+            qkv_gpu_wg_valid, dequant_keys_builds)
 GPU_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
-            dequant_values_space, wg_valid, dequant_values_builds)
+            dequant_values_space, qkv_gpu_wg_valid, dequant_values_builds)
 GPU_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space,
             decode_valid, decode_builds)

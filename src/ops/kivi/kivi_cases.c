@@ -487,8 +487,12 @@ static qkv_op_shape cache_shape(const char *label, size_t B, size_t Hq, size_t H
     return qkv_make_shape(label, &s, sizeof s);
 }
 
-#define SWEEP_MIN 1024
-#define SWEEP_MAX 32768
+/* A shape of the decode sweep: 32 query / 8 KV heads, D 128, N tokens of a
+ * 2-bit G 32 cache with a 128-token residual window. */
+static qkv_op_shape decode_sweep_shape(const char *label, size_t B, size_t N)
+{
+    return cache_shape(label, B, 32, 8, 128, N, 128, 2, 32);
+}
 
 static int decode_shapes(const char *set, qkv_op_shape *out, int max)
 {
@@ -509,13 +513,8 @@ static int decode_shapes(const char *set, qkv_op_shape *out, int max)
         qkv_shape_push(out, max, &n,
                        cache_shape("llm-mha-4bit", 2, 32, 32, 128, 777, 128, 4, 128));
         qkv_shape_push(out, max, &n, cache_shape("llm-32k", 1, 32, 8, 128, 32768, 128, 2, 32));
-    } else if (strcmp(set, "bench") == 0) { /* the context sweep, batch 1 and 8 */
-        for (size_t B = 1; B <= 8; B += 7)
-            for (size_t N = SWEEP_MIN; N <= SWEEP_MAX; N *= 2) {
-                char label[32];
-                snprintf(label, sizeof label, "sweep-b%zu-ctx%zu", B, N);
-                qkv_shape_push(out, max, &n, cache_shape(label, B, 32, 8, 128, N, 128, 2, 32));
-            }
+    } else if (strcmp(set, "bench") == 0) {
+        qkv_decode_sweep(out, max, &n, decode_sweep_shape);
     }
     return n;
 }

@@ -1,6 +1,6 @@
 /* kivi_ops.c - public KIVI entry points: argument checks, capacity
  * defaults, then dispatch to the context's backend. */
-#include "kivi_variants.h"
+#include "kivi/kivi_variants.h"
 
 #include <string.h>
 

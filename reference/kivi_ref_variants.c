@@ -1,11 +1,9 @@
-/* ref_backend.c - the reference as a backend: each op's kernel entry calls
- * the scalar reference on the context's host buffers. */
-#include "dense_ref.h"
-#include "dense_variants.h"
+/* kivi_ref_variants.c - the "ref" variants of the KIVI ops: the scalar
+ * reference (kivi_ref.c) on the context's host buffers. */
+#include "kivi/kivi_variants.h"
+#include "kivi/quant_input_check.h"
 #include "kivi_ref.h"
-#include "kivi_variants.h"
-#include "qkv_internal.h"
-#include "quant_input_check.h"
+#include "ref_variant.h"
 
 static qkv_status ref_quant_keys(qkv_context *ctx, const void *params, const qkv_tile_params *t)
 {
@@ -56,41 +54,22 @@ static qkv_status ref_dequant_values(qkv_context *ctx, const void *params,
     return QKV_OK;
 }
 
-/* Host pointer of an optional buffer. */
-static const void *host_of(const qkv_buffer *b) { return b ? b->host : NULL; }
-
 static qkv_status ref_decode(qkv_context *ctx, const void *params, const qkv_tile_params *t)
 {
     (void)ctx;
     (void)t;
     const qkv_kivi_decode_params *p = params;
     const kivi_decode_host h = {
-        host_of(p->query),    host_of(p->k_codes), host_of(p->k_scale), host_of(p->k_min),
-        host_of(p->k_resid_data), host_of(p->v_codes), host_of(p->v_scale), host_of(p->v_min),
-        host_of(p->v_resid_data), p->output->host,
+        qkv_ref_host(p->query),    qkv_ref_host(p->k_codes), qkv_ref_host(p->k_scale), qkv_ref_host(p->k_min),
+        qkv_ref_host(p->k_resid_data), qkv_ref_host(p->v_codes), qkv_ref_host(p->v_scale), qkv_ref_host(p->v_min),
+        qkv_ref_host(p->v_resid_data), p->output->host,
     };
     kivi_ref_decode_attention(p, &h);
     return QKV_OK;
 }
 
-static qkv_status ref_f16_decode(qkv_context *ctx, const void *params, const qkv_tile_params *t)
-{
-    (void)ctx;
-    (void)t;
-    const qkv_f16_decode_params *p = params;
-    dense_ref_f16_decode(p, p->query->host, p->keys->host, p->values->host, p->output->host);
-    return QKV_OK;
-}
-
-/* The reference variant of each op (a literal scalar implementation; no
- * tile parameters). */
-#define REF_VARIANT(OP_NAME, OP, FN)                                                           \
-    const qkv_variant qkv_##OP_NAME##_ref = {                                                  \
-        .name = "ref", .op = OP, .backends = QKV_ON(QKV_BACKEND_REF), .run = FN};
-
-REF_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, ref_quant_keys)
-REF_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)
-REF_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, ref_dequant_keys)
-REF_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, ref_dequant_values)
-REF_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, ref_decode)
-REF_VARIANT(f16_decode_attention, QKV_OP_F16_DECODE_ATTENTION, ref_f16_decode)
+QKV_REF_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, ref_quant_keys)
+QKV_REF_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, ref_quant_values)
+QKV_REF_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, ref_dequant_keys)
+QKV_REF_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, ref_dequant_values)
+QKV_REF_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, ref_decode)
