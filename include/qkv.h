@@ -9,6 +9,18 @@
  * human-readable message (per thread) and no output buffer was written.
  *
  * Layouts are dense row-major, outermost dimension first (see docs/).
+ *
+ * Threads: a context may be shared by several threads.  Op calls, the
+ * variant and tile-parameter settings and timed launches on one context
+ * are serialized by a lock inside it (each call sees whole settings and its
+ * own kernel arguments and scratch memory), so sharing is safe but not
+ * parallel: for parallel work open a context per thread (calls on
+ * different contexts run concurrently).  Buffer create/destroy/read/write/
+ * copy may be called from any thread.  What stays the caller's to order:
+ * the contents of a buffer (two threads writing one buffer, or one reading
+ * it while an op writes it, race as with any memory), a buffer destroyed
+ * while another thread still uses it, qkv_close while other threads use
+ * the context, and a KIVI cache object, which is one thread's at a time.
  */
 #ifndef QKV_H
 #define QKV_H

@@ -112,6 +112,11 @@ qkv_status qkv_open(const char *spec, qkv_context **ctx)
         free(c);
         return st;
     }
+    pthread_mutexattr_t recursive;
+    pthread_mutexattr_init(&recursive);
+    pthread_mutexattr_settype(&recursive, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&c->lock, &recursive);
+    pthread_mutexattr_destroy(&recursive);
     qkv_tuning_load(c);
     *ctx = c;
     return QKV_OK;
@@ -124,8 +129,13 @@ void qkv_close(qkv_context *ctx)
     qkv_buffer_destroy(ctx->scratch);
     qkv_tuning_free(ctx);
     ctx->backend->close(ctx);
+    pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
+
+void qkv_context_lock(qkv_context *ctx) { pthread_mutex_lock(&ctx->lock); }
+
+void qkv_context_unlock(qkv_context *ctx) { pthread_mutex_unlock(&ctx->lock); }
 
 qkv_status qkv_context_info(const qkv_context *ctx, qkv_device_info *info)
 {

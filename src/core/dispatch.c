@@ -48,10 +48,13 @@ qkv_status qkv_dispatch(qkv_context *ctx, qkv_op_id op, const void *params)
 {
     const qkv_op_info *info = qkv_ops[op];
     qkv_choice choice;
-    const qkv_status st =
+    qkv_context_lock(ctx);
+    qkv_status st =
         qkv_choose(ctx, op, NULL, params, info->class_size ? info->class_size(params) : 0, &choice);
-    if (st != QKV_OK)
-        return st;
-    qkv_clear_error();
-    return choice.variant->run(ctx, params, &choice.tile);
+    if (st == QKV_OK) {
+        qkv_clear_error();
+        st = choice.variant->run(ctx, params, &choice.tile);
+    }
+    qkv_context_unlock(ctx);
+    return st;
 }

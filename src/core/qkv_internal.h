@@ -7,6 +7,7 @@
 #endif
 #include "qkv.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -91,7 +92,16 @@ struct qkv_context {
     qkv_buffer *scratch; /* temporary device memory, see qkv_gpu_scratch */
     struct qkv_tuning *tuning; /* tables and overrides, see tuning.h */
     bool device_timer;   /* the backend's timer works on this device (set by open) */
+    /* Serializes op calls (kernel arguments, scratch, program cache, the
+     * queue), the tuning state and timed launches of threads sharing the
+     * context; recursive, since an op may call ops (the cache object, the
+     * verification of a tuning entry). */
+    pthread_mutex_t lock;
 };
+
+/* Take / release ctx->lock. */
+void qkv_context_lock(qkv_context *ctx);
+void qkv_context_unlock(qkv_context *ctx);
 
 /* ---- ops and their variants ---------------------------------------------- */
 

@@ -41,7 +41,8 @@ static qkv_status device_time(qkv_context *ctx, qkv_launch_fn launch, void *arg,
 }
 
 /* Microseconds of one launch until its work has finished (timer.h). */
-qkv_status qkv_time_launch(qkv_context *ctx, qkv_launch_fn launch, void *arg, double *us)
+/* The timed launch itself (ctx locked). */
+static qkv_status time_locked(qkv_context *ctx, qkv_launch_fn launch, void *arg, double *us)
 {
     if (qkv_timer_clock(ctx) == QKV_CLOCK_DEVICE) {
         const qkv_status st = device_time(ctx, launch, arg, us);
@@ -52,5 +53,13 @@ qkv_status qkv_time_launch(qkv_context *ctx, qkv_launch_fn launch, void *arg, do
     if (st == QKV_OK)
         st = qkv_finish(ctx);
     *us = host_us() - t0;
+    return st;
+}
+
+qkv_status qkv_time_launch(qkv_context *ctx, qkv_launch_fn launch, void *arg, double *us)
+{
+    qkv_context_lock(ctx); /* no other thread's work between the marks */
+    const qkv_status st = time_locked(ctx, launch, arg, us);
+    qkv_context_unlock(ctx);
     return st;
 }

@@ -41,9 +41,15 @@ typedef struct qkv_tuning {
     const qkv_variant *variant_override[QKV_OP_COUNT]; /* qkv_set_variant */
     const qkv_variant *tile_override_variant[QKV_OP_COUNT]; /* qkv_set_tile_params */
     qkv_tile_params tile_override[QKV_OP_COUNT];
-    const qkv_variant *forced_variant[QKV_OP_COUNT]; /* qkv_tile_force */
-    const qkv_tile_params *forced[QKV_OP_COUNT];
 } qkv_tuning;
+
+/* What qkv_tile_force set in this thread, for calls of this thread on
+ * `ctx` only (a thread forces on one context at a time). */
+static _Thread_local struct {
+    const qkv_context *ctx;
+    const qkv_variant *variant[QKV_OP_COUNT];
+    const qkv_tile_params *tile[QKV_OP_COUNT];
+} forced;
 
 static qkv_tile_verifier verifier;
 
@@ -409,11 +415,12 @@ void qkv_tuning_set_verifier(qkv_tile_verifier v) { verifier = v; }
 
 void qkv_tile_force(qkv_context *ctx, const qkv_variant *v, const qkv_tile_params *tile)
 {
-    qkv_tuning *tu = tuning_of(ctx);
-    if (tu) {
-        tu->forced_variant[v->op] = tile ? v : NULL;
-        tu->forced[v->op] = tile;
+    if (forced.ctx != ctx) {
+        memset(&forced, 0, sizeof forced);
+        forced.ctx = ctx;
     }
+    forced.variant[v->op] = tile ? v : NULL;
+    forced.tile[v->op] = tile;
 }
 
 /* Verify entry e on ctx once (when a verifier is installed); false, with a
@@ -475,8 +482,8 @@ qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const qkv_variant *asked,
 {
     const qkv_op_info *info = qkv_ops[op];
     qkv_tuning *tu = ctx->tuning;
-    if (tu && tu->forced[op]) {
-        *out = (qkv_choice){tu->forced_variant[op], *tu->forced[op], QKV_LEVEL_OVERRIDE};
+    if (forced.ctx == ctx && forced.tile[op]) {
+        *out = (qkv_choice){forced.variant[op], *forced.tile[op], QKV_LEVEL_OVERRIDE};
         return qkv_variant_supports(out->variant, ctx, params)
                    ? QKV_OK
                    : qkv_fail(QKV_ERR_UNSUPPORTED, "%s: variant '%s' does not support this call",
@@ -533,7 +540,7 @@ static qkv_status parse_op_name(const qkv_context *ctx, const char *fn, const ch
     return QKV_OK;
 }
 
-qkv_status qkv_set_variant(qkv_context *ctx, const char *op, const char *variant)
+static qkv_status set_variant_locked(qkv_context *ctx, const char *op, const char *variant)
 {
     if (!ctx || !op)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_variant: NULL argument");
@@ -558,7 +565,7 @@ qkv_status qkv_set_variant(qkv_context *ctx, const char *op, const char *variant
     return QKV_OK;
 }
 
-qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *params)
+static qkv_status set_tile_params_locked(qkv_context *ctx, const char *op, const char *params)
 {
     if (!ctx || !op)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: NULL argument");
@@ -590,8 +597,9 @@ qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *par
     return QKV_OK;
 }
 
-qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, char *params,
-                               size_t params_size, const char **variant, const char **level)
+static qkv_status get_tile_params_locked(qkv_context *ctx, const char *op, size_t size,
+                                         char *params, size_t params_size,
+                                         const char **variant, const char **level)
 {
     if (!ctx || !op || !params || !params_size)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_get_tile_params: NULL argument");
@@ -609,4 +617,38 @@ qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, ch
     if (level)
         *level = qkv_tile_level_name(ch.level);
     return QKV_OK;
+}
+
+/* The public entry points of the tuning state: under the context's lock,
+ * so threads sharing a context see whole updates. */
+qkv_status qkv_set_variant(qkv_context *ctx, const char *op, const char *variant)
+{
+    if (!ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_variant: NULL argument");
+    qkv_context_lock(ctx);
+    const qkv_status st = set_variant_locked(ctx, op, variant);
+    qkv_context_unlock(ctx);
+    return st;
+}
+
+qkv_status qkv_set_tile_params(qkv_context *ctx, const char *op, const char *params)
+{
+    if (!ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_set_tile_params: NULL argument");
+    qkv_context_lock(ctx);
+    const qkv_status st = set_tile_params_locked(ctx, op, params);
+    qkv_context_unlock(ctx);
+    return st;
+}
+
+qkv_status qkv_get_tile_params(qkv_context *ctx, const char *op, size_t size, char *params,
+                               size_t params_size, const char **variant, const char **level)
+{
+    if (!ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_get_tile_params: NULL argument");
+    qkv_context_lock(ctx);
+    const qkv_status st = get_tile_params_locked(ctx, op, size, params, params_size, variant,
+                                                 level);
+    qkv_context_unlock(ctx);
+    return st;
 }

@@ -66,8 +66,9 @@ qkv_status qkv_choose(qkv_context *ctx, qkv_op_id op, const qkv_variant *asked,
 typedef bool (*qkv_tile_verifier)(qkv_context *ctx, qkv_op_id op);
 /* Install a verifier; NULL removes it. */
 void qkv_tuning_set_verifier(qkv_tile_verifier verifier);
-/* Force variant v with `tile` for v's op on ctx until cleared with tile
- * NULL. */
+/* Force variant v with `tile` for v's op on ctx, for calls from this
+ * thread only, until cleared with tile NULL (a thread forces on one context
+ * at a time: forcing on another context clears what it forced before). */
 void qkv_tile_force(qkv_context *ctx, const qkv_variant *v, const qkv_tile_params *tile);
 
 #endif
