@@ -1,8 +1,11 @@
 /* test_tuning.c - tuning tables at run time (device, arch and default
  * levels, overrides by API and environment, corrupt/truncated/foreign
  * tables, entries that fail verification) and the tuner itself. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_util.h"
 #include "tuner.h"
@@ -119,6 +122,102 @@ START_TEST(test_bad_tables_ignored)
     const char *level;
     resolve(4096, p, &level);
     ck_assert_str_eq(level, "default");
+}
+END_TEST
+
+/* Strict parsing: class bounds written exactly, plain decimal tile values,
+ * no repeated names or fields, no trailing comma, no line split at the
+ * buffer's size; a bad entry line is ignored, the lines after it count. */
+START_TEST(test_strict_entries)
+{
+    static const char *const bad[] = {
+        "entry op=" OP " variant=scalar class=-1 params=split_tokens=512\n",
+        "entry op=" OP " variant=scalar class=18446744073709551615 params=split_tokens=512\n",
+        "entry op=" OP " variant=scalar class=99999999999999999999999 params=split_tokens=512\n",
+        "entry op=" OP " variant=scalar class=04096 params=split_tokens=512\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=+512\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=-512\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=512x\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=0x200\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=512,split_tokens=512\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=512,\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=512,,omp_chunk=2\n",
+        "entry op=" OP " variant=scalar class=max class=16 params=split_tokens=512\n",
+        "entry op=" OP " variant=scalar class=max params=split_tokens=512 tuned_us=fast\n",
+    };
+    char p[256];
+    const char *level;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_table(NULL, NULL, bad[i]);
+        resolve(100000, p, &level);
+        ck_assert_msg(strcmp(level, "default") == 0, "bad entry %zu used: %s", i, p);
+    }
+    /* a comment longer than the line buffer whose tail reads as an entry */
+    char entries[4096], comment[1100];
+    memset(comment, 'x', sizeof comment);
+    comment[0] = '#';
+    snprintf(entries, sizeof entries,
+             "%.*sentry op=" OP " variant=scalar class=max params=split_tokens=512\n",
+             (int)sizeof comment, comment);
+    write_table(NULL, NULL, entries);
+    resolve(100000, p, &level);
+    ck_assert_msg(strcmp(level, "default") == 0, "tail of a long line used: %s", p);
+    /* line by line: a bad entry does not take the good one after it along */
+    write_table(NULL, NULL,
+                "entry op=" OP " variant=scalar class=max params=split_tokens=+512\n"
+                "entry op=" OP " variant=scalar class=max params=split_tokens=512\n");
+    resolve(100000, p, &level);
+    ck_assert_str_eq(level, "device");
+    ck_assert(strstr(p, "split_tokens=512") != NULL);
+}
+END_TEST
+
+/* A structurally broken file is ignored whole, as its warning says: the
+ * entries above the bad line are not used either. */
+START_TEST(test_broken_file_ignored_whole)
+{
+    write_table(NULL, NULL,
+                "entry op=" OP " variant=scalar class=max params=split_tokens=512\n"
+                "bogus line\n");
+    char p[256];
+    const char *level;
+    resolve(100000, p, &level);
+    ck_assert_msg(strcmp(level, "default") == 0, "entry of an ignored file used: %s", p);
+}
+END_TEST
+
+static void hung(int sig)
+{
+    (void)sig;
+    _exit(3); /* reading a special file blocked */
+}
+
+/* Only regular files are read as tables: a FIFO nobody writes, /dev/zero
+ * and a directory named *.txt are refused without blocking, and the
+ * regular tables beside them still load. */
+START_TEST(test_special_files_refused)
+{
+    write_table(NULL, NULL, "entry op=" OP " variant=scalar class=max params=split_tokens=512\n");
+    char fifo[300], subdir[300], p[256];
+    snprintf(fifo, sizeof fifo, "%s/fifo.txt", dir);
+    snprintf(subdir, sizeof subdir, "%s/folder.txt", dir);
+    ck_assert(mkfifo(fifo, 0600) == 0 || access(fifo, F_OK) == 0);
+    ck_assert(mkdir(subdir, 0700) == 0 || access(subdir, F_OK) == 0);
+    signal(SIGALRM, hung);
+    alarm(20);
+    const char *level;
+    const char *const refused[] = {fifo, "/dev/zero", "/dev/full", subdir};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        setenv("QKV_TUNING_PATH", refused[i], 1);
+        resolve(100000, p, &level);
+        ck_assert_str_eq(level, "default");
+    }
+    setenv("QKV_TUNING_PATH", dir, 1); /* table.txt, fifo.txt, folder.txt */
+    resolve(100000, p, &level);
+    ck_assert_str_eq(level, "device");
+    alarm(0);
+    unlink(fifo);
+    rmdir(subdir);
 }
 END_TEST
 
@@ -334,6 +433,9 @@ int main(void)
     tcase_add_test(tc, test_device_level_and_classes);
     tcase_add_test(tc, test_arch_level_and_default);
     tcase_add_test(tc, test_bad_tables_ignored);
+    tcase_add_test(tc, test_strict_entries);
+    tcase_add_test(tc, test_broken_file_ignored_whole);
+    tcase_add_test(tc, test_special_files_refused);
     tcase_add_test(tc, test_failed_verification_ignored);
     tcase_add_test(tc, test_verified_entry_used_by_calls);
     tcase_add_test(tc, test_overrides);
