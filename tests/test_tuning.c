@@ -221,6 +221,49 @@ START_TEST(test_special_files_refused)
 }
 END_TEST
 
+/* Rewriting a table whose last line lacks a newline keeps that entry and
+ * adds the new one on its own line; no temporary file is left behind. */
+START_TEST(test_table_rewrite_after_unterminated_line)
+{
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    char folder[300], path[600], dev[160], arch[160];
+    snprintf(folder, sizeof folder, "%s/unterminated", dir);
+    ck_assert(mkdir(folder, 0700) == 0);
+    qkv_device_key(&ctx->info, dev, sizeof dev);
+    qkv_arch_key(&ctx->info, arch, sizeof arch);
+    snprintf(path, sizeof path, "%s/%s.txt", folder, dev);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "device cpu %s\narch cpu %s\n"
+               "entry op=" OP " variant=scalar class=max params=split_tokens=512", dev, arch);
+    fclose(f);
+    const qkv_op_desc *op = qkv_op_by_name("kivi_dequant_values");
+    const qkv_variant *v = qkv_variant_find(op->info->id, QKV_BACKEND_CPU, "scalar");
+    qkv_op_shape shapes[32];
+    op->shapes("small", shapes, 32);
+    qkv_tune_options opt = {.strategy = QKV_TUNE_EXHAUSTIVE};
+    qkv_tune_result res = {.best_us = 1.0, .default_us = 1.0, .evals = 1, .space = 1};
+    qkv_tile_defaults(v, &res.best);
+    ck_assert(qkv_tune_write_table(folder, ctx, op, v, &shapes[1], &opt, &res) == QKV_OK);
+    qkv_close(ctx);
+    setenv("QKV_TUNING_PATH", folder, 1);
+    char p[256];
+    const char *level;
+    resolve(100000, p, &level); /* the old entry */
+    ck_assert_str_eq(level, "device");
+    ck_assert(strstr(p, "split_tokens=512") != NULL);
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK); /* the new one */
+    ck_assert(qkv_get_tile_params(ctx, "kivi_dequant_values/scalar", op->class_size(&shapes[1]),
+                                  p, sizeof p, NULL, &level) == QKV_OK);
+    qkv_close(ctx);
+    ck_assert_str_eq(level, "device");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", folder);
+    ck_assert_msg(system(cmd) == 0, "a temporary file was left in %s", folder);
+}
+END_TEST
+
 /* Variants: the fastest tuned one of a class is chosen; qkv_set_variant
  * and $QKV_VARIANT select one; bad names are refused. */
 START_TEST(test_variant_choice)
@@ -440,6 +483,7 @@ int main(void)
     tcase_add_test(tc, test_verified_entry_used_by_calls);
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_tuner_end_to_end);
+    tcase_add_test(tc, test_table_rewrite_after_unterminated_line);
     tcase_add_test(tc, test_variant_choice);
     tcase_add_test(tc, test_unsupported_call_refused);
     suite_add_tcase(s, tc);
