@@ -221,6 +221,79 @@ START_TEST(test_special_files_refused)
 }
 END_TEST
 
+/* Rewrite every line of the measurement cache at path: the time becomes
+ * `time` (or `default_time` on the line of `default_params`), and the
+ * build field, with `build` not NULL, becomes build. */
+static void doctor_cache(const char *path, const char *default_params, const char *time,
+                         const char *default_time, const char *build)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[65536] = "", line[1024];
+    size_t len = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *last = strrchr(line, ' '), *b = strstr(line, " build=");
+        ck_assert_ptr_nonnull(last);
+        *last = '\0';
+        if (build && b)
+            memcpy(b + 7, build, strlen(build)); /* same length as the hash */
+        const char *params = strrchr(line, ' ') + 1;
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s %s\n", line,
+                                strcmp(params, default_params) == 0 ? default_time : time);
+        ck_assert(len < sizeof text);
+    }
+    fclose(f);
+    f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Test check: only the defaults of a variant pass. */
+static bool only_defaults_pass(const qkv_variant *v, const qkv_tile_params *tile)
+{
+    qkv_tile_params def;
+    qkv_tile_defaults(v, &def);
+    return memcmp(def.value, tile->value, sizeof def.value) == 0;
+}
+
+/* Cached times are never trusted blindly: a cached point that would win
+ * (or is the incumbent) is verified on this run, and times cached by
+ * another build of the executable are not reused at all. */
+START_TEST(test_tuner_cache_verified_and_keyed_by_build)
+{
+    qkv_context *ctx;
+    ck_assert(qkv_open("cpu", &ctx) == QKV_OK);
+    const qkv_op_desc *op = qkv_op_by_name("kivi_dequant_values");
+    const qkv_variant *v = qkv_variant_find(op->info->id, QKV_BACKEND_CPU, "scalar");
+    qkv_op_shape shapes[32];
+    op->shapes("small", shapes, 32);
+    char cache[400], def[256];
+    snprintf(cache, sizeof cache, "%s/cache-verified.log", dir);
+    qkv_tile_params def_tile;
+    qkv_tile_defaults(v, &def_tile);
+    qkv_tile_format(v, &def_tile, def, sizeof def);
+    qkv_tune_options opt = {.strategy = QKV_TUNE_EXHAUSTIVE, .warmup = 1, .repeats = 3,
+                            .seed = 1, .cache_path = cache};
+    qkv_tune_result r;
+    ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &r) == QKV_OK);
+    ck_assert_int_eq(r.failed, 0);
+    /* every other point cached as far faster; none of them verifies now */
+    doctor_cache(cache, def, "0.001", "1000000.000", NULL);
+    opt.check = only_defaults_pass;
+    ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &r) == QKV_OK);
+    ck_assert_msg(memcmp(r.best.value, def_tile.value, sizeof def_tile.value) == 0,
+                  "an unverified cached point won (%.3f us)", r.best_us);
+    ck_assert_int_eq(r.failed, r.space - 1);
+    /* times of another build: measured again, so no 0.001 us winner */
+    opt.check = NULL;
+    doctor_cache(cache, def, "0.001", "0.001", "0123456789abcdef");
+    ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &r) == QKV_OK);
+    ck_assert_msg(r.best_us > 0.01 && r.default_us > 0.01,
+                  "times of another build reused: best %.3f us", r.best_us);
+    qkv_close(ctx);
+}
+END_TEST
+
 /* Rewriting a table whose last line lacks a newline keeps that entry and
  * adds the new one on its own line; no temporary file is left behind. */
 START_TEST(test_table_rewrite_after_unterminated_line)
@@ -426,7 +499,7 @@ START_TEST(test_tuner_end_to_end)
     op->shapes("small", shapes, 32);
     char cache[400];
     snprintf(cache, sizeof cache, "%s/cache.log", dir);
-    qkv_tune_options opt = {QKV_TUNE_EXHAUSTIVE, 1.0, 0, 0, 0.0, 1, 3, 1, cache, NULL};
+    qkv_tune_options opt = {QKV_TUNE_EXHAUSTIVE, 1.0, 0, 0, 0.0, 1, 3, 1, cache, NULL, NULL};
     qkv_tune_result r;
     ck_assert(qkv_tune_op(ctx, op, v, &shapes[1], &opt, &r) == QKV_OK);
     ck_assert_int_gt(r.space, 1);
@@ -484,6 +557,7 @@ int main(void)
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_tuner_end_to_end);
     tcase_add_test(tc, test_table_rewrite_after_unterminated_line);
+    tcase_add_test(tc, test_tuner_cache_verified_and_keyed_by_build);
     tcase_add_test(tc, test_variant_choice);
     tcase_add_test(tc, test_unsupported_call_refused);
     suite_add_tcase(s, tc);

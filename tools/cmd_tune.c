@@ -103,7 +103,7 @@ static bool number(const char *s, const char *what, double lo, double hi, double
 
 int cmd_tune(int argc, char **argv)
 {
-    qkv_tune_options opt = {QKV_TUNE_ANNEAL, 0.25, 0, 40, 0.0, 2, 7, 1, NULL, stdout};
+    qkv_tune_options opt = {QKV_TUNE_ANNEAL, 0.25, 0, 40, 0.0, 2, 7, 1, NULL, stdout, NULL};
     const char *backend = "cpu", *shape = "llm", *out_dir = "results/tuning", *variant = NULL;
     const char *ops[QKV_OP_COUNT + 8];
     int nops = 0;

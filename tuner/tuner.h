@@ -26,7 +26,13 @@ typedef struct qkv_tune_options {
     uint64_t seed;
     const char *cache_path; /* resumable measurement cache, NULL: none */
     FILE *progress;         /* progress lines, NULL: quiet */
+    /* replaces the check against the reference (NULL: the reference check;
+     * tests use it to make chosen points fail) */
+    bool (*check)(const qkv_variant *v, const qkv_tile_params *tile);
 } qkv_tune_options;
+
+/* Largest measurement cache read (bytes); a larger one is not used. */
+#define QKV_TUNE_CACHE_MAX_BYTES (64LL << 20)
 
 typedef struct qkv_tune_result {
     qkv_tile_params best, defaults;
