@@ -341,8 +341,11 @@ static bool next_line(FILE *f, char *line, bool *too_long)
         return false;
     const size_t len = strlen(line);
     *too_long = len == TABLE_LINE_MAX - 1 && line[len - 1] != '\n' && !feof(f);
-    for (int c = 0; *too_long && (c = getc(f)) != EOF && c != '\n';)
-        ;
+    if (*too_long) {
+        int c;
+        while ((c = getc(f)) != EOF && c != '\n')
+            continue;
+    }
     return true;
 }
 
