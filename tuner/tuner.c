@@ -197,11 +197,13 @@ static double evaluate(tuner *t, const int *idx)
     double us;
     const bool cached = cache_lookup(t, params, &us);
     qkv_tune_result *r = t->res;
+    /* a cached time that would win (or is the incumbent's) is verified now */
+    const bool reverify = cached && us >= 0 && us < r->best_us * (1.0 - TIE_MARGIN);
     if (!cached) {
         us = measure(t, &tile);
         cache_store(t, params, us);
-    } else if (us >= 0 && us < r->best_us * (1.0 - TIE_MARGIN) && !verifies(t, &tile)) {
-        us = -1.0; /* a cached time that would win (or is the incumbent's) is verified now */
+    } else if (reverify && !verifies(t, &tile)) {
+        us = -1.0;
         cache_store(t, params, us);
     }
     r->evals++;
@@ -216,7 +218,8 @@ static double evaluate(tuner *t, const int *idx)
         if (us >= 0)
             snprintf(time, sizeof time, "%.1f us", us);
         fprintf(t->opt->progress, "  [%3d] %-48s %12s%s   best %.1f us\n", r->evals, params,
-                time, cached ? " (cached)" : "", r->best_us);
+                time, reverify ? " (cached, verified now)" : cached ? " (cached)" : "",
+                r->best_us);
         fflush(t->opt->progress);
     }
     return us;
