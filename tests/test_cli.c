@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,11 +17,12 @@
 
 static char dir[] = "/tmp/qkv-test-cli-XXXXXX";
 
-/* Run `qkv ARGS`, stdout and stderr into dir/out.txt; its exit status. */
+/* Run `qkv ARGS` (killed after 60 s: a hang fails), stdout and stderr into
+ * dir/out.txt; its exit status. */
 static int run_qkv(const char *args)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out.txt 2>&1", QKV_BINARY, args, dir);
+    snprintf(cmd, sizeof cmd, "timeout 60 %s %s >%s/out.txt 2>&1", QKV_BINARY, args, dir);
     const int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -197,6 +199,35 @@ START_TEST(test_run_decode_residual_only)
 }
 END_TEST
 
+/* qkv tune refuses, before any point is measured, an output folder it
+ * cannot write in and a cache that is not a regular file (a FIFO nobody
+ * writes or /dev/full must not hang it). */
+START_TEST(test_tune_output_checked_first)
+{
+    char args[1024], fifo[300];
+    static const char *const folders[] = {"/proc", "/dev/null"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "tune --op kivi_dequant_keys --max-evals 1 --out %s",
+                 folders[i]);
+        ck_assert_int_eq(run_qkv(args), 1);
+        ck_assert(output_has("cannot write in the table folder"));
+        ck_assert(!output_has("[  1]"));
+    }
+    snprintf(fifo, sizeof fifo, "%s/cache-fifo.log", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *const caches[] = {fifo, "/dev/full"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(args, sizeof args,
+                 "tune --op kivi_dequant_keys --max-evals 1 --out %s/tables --cache %s", dir,
+                 caches[i]);
+        ck_assert_int_eq(run_qkv(args), 1);
+        ck_assert(output_has("not a regular file"));
+        ck_assert(!output_has("[  1]"));
+    }
+    unlink(fifo);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -204,6 +235,7 @@ int main(void)
     tcase_add_test(tc, test_run_quant_values);
     tcase_add_test(tc, test_bad_invocations);
     tcase_add_test(tc, test_run_decode_residual_only);
+    tcase_add_test(tc, test_tune_output_checked_first);
     suite_add_tcase(s, tc);
     return test_run_suite_in_temp_dir(s, dir);
 }

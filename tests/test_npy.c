@@ -2,8 +2,11 @@
  * round trips of every dtype (those NumPy lacks as raw bits in their storage
  * dtypes), and clean failure on malformed or truncated files (no
  * out-of-bounds reads, nothing returned, nothing leaked). */
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "npy.h"
 #include "test_util.h"
@@ -781,6 +784,37 @@ START_TEST(test_load_errors)
 }
 END_TEST
 
+/* SIGALRM: a load blocked on a special file. */
+static void load_hung(int sig)
+{
+    (void)sig;
+    _exit(3);
+}
+
+/* load: only regular files are read; a FIFO nobody writes, /dev/zero,
+ * /dev/full and a directory named *.npy fail at once with a message. */
+START_TEST(test_load_special_files)
+{
+    const char *fifo = "test_npy.fifo.npy", *folder = "test_npy.dir.npy";
+    unlink(fifo);
+    rmdir(folder);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(mkdir(folder, 0700), 0);
+    signal(SIGALRM, load_hung);
+    alarm(20);
+    const char *const refused[] = {fifo, "/dev/zero", "/dev/full", folder};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        qkv_npy t;
+        ck_assert_int_eq(qkv_npy_load(refused[i], &t), QKV_ERR_IO);
+        ck_assert(is_zeroed(&t));
+        ck_assert_ptr_nonnull(strstr(qkv_last_error(), "not a regular file"));
+    }
+    alarm(0);
+    unlink(fifo);
+    rmdir(folder);
+}
+END_TEST
+
 /* save/encode refuse bad arguments, write nothing, and report I/O errors. */
 START_TEST(test_save_errors)
 {
@@ -868,6 +902,7 @@ static Suite *npy_suite(void)
     tcase_add_test(tc, test_header_cut_everywhere);
     tcase_add_test(tc, test_fuzz);
     tcase_add_test(tc, test_load_errors);
+    tcase_add_test(tc, test_load_special_files);
     tcase_add_test(tc, test_save_errors);
     tcase_add_test(tc, test_free);
     suite_add_tcase(s, tc);

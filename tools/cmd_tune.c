@@ -3,10 +3,8 @@
 #include "cli.h"
 #include "tuner.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *out)
 {
@@ -105,7 +103,7 @@ static bool number(const char *s, const char *what, double lo, double hi, double
 
 int cmd_tune(int argc, char **argv)
 {
-    qkv_tune_options opt = {QKV_TUNE_ANNEAL, 0.25, 0, 40, 0.0, 2, 7, 1, NULL, stdout};
+    qkv_tune_options opt = {QKV_TUNE_ANNEAL, 0.25, 0, 40, 0.0, 2, 7, 1, NULL, stdout, NULL};
     const char *backend = "cpu", *shape = "llm", *out_dir = "results/tuning", *variant = NULL;
     const char *ops[QKV_OP_COUNT + 8];
     int nops = 0;
@@ -163,10 +161,6 @@ int cmd_tune(int argc, char **argv)
             fprintf(stderr, "qkv tune: unknown op '%s' (see qkv info)\n", ops[k]);
             return 2;
         }
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "qkv tune: cannot create %s: %s\n", out_dir, strerror(errno));
-        return 1;
-    }
     qkv_context *ctx;
     if (qkv_open(backend, &ctx) != QKV_OK) {
         fprintf(stderr, "qkv tune: %s\n", qkv_last_error());
@@ -177,6 +171,11 @@ int cmd_tune(int argc, char **argv)
         qkv_device_key(&ctx->info, dev, sizeof dev);
         snprintf(cache, sizeof cache, "%s/cache-%s.log", out_dir, dev);
         opt.cache_path = cache;
+    }
+    if (qkv_tune_check_output(out_dir, opt.cache_path) != QKV_OK) {
+        fprintf(stderr, "qkv tune: %s\n", qkv_last_error());
+        qkv_close(ctx);
+        return 1;
     }
     int rc = 0;
     for (int o = 0; o < QKV_OP_COUNT && rc != 2; o++) {

@@ -2,10 +2,14 @@
  * (see tuner.h; the table format is in docs/tuning.md). */
 #include "tuner.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TIE_MARGIN 0.02 /* a new winner must be this much faster */
 
@@ -36,7 +40,8 @@ typedef struct tuner {
     const qkv_tune_options *opt;
     qkv_op_case tune_case, odd_case;
     qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
-    char key_prefix[256]; /* device|op|shape|clock of cache lines */
+    char key_prefix[512]; /* device, op/variant, shape, clock, build of cache lines */
+    bool cache_usable;    /* the build is known: cached times may be reused */
     int ncand[QKV_MAX_TILE_PARAMS];
     double start;
     qkv_tune_result *res;
@@ -55,14 +60,42 @@ static bool tile_valid(const tuner *t, const qkv_tile_params *tile)
     return !t->variant->valid || t->variant->valid(tile, &t->ctx->info);
 }
 
+/* FNV-1a hash of the running executable, 0 if it cannot be read.  The
+ * tuner lives in libqkv_dev, which links libqkv_core (every backend and
+ * kernel source, embedded) statically, so this names the build of every
+ * kernel a measurement timed. */
+static uint64_t executable_hash(void)
+{
+    static uint64_t hash; /* computed once per process */
+    if (hash)
+        return hash;
+    char why[160];
+    FILE *f = qkv_open_regular("/proc/self/exe", 0, NULL, why, sizeof why);
+    if (!f)
+        return 0;
+    uint64_t h = 14695981039346656037ULL;
+    unsigned char chunk[65536];
+    for (size_t n; (n = fread(chunk, 1, sizeof chunk, f)) > 0;)
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ chunk[i]) * 1099511628211ULL;
+    const bool complete = !ferror(f);
+    fclose(f);
+    return hash = complete ? h : 0;
+}
+
 /* Cached time of `params` (microseconds, or -1 for a failed check); false
- * if not in the cache. */
+ * if not in the cache, or the cache is unusable (unknown build, not a
+ * regular file, larger than QKV_TUNE_CACHE_MAX_BYTES). */
 static bool cache_lookup(const tuner *t, const char *params, double *us)
 {
-    FILE *f = t->opt->cache_path ? fopen(t->opt->cache_path, "r") : NULL;
+    char why[160];
+    FILE *f = t->opt->cache_path && t->cache_usable
+                  ? qkv_open_regular(t->opt->cache_path, QKV_TUNE_CACHE_MAX_BYTES, NULL, why,
+                                     sizeof why)
+                  : NULL;
     if (!f)
         return false;
-    char line[1024], want[640];
+    char line[1024], want[800];
     snprintf(want, sizeof want, "%s %s ", t->key_prefix, params);
     bool found = false;
     while (fgets(line, sizeof line, f))
@@ -75,11 +108,21 @@ static bool cache_lookup(const tuner *t, const char *params, double *us)
     return found;
 }
 
+/* Append a measurement to the cache, if the cache is a regular file (or
+ * absent: created); opened without blocking, so a FIFO is never waited on. */
 static void cache_store(const tuner *t, const char *params, double us)
 {
-    FILE *f = t->opt->cache_path ? fopen(t->opt->cache_path, "a") : NULL;
-    if (!f)
+    if (!t->opt->cache_path)
         return;
+    const int fd = open(t->opt->cache_path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+                        0644);
+    struct stat st;
+    FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "a") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
     if (us < 0)
         fprintf(f, "%s %s FAIL\n", t->key_prefix, params);
     else
@@ -94,33 +137,43 @@ static qkv_status launch_tune_case(void *arg)
     return t->op->launch(t->ctx, &t->tune_case.shape, t->bufs);
 }
 
-/* Median time of the op with `tile` forced, in microseconds, on the clock
- * of qkv_time_launch (device events or the host clock); warm-up runs go
- * through the same path untimed.  -1 if it does not verify on the odd and
- * the tuning shape. */
-static double measure(tuner *t, const qkv_tile_params *tile)
+/* Whether the op with `tile` forced matches the reference on the odd and
+ * the tuning shape (guard regions included), or passes opt->check. */
+static bool verifies(tuner *t, const qkv_tile_params *tile)
 {
+    if (t->opt->check)
+        return t->opt->check(t->variant, tile);
     qkv_tile_force(t->ctx, t->variant, tile);
-    double us = -1.0;
     qkv_check_result r_odd, r_tune;
     qkv_case_check(t->op, &t->odd_case, t->ctx, &r_odd);
     if (r_odd.pass)
         qkv_case_check(t->op, &t->tune_case, t->ctx, &r_tune);
-    if (r_odd.pass && r_tune.pass) {
-        const int reps = t->opt->repeats > 0 ? t->opt->repeats : 1;
-        double *samples = malloc((size_t)reps * sizeof *samples);
-        bool ok = samples != NULL;
-        double warm_us;
-        for (int i = 0; ok && i < t->opt->warmup; i++)
-            ok = qkv_time_launch(t->ctx, launch_tune_case, t, &warm_us) == QKV_OK;
-        for (int i = 0; ok && i < reps; i++)
-            ok = qkv_time_launch(t->ctx, launch_tune_case, t, &samples[i]) == QKV_OK;
-        if (ok) {
-            qsort(samples, (size_t)reps, sizeof *samples, cmp_double);
-            us = samples[reps / 2];
-        }
-        free(samples);
+    qkv_tile_force(t->ctx, t->variant, NULL);
+    return r_odd.pass && r_tune.pass;
+}
+
+/* Median time of the op with `tile` forced, in microseconds, on the clock
+ * of qkv_time_launch (device events or the host clock); warm-up runs go
+ * through the same path untimed.  -1 if it does not verify. */
+static double measure(tuner *t, const qkv_tile_params *tile)
+{
+    if (!verifies(t, tile))
+        return -1.0;
+    qkv_tile_force(t->ctx, t->variant, tile);
+    double us = -1.0;
+    const int reps = t->opt->repeats > 0 ? t->opt->repeats : 1;
+    double *samples = malloc((size_t)reps * sizeof *samples);
+    bool ok = samples != NULL;
+    double warm_us;
+    for (int i = 0; ok && i < t->opt->warmup; i++)
+        ok = qkv_time_launch(t->ctx, launch_tune_case, t, &warm_us) == QKV_OK;
+    for (int i = 0; ok && i < reps; i++)
+        ok = qkv_time_launch(t->ctx, launch_tune_case, t, &samples[i]) == QKV_OK;
+    if (ok) {
+        qsort(samples, (size_t)reps, sizeof *samples, cmp_double);
+        us = samples[reps / 2];
     }
+    free(samples);
     qkv_tile_force(t->ctx, t->variant, NULL);
     return us;
 }
@@ -143,11 +196,16 @@ static double evaluate(tuner *t, const int *idx)
     qkv_tile_format(t->variant, &tile, params, sizeof params);
     double us;
     const bool cached = cache_lookup(t, params, &us);
+    qkv_tune_result *r = t->res;
+    /* a cached time that would win (or is the incumbent's) is verified now */
+    const bool reverify = cached && us >= 0 && us < r->best_us * (1.0 - TIE_MARGIN);
     if (!cached) {
         us = measure(t, &tile);
         cache_store(t, params, us);
+    } else if (reverify && !verifies(t, &tile)) {
+        us = -1.0;
+        cache_store(t, params, us);
     }
-    qkv_tune_result *r = t->res;
     r->evals++;
     if (us < 0)
         r->failed++;
@@ -160,7 +218,8 @@ static double evaluate(tuner *t, const int *idx)
         if (us >= 0)
             snprintf(time, sizeof time, "%.1f us", us);
         fprintf(t->opt->progress, "  [%3d] %-48s %12s%s   best %.1f us\n", r->evals, params,
-                time, cached ? " (cached)" : "", r->best_us);
+                time, reverify ? " (cached, verified now)" : cached ? " (cached)" : "",
+                r->best_us);
         fflush(t->opt->progress);
     }
     return us;
@@ -347,10 +406,17 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_varian
         while (t.ncand[i] < QKV_MAX_CANDIDATES && t.variant->params[i].candidates[t.ncand[i]])
             t.ncand[i]++;
     res->clock = qkv_timer_clock(ctx);
-    char dev[160];
+    char dev[160], runtime[160];
     qkv_device_key(&ctx->info, dev, sizeof dev);
-    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s/%s %s %s", dev, op->info->name, v->name,
-             shape->label, qkv_clock_key(res->clock));
+    snprintf(runtime, sizeof runtime, "%s", ctx->info.version);
+    for (char *c = runtime; *c; c++) /* one field */
+        if (*c == ' ' || *c == '\t')
+            *c = '_';
+    const uint64_t build = executable_hash();
+    t.cache_usable = build != 0;
+    snprintf(t.key_prefix, sizeof t.key_prefix, "%s %s/%s %s %s build=%016llx runtime=%s", dev,
+             op->info->name, v->name, shape->label, qkv_clock_key(res->clock),
+             (unsigned long long)build, runtime);
     if (opt->progress)
         fprintf(opt->progress, "  timing: median of %d runs after %d warm-up runs, %s\n",
                 opt->repeats > 0 ? opt->repeats : 1, opt->warmup, qkv_clock_name(res->clock));

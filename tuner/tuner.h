@@ -26,7 +26,13 @@ typedef struct qkv_tune_options {
     uint64_t seed;
     const char *cache_path; /* resumable measurement cache, NULL: none */
     FILE *progress;         /* progress lines, NULL: quiet */
+    /* replaces the check against the reference (NULL: the reference check;
+     * tests use it to make chosen points fail) */
+    bool (*check)(const qkv_variant *v, const qkv_tile_params *tile);
 } qkv_tune_options;
+
+/* Largest measurement cache read (bytes); a larger one is not used. */
+#define QKV_TUNE_CACHE_MAX_BYTES (64LL << 20)
 
 typedef struct qkv_tune_result {
     qkv_tile_params best, defaults;
@@ -42,9 +48,15 @@ qkv_status qkv_tune_op(qkv_context *ctx, const qkv_op_desc *op, const qkv_varian
                        const qkv_op_shape *shape, const qkv_tune_options *opt,
                        qkv_tune_result *res);
 
+/* Check, before a search, that its results can be kept: dir exists (or is
+ * created) and a file can be created in it, and cache_path (NULL: none),
+ * if it exists, is a regular file.  Fails with the reason otherwise. */
+qkv_status qkv_tune_check_output(const char *dir, const char *cache_path);
+
 /* Write (or update) dir/<device-key>.txt with the result of tuning variant
  * v of op on shape: one entry line per (op, variant, class), provenance
- * included. */
+ * included.  The table is replaced atomically (temporary file, fsync,
+ * rename): on any error the old one stays as it was. */
 qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const qkv_op_desc *op,
                                 const qkv_variant *v, const qkv_op_shape *shape,
                                 const qkv_tune_options *opt, const qkv_tune_result *res);

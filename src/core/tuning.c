@@ -14,6 +14,8 @@
 #include "tuning.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <dirent.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const size_t qkv_size_class_bound[QKV_SIZE_CLASSES] = {1, 16, 128, 1024, 4096, 16384, SIZE_MAX};
 
@@ -80,6 +83,35 @@ static void warn(const char *fmt, ...)
     va_end(ap);
 }
 
+FILE *qkv_open_regular(const char *path, long long max_bytes, long long *size, char *why,
+                       size_t why_size)
+{
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_size, "%s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0)
+        snprintf(why, why_size, "%s", strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        snprintf(why, why_size, "not a regular file");
+    else if (max_bytes > 0 && (long long)st.st_size > max_bytes)
+        snprintf(why, why_size, "%lld bytes, more than the %lld allowed",
+                 (long long)st.st_size, max_bytes);
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+             !(f = fdopen(fd, "rb")))
+        snprintf(why, why_size, "%s", strerror(errno));
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
+    if (size)
+        *size = (long long)st.st_size;
+    return f;
+}
+
 /* Lower-case `text` with runs of other characters folded to '-'. */
 static void normalise(const char *prefix, const char *text, char *out, size_t size)
 {
@@ -130,31 +162,53 @@ static bool is_candidate(const qkv_tile_param_def *def, long v)
     return false;
 }
 
+/* Value of the plain decimal digits in [text, end) (no sign, no spaces, at
+ * most 9 digits) in *value; false otherwise. */
+static bool plain_decimal(const char *text, const char *end, long *value)
+{
+    if (end <= text || end - text > 9)
+        return false;
+    *value = 0;
+    for (const char *p = text; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        *value = 10 * *value + (*p - '0');
+    }
+    return true;
+}
+
 bool qkv_tile_parse(const qkv_variant *v, const qkv_device_info *dev, const char *text,
                     qkv_tile_params *tile, char *why, size_t why_size)
 {
     qkv_tile_defaults(v, tile);
+    bool given[QKV_MAX_TILE_PARAMS] = {false};
     const char *p = text;
     while (*p) {
-        const char *eq = strchr(p, '='), *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
+        const char *end = p + strcspn(p, ","), *eq = strchr(p, '=');
         if (!eq || eq > end) {
             snprintf(why, why_size, "'%.*s' is not name=value", (int)(end - p), p);
             return false;
         }
         const int i = param_index(v, p, (size_t)(eq - p));
-        char *vend;
-        const long value = strtol(eq + 1, &vend, 10);
+        long value;
         if (i < 0) {
             snprintf(why, why_size, "no tile parameter '%.*s'", (int)(eq - p), p);
             return false;
         }
-        if (vend != end || !is_candidate(&v->params[i], value)) {
+        if (given[i]) {
+            snprintf(why, why_size, "%s is given twice", v->params[i].name);
+            return false;
+        }
+        if (!plain_decimal(eq + 1, end, &value) || !is_candidate(&v->params[i], value)) {
             snprintf(why, why_size, "%s=%.*s is not among its candidate values",
                      v->params[i].name, (int)(end - eq - 1), eq + 1);
             return false;
         }
+        if (end[0] == ',' && end[1] == '\0') {
+            snprintf(why, why_size, "a trailing comma");
+            return false;
+        }
+        given[i] = true;
         tile->value[i] = (int)value;
         p = *end ? end + 1 : end;
     }
@@ -182,59 +236,89 @@ static qkv_tuning *tuning_of(qkv_context *ctx)
     return ctx->tuning;
 }
 
-/* Value of `key=` in a whitespace-separated line, copied into out. */
-static bool field(const char *line, const char *key, char *out, size_t size)
+/* Value of `key=` in a whitespace-separated line, copied into out: 1 if
+ * found once, 0 if absent, -1 if repeated or longer than out holds. */
+static int field(const char *line, const char *key, char *out, size_t size)
 {
     const size_t klen = strlen(key);
+    int found = 0;
     for (const char *p = line; (p = strstr(p, key)); p += klen) {
         if ((p == line || isspace((unsigned char)p[-1])) && p[klen] == '=') {
             const size_t len = strcspn(p + klen + 1, " \t\r\n");
+            if (found || len >= size)
+                return -1;
             snprintf(out, size, "%.*s", (int)len, p + klen + 1);
-            return true;
+            found = 1;
         }
     }
-    return false;
+    return found;
+}
+
+/* Shape class whose bound is written exactly as `text` ("16", ..., "max");
+ * -1 for anything else (signs, leading zeros, other numbers). */
+static int class_of(const char *text)
+{
+    if (strcmp(text, "max") == 0)
+        return QKV_SIZE_CLASSES - 1;
+    for (int c = 0; c < QKV_SIZE_CLASSES - 1; c++) {
+        char bound[24];
+        snprintf(bound, sizeof bound, "%zu", qkv_size_class_bound[c]);
+        if (strcmp(text, bound) == 0)
+            return c;
+    }
+    return -1;
 }
 
 /* Parse one "entry" line into t; warns and returns false when unusable. */
 static bool parse_entry(qkv_context *ctx, const char *line, const char *where,
                         tuning_entry *t)
 {
-    char op[64], variant[64], cls[32], params[256], why[160], us[32];
-    if (!field(line, "op", op, sizeof op) || !field(line, "variant", variant, sizeof variant) ||
-        !field(line, "class", cls, sizeof cls) || !field(line, "params", params, sizeof params)) {
-        warn("qkv: warning: %s: malformed entry (needs op=, variant=, class=, params=): "
-             "ignored\n",
+    char op[64], variant[64], cls[32], params[256], why[160], us[32] = "";
+    if (field(line, "op", op, sizeof op) != 1 ||
+        field(line, "variant", variant, sizeof variant) != 1 ||
+        field(line, "class", cls, sizeof cls) != 1 ||
+        field(line, "params", params, sizeof params) != 1) {
+        warn("qkv: warning: %s: malformed entry (needs op=, variant=, class=, params= once "
+             "each, of bounded length): line ignored\n",
              where);
         return false;
     }
     const qkv_op_info *info = qkv_op_find(op);
     if (!info || !qkv_op_on_backend(info->id, ctx->backend->kind)) {
-        warn("qkv: warning: %s: op '%s' unknown on this backend: ignored\n", where, op);
+        warn("qkv: warning: %s: op '%s' unknown on this backend: line ignored\n", where, op);
         return false;
     }
     const qkv_variant *v = qkv_variant_find(info->id, ctx->backend->kind, variant);
     if (!v) {
-        warn("qkv: warning: %s: %s has no variant '%s' on this backend: ignored\n", where, op,
-             variant);
+        warn("qkv: warning: %s: %s has no variant '%s' on this backend: line ignored\n", where,
+             op, variant);
         return false;
     }
     if (!qkv_variant_supports(v, ctx, NULL)) /* e.g. avx2 hidden by QKV_CPU_SCALAR=1 */
         return false;
-    char *end;
-    const unsigned long long bound = strcmp(cls, "max") == 0 ? SIZE_MAX : strtoull(cls, &end, 10);
-    if (strcmp(cls, "max") != 0 && (*end || qkv_size_class_bound[qkv_size_class(bound)] != bound)) {
-        warn("qkv: warning: %s: class '%s' is not a class bound: ignored\n", where, cls);
+    const int size_class = class_of(cls);
+    if (size_class < 0) {
+        warn("qkv: warning: %s: class '%s' is not a class bound (1, 16, 128, 1024, 4096, "
+             "16384 or max): line ignored\n",
+             where, cls);
         return false;
     }
     if (!qkv_tile_parse(v, &ctx->info, params, &t->tile, why, sizeof why)) {
-        warn("qkv: warning: %s: parameters %s (%s): ignored\n", where, params, why);
+        warn("qkv: warning: %s: parameters %s (%s): line ignored\n", where, params, why);
+        return false;
+    }
+    t->tuned_us = HUGE_VAL;
+    const int has_us = field(line, "tuned_us", us, sizeof us);
+    char *us_end = us;
+    if (has_us == 1)
+        t->tuned_us = strtod(us, &us_end);
+    if (has_us < 0 || *us_end != '\0' || !(t->tuned_us > 0)) {
+        warn("qkv: warning: %s: tuned_us is not one positive number: line ignored\n", where);
         return false;
     }
     t->op = info->id;
     t->variant = v;
-    t->tuned_us = field(line, "tuned_us", us, sizeof us) ? strtod(us, NULL) : HUGE_VAL;
-    t->size_class = qkv_size_class((size_t)bound);
+    t->size_class = size_class;
     snprintf(t->source, sizeof t->source, "%s", where);
     return true;
 }
@@ -252,31 +336,62 @@ static void add_entry(qkv_tuning *tu, const tuning_entry *t)
     tu->entries[tu->n++] = *t;
 }
 
+/* Longest table line (bytes, newline included). */
+#define TABLE_LINE_MAX 1024
+
+/* Read the next line of f into line (TABLE_LINE_MAX bytes); false at the
+ * end.  A longer line is consumed whole and *too_long is set. */
+static bool next_line(FILE *f, char *line, bool *too_long)
+{
+    if (!fgets(line, TABLE_LINE_MAX, f))
+        return false;
+    const size_t len = strlen(line);
+    *too_long = len == TABLE_LINE_MAX - 1 && line[len - 1] != '\n' && !feof(f);
+    if (*too_long) {
+        int c;
+        while ((c = getc(f)) != EOF && c != '\n')
+            continue;
+    }
+    return true;
+}
+
 /* Load one table file: its entries join ctx's at device or arch level
- * when the file's keys match the context's device. */
+ * when the file's keys match the context's device.  A bad entry line is
+ * ignored (with a warning naming file:line); a file whose structure is
+ * broken (a malformed device or arch line, an entry before the device
+ * line, an unknown line, a read error) is ignored whole: entries read from
+ * it before the bad line are dropped again. */
 static void load_file(qkv_context *ctx, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char why[160];
+    FILE *f = qkv_open_regular(path, QKV_TABLE_MAX_BYTES, NULL, why, sizeof why);
+    if (!f) {
+        warn("qkv: warning: %s: tuning table not read: %s\n", path, why);
         return;
-    char dev_key[160], arch_key[160], line[1024];
+    }
+    char dev_key[160], arch_key[160], line[TABLE_LINE_MAX], problem[200] = "";
     qkv_device_key(&ctx->info, dev_key, sizeof dev_key);
     qkv_arch_key(&ctx->info, arch_key, sizeof arch_key);
     qkv_tile_level level = QKV_LEVEL_DEFAULT;
-    bool device_seen = false;
-    for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
+    bool device_seen = false, too_long;
+    const int kept_before = ctx->tuning ? ctx->tuning->n : 0;
+    int lineno = 1;
+    for (; !problem[0] && next_line(f, line, &too_long); lineno++) {
         char kind[16] = "", backend[32] = "", key[160] = "", where[200];
         snprintf(where, sizeof where, "%s:%d", path, lineno);
+        if (too_long) {
+            warn("qkv: warning: %s: line longer than %d bytes: line ignored\n", where,
+                 TABLE_LINE_MAX - 1);
+            continue;
+        }
         if (line[0] == '#' || sscanf(line, "%15s", kind) != 1)
             continue;
         if (strcmp(kind, "device") == 0 || strcmp(kind, "arch") == 0) {
             if (sscanf(line, "%*s %31s %159s", backend, key) != 2) {
-                warn("qkv: warning: %s: malformed %s line: file ignored\n", where, kind);
-                break;
+                snprintf(problem, sizeof problem, "malformed %s line", kind);
+                continue;
             }
-            char want[200];
-            snprintf(want, sizeof want, "%s", kind[0] == 'd' ? dev_key : arch_key);
-            const bool match = strcmp(want, key) == 0;
+            const bool match = strcmp(kind[0] == 'd' ? dev_key : arch_key, key) == 0;
             if (kind[0] == 'd') {
                 device_seen = true;
                 level = match ? QKV_LEVEL_DEVICE : QKV_LEVEL_DEFAULT;
@@ -284,19 +399,24 @@ static void load_file(qkv_context *ctx, const char *path)
                 level = QKV_LEVEL_ARCH;
             }
         } else if (strcmp(kind, "entry") == 0) {
-            if (!device_seen) {
-                warn("qkv: warning: %s: entry before the device line: file ignored\n", where);
-                break;
-            }
             tuning_entry t = {.level = level};
-            if (level != QKV_LEVEL_DEFAULT && parse_entry(ctx, line, where, &t))
+            if (!device_seen)
+                snprintf(problem, sizeof problem, "entry before the device line");
+            else if (level != QKV_LEVEL_DEFAULT && parse_entry(ctx, line, where, &t))
                 add_entry(tuning_of(ctx), &t);
         } else {
-            warn("qkv: warning: %s: unknown line '%s': file ignored\n", where, kind);
-            break;
+            snprintf(problem, sizeof problem, "unknown line '%s'", kind);
         }
     }
+    if (!problem[0] && ferror(f))
+        snprintf(problem, sizeof problem, "read error");
     fclose(f);
+    if (problem[0]) {
+        warn("qkv: warning: %s:%d: %s: file ignored (none of its entries are used)\n", path,
+             lineno - 1, problem);
+        if (ctx->tuning)
+            ctx->tuning->n = kept_before;
+    }
 }
 
 /* Load every *.txt table of a directory, or one file. */

@@ -6,6 +6,8 @@
 
 #include "qkv_internal.h"
 
+#include <stdio.h>
+
 typedef enum qkv_tile_level {
     QKV_LEVEL_DEFAULT = 0, /* the variant's declared defaults */
     QKV_LEVEL_ARCH,        /* a table of another device of the same architecture */
@@ -14,6 +16,16 @@ typedef enum qkv_tile_level {
 } qkv_tile_level;
 
 const char *qkv_tile_level_name(qkv_tile_level level);
+
+/* Open `path` for reading only if it is a regular file of at most
+ * max_bytes (0: any size); its size in *size when size is not NULL.  The
+ * open does not block, so a FIFO nobody writes is refused, as are devices
+ * (/dev/zero) and directories.  NULL with the reason in why otherwise. */
+FILE *qkv_open_regular(const char *path, long long max_bytes, long long *size, char *why,
+                       size_t why_size);
+
+/* Largest tuning table file read (bytes). */
+#define QKV_TABLE_MAX_BYTES (4LL << 20)
 
 /* Shape classes: a call's size (op-specific, e.g. context length) falls in
  * the first class whose upper bound holds it. */

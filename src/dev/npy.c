@@ -7,6 +7,7 @@
  * count * itemsize bytes.  Data bytes are copied as they are, which is only
  * right on a little-endian host. */
 #include "npy.h"
+#include "tuning.h" /* qkv_open_regular */
 
 #include <errno.h>
 #include <stdio.h>
@@ -394,34 +395,24 @@ static qkv_status decode(const char *name, const unsigned char *b, size_t size, 
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* Read the whole file at path into a malloc'd *buf of *size bytes. */
+/* Read the whole file at path into a malloc'd *buf of *size bytes.  Only a
+ * regular file is read, and only as many bytes as its size says, so a FIFO
+ * or a device (/dev/zero) can neither block nor fill the memory. */
 static qkv_status read_file(const char *path, unsigned char **buf, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
+    char why[160];
+    long long file_size = 0;
+    FILE *f = qkv_open_regular(path, 0, &file_size, why, sizeof why);
     if (!f)
-        return qkv_fail(QKV_ERR_IO, "npy: %s: cannot open: %s", path, strerror(errno));
-    unsigned char *b = NULL;
-    size_t len = 0, cap = 0;
+        return qkv_fail(QKV_ERR_IO, "npy: %s: cannot read: %s", path, why);
+    const size_t len = (size_t)file_size;
+    unsigned char *b = (unsigned long long)file_size <= SIZE_MAX ? malloc(len ? len : 1) : NULL;
     qkv_status st = QKV_OK;
-    for (;;) {
-        if (len == cap) {
-            unsigned char *grown = NULL;
-            if (!__builtin_mul_overflow(cap ? cap : 32768, 2, &cap))
-                grown = realloc(b, cap);
-            if (!grown) {
-                st = qkv_fail(QKV_ERR_NO_MEMORY, "npy: %s: out of memory reading the file",
-                              path);
-                break;
-            }
-            b = grown;
-        }
-        len += fread(b + len, 1, cap - len, f);
-        if (len < cap) {
-            if (ferror(f))
-                st = qkv_fail(QKV_ERR_IO, "npy: %s: read error: %s", path, strerror(errno));
-            break;
-        }
-    }
+    if (!b)
+        st = qkv_fail(QKV_ERR_NO_MEMORY, "npy: %s: out of memory reading the file", path);
+    else if (fread(b, 1, len, f) != len)
+        st = qkv_fail(QKV_ERR_IO, "npy: %s: read error: %s", path,
+                      ferror(f) ? strerror(errno) : "the file shrank while being read");
     fclose(f);
     if (st != QKV_OK) {
         free(b);
