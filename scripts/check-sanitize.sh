@@ -26,12 +26,14 @@ export LSAN_OPTIONS="suppressions=$top/tests/sanitize/lsan.supp:print_suppressio
 # Check forks each test; keep it (CK_FORK=yes) so a report inside one test
 # fails that test with its own log.
 
-[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
-mkdir -p "$build"
-cd "$build"
-if [ ! -f Makefile ] || [ "$top/configure" -nt config.status ]; then
-    echo "== configure ($build)"
-    "$top/configure" -q CC="${CC:-gcc}" CFLAGS="$san -g -O1" LDFLAGS="$san" \
+# The source tree may be configured in place, which a VPATH build refuses:
+# build in a copy of its files (tracked and untracked-but-not-ignored ones).
+. "$top/scripts/source-copy.sh"
+qkv_source_copy "$top" "$build/src"
+cd "$build/src"
+if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+    echo "== configure ($build/src)"
+    ./configure -q CC="${CC:-gcc}" CFLAGS="$san -g -O1" LDFLAGS="$san" \
         --without-cuda --without-benchmark --disable-shared ${QKV_SANITIZE_FLAGS:-}
 fi
 echo "== build"
@@ -46,7 +48,7 @@ if ! make check >/dev/null 2>&1; then
 fi
 grep -h -E "Checks:|SKIPPED" tests/test_*.log || true
 backends="ref cpu"
-./qkv info 2>/dev/null | grep -qi opencl && backends="$backends opencl"
+./qkv info 2>/dev/null | grep -q "^  opencl:0 " && backends="$backends opencl"
 for b in $backends; do
     echo "== qkv validate --backend $b --shapes $shapes (ASan+UBSan)"
     ./qkv validate --backend "$b" --shapes "$shapes" >"validate-$b.out" 2>&1 || {

@@ -29,21 +29,23 @@ cc=${CLANG:-}
 command -v "$cc" >/dev/null 2>&1 || { echo "fuzz.sh: $cc not found (libFuzzer needs clang)" >&2; exit 1; }
 
 san='-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer'
-[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
-mkdir -p "$build"
-cd "$build"
-if [ ! -f Makefile ] || [ "$top/configure" -nt config.status ]; then
-    echo "== configure $build (CC=$cc, library only)"
-    "$top/configure" -q CC="$cc" CFLAGS="-fsanitize=fuzzer-no-link $san -g -O1" LDFLAGS="$san" \
+# The source tree may be configured in place, which a VPATH build refuses:
+# build the library in a copy of its files.
+. "$top/scripts/source-copy.sh"
+qkv_source_copy "$top" "$build/src"
+cd "$build/src"
+if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+    echo "== configure $build/src (CC=$cc, library only)"
+    ./configure -q CC="$cc" CFLAGS="-fsanitize=fuzzer-no-link $san -g -O1" LDFLAGS="$san" \
         --without-opencl --without-cuda --without-benchmark --disable-shared
 fi
 echo "== build libqkv_dev (clang, ASan+UBSan, fuzzer instrumentation)"
 make ${MAKEFLAGS:--j2} libqkv_dev.la >/dev/null
 omp=`sed -n 's/^OPENMP_CFLAGS = //p' Makefile`
 inc="-I$top/include -I$top/src/core -I$top/src/backends -I$top/src/ops -I$top/src/dev \
- -I$top/reference -I$top/kernels/cpu -I$top/tuner -I$top/tools -I$build -D_DEFAULT_SOURCE"
+ -I$top/reference -I$top/kernels/cpu -I$top/tuner -I$top/tools -I$build/src -D_DEFAULT_SOURCE"
 cflags="-std=c11 -g -O1 -Wall -Wextra $san $omp"
-libs="$build/.libs/libqkv_dev.a $build/.libs/libqkv_core.a -lm -ldl"
+libs="$build/src/.libs/libqkv_dev.a $build/src/.libs/libqkv_core.a -lm -ldl"
 for t in $targets; do
     extra=
     [ "$t" = fuzz_run ] && extra="$top/tools/cmd_run.c $top/tools/cmd_info.c $top/tools/cmd_validate.c $top/tools/cmd_tune.c $top/tools/qkv.c -Dmain=qkv_cli_main"
@@ -71,7 +73,7 @@ for t in $targets; do
     else
         fail=1
         grep -E -A40 "ERROR: |runtime error|==ERROR|deadly signal|Test unit written" "$t.log" | head -60
-        echo "== $t: FAILED, reproducer in $crashes/ (log $build/$t.log)"
+        echo "== $t: FAILED, reproducer in $crashes/ (log $build/src/$t.log)"
     fi
 done
 exit $fail
