@@ -378,6 +378,15 @@ START_TEST(test_cache_errors)
     ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_INVALID_ARG);
     bad = cfg, bad.max_tokens = SIZE_MAX;
     ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    bad = cfg, bad.batch = SIZE_MAX / 2 + 2; /* 2^63+1: batch * kv_heads wraps to 2 */
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    ck_assert_ptr_null(c);
+    /* the residual tensors overflow, the key codes before them would only be
+     * too large: every size is checked before the first allocation */
+    bad = cfg, bad.residual = (size_t)1 << 60;
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    bad = cfg, bad.residual = SIZE_MAX - 127; /* max_tokens rounded up to R wraps */
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
     ck_assert_int_eq(qkv_kivi_cache_create(NULL, &cfg, &c), QKV_ERR_INVALID_ARG);
     ck_assert(qkv_kivi_cache_create(ctx, &cfg, &c) == QKV_OK);
     qkv_buffer *kv;
