@@ -111,8 +111,10 @@ typedef struct qkv_device_info {
 qkv_status qkv_device_describe(qkv_backend_kind kind, int index,
                                qkv_device_info *info);
 
-/* Open a context.  spec: "ref", "cpu", "opencl", "opencl:N", "cuda",
- * "cuda:N" (N = device index, default 0). */
+/* Open a context.  spec: "ref", "cpu", "opencl", "cuda", each optionally
+ * followed by ":N", N the device index (default 0): decimal digits only, no
+ * sign, spaces or leading zeros, at most 1023.  Any other spec gives
+ * QKV_ERR_INVALID_ARG; an index the backend does not have, QKV_ERR_NO_DEVICE. */
 qkv_status qkv_open(const char *spec, qkv_context **ctx);
 void qkv_close(qkv_context *ctx);
 qkv_status qkv_context_info(const qkv_context *ctx, qkv_device_info *info);

@@ -79,6 +79,24 @@ START_TEST(test_open_errors)
     ck_assert_ptr_null(ctx);
     ck_assert_int_eq(qkv_open("cpu:x", &ctx), QKV_ERR_INVALID_ARG);
     ck_assert_int_eq(qkv_open("cpu:7", &ctx), QKV_ERR_NO_DEVICE);
+    ck_assert_int_eq(qkv_open("cpu:1023", &ctx), QKV_ERR_NO_DEVICE);
+    const char *accepted[] = {"cpu", "cpu:0", "ref", "ref:0"};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        ck_assert_msg(qkv_open(accepted[i], &ctx) == QKV_OK, "%s: %s", accepted[i],
+                      qkv_last_error());
+        qkv_close(ctx);
+    }
+    const char *rejected[] = {"cpu:-0", "cpu: 0", "cpu:+0", "cpu:0 ", "cpu:", "cpu:00",
+                              "cpu:01", "cpu:1024", "cpu:99999999999999999999", "cpu:0x1",
+                              "cpu:0:0", " cpu", "cpu ", ":0", "", "CPU"};
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        ctx = (qkv_context *)1;
+        ck_assert_msg(qkv_open(rejected[i], &ctx) == QKV_ERR_INVALID_ARG, "'%s' accepted",
+                      rejected[i]);
+        ck_assert_ptr_null(ctx);
+        ck_assert_msg(strstr(qkv_last_error(), rejected[i]) != NULL,
+                      "message for '%s' does not name it: %s", rejected[i], qkv_last_error());
+    }
     ck_assert_int_eq(qkv_open("opencl:99", &ctx),
                      qkv_backend_compiled(QKV_BACKEND_OPENCL) ? QKV_ERR_NO_DEVICE
                                                               : QKV_ERR_NO_BACKEND);

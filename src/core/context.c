@@ -66,18 +66,29 @@ qkv_status qkv_device_describe(qkv_backend_kind kind, int index, qkv_device_info
     return be->describe(index, info);
 }
 
-/* Parse "name" or "name:N". */
+/* Largest device index a spec may name. */
+#define MAX_DEVICE_INDEX 1023
+
+/* Parse "name" or "name:N", N decimal digits only (no sign, space or leading
+ * zero, at most MAX_DEVICE_INDEX). */
 static qkv_status parse_spec(const char *spec, qkv_backend_kind *kind, int *index)
 {
     const char *colon = strchr(spec, ':');
     const size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
     *index = 0;
     if (colon) {
-        char *end;
-        const long v = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || *end != '\0' || v < 0 || v > 1024)
-            return qkv_fail(QKV_ERR_INVALID_ARG, "bad device index in '%s'", spec);
-        *index = (int)v;
+        const char *digits = colon + 1;
+        int value = 0;
+        size_t n = 0;
+        for (; digits[n] >= '0' && digits[n] <= '9' && value <= MAX_DEVICE_INDEX; n++)
+            value = value * 10 + (digits[n] - '0');
+        if (n == 0 || digits[n] != '\0' || value > MAX_DEVICE_INDEX ||
+            (digits[0] == '0' && n > 1))
+            return qkv_fail(QKV_ERR_INVALID_ARG,
+                            "bad device index in '%s' (expected name:N, N a decimal number "
+                            "from 0 to %d without sign, spaces or leading zeros)",
+                            spec, MAX_DEVICE_INDEX);
+        *index = value;
     }
     for (int k = 0; k < QKV_BACKEND_COUNT; k++) {
         const char *name = qkv_backend_name((qkv_backend_kind)k);
