@@ -137,7 +137,9 @@ qkv_status qkv_buffer_write(qkv_buffer *buf, size_t offset, const void *src,
                             size_t bytes);
 qkv_status qkv_buffer_read(const qkv_buffer *buf, size_t offset, void *dst,
                            size_t bytes);
-/* Device -> device copy of `bytes`; the two ranges must not overlap. */
+/* Device -> device copy of `bytes`.  Ranges that overlap in memory (of one
+ * buffer, or of views of one parent) give QKV_ERR_INVALID_ARG on every
+ * backend and nothing is written. */
 qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset,
                            const qkv_buffer *src, size_t src_offset,
                            size_t bytes);

@@ -151,6 +151,65 @@ START_TEST(test_buffer_errors)
 }
 END_TEST
 
+/* Spec of loop index i: the targets, then "ref". */
+static const char *target_or_ref(int i) { return i < ntargets ? targets[i] : "ref"; }
+
+/* Copy expecting `want`; on success the host mirror of the parent follows. */
+static void copy_expect(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
+                        size_t src_offset, size_t bytes, qkv_status want)
+{
+    const qkv_status got = qkv_buffer_copy(dst, dst_offset, src, src_offset, bytes);
+    ck_assert_msg(got == want, "copy dst+%zu <- src+%zu (%zu bytes): got %s (%s), want %s",
+                  dst_offset, src_offset, bytes, qkv_status_name(got), qkv_last_error(),
+                  qkv_status_name(want));
+    if (want != QKV_OK)
+        ck_assert(strlen(qkv_last_error()) > 0);
+}
+
+/* Overlapping ranges of one allocation (one buffer, a view and its parent,
+ * two views of one parent) are rejected on every backend before anything is
+ * written; touching and disjoint ranges copy. */
+START_TEST(test_overlapping_copies)
+{
+    const char *spec = target_or_ref(_i);
+    qkv_context *ctx;
+    ck_assert_msg(qkv_open(spec, &ctx) == QKV_OK, "open %s: %s", spec, qkv_last_error());
+    qkv_device_info info;
+    ck_assert(qkv_context_info(ctx, &info) == QKV_OK);
+    const size_t A = info.mem_align > 256 ? info.mem_align : 256, total = 4 * A;
+    uint8_t *mirror = malloc(total), *back = malloc(total);
+    for (size_t k = 0; k < total; k++)
+        mirror[k] = (uint8_t)(k * 7 + 1);
+    qkv_buffer *whole, *first, *second;
+    ck_assert(qkv_buffer_create(ctx, total, &whole) == QKV_OK);
+    ck_assert(qkv_buffer_write(whole, 0, mirror, total) == QKV_OK);
+    ck_assert(qkv_buffer_view(whole, 0, 2 * A, &first) == QKV_OK);  /* [0, 2A) */
+    ck_assert(qkv_buffer_view(whole, A, 2 * A, &second) == QKV_OK); /* [A, 3A) */
+    copy_expect(whole, 0, whole, 1, 8, QKV_ERR_INVALID_ARG);
+    copy_expect(whole, 16, whole, 16, 8, QKV_ERR_INVALID_ARG);
+    copy_expect(second, 0, first, 0, 2 * A, QKV_ERR_INVALID_ARG);
+    copy_expect(first, A + 8, second, 0, 16, QKV_ERR_INVALID_ARG);
+    copy_expect(second, 0, whole, A + 4, 8, QKV_ERR_INVALID_ARG);
+    copy_expect(whole, A - 1, second, 0, 2, QKV_ERR_INVALID_ARG); /* [A, A+2) -> [A-1, A+1) */
+    ck_assert(qkv_buffer_read(whole, 0, back, total) == QKV_OK);
+    ck_assert_msg(memcmp(back, mirror, total) == 0, "%s: a rejected copy wrote", spec);
+    copy_expect(whole, A, whole, 0, A, QKV_OK); /* touching: [0, A) -> [A, 2A) */
+    memcpy(mirror + A, mirror, A);
+    copy_expect(second, A, first, 0, A, QKV_OK); /* [0, A) -> [2A, 3A) */
+    memcpy(mirror + 2 * A, mirror, A);
+    copy_expect(whole, 3 * A, second, 8, 64, QKV_OK); /* [A+8, +64) -> [3A, +64) */
+    memcpy(mirror + 3 * A, mirror + A + 8, 64);
+    ck_assert(qkv_buffer_read(whole, 0, back, total) == QKV_OK);
+    ck_assert_msg(memcmp(back, mirror, total) == 0, "%s: wrong result of a copy", spec);
+    qkv_buffer_destroy(second);
+    qkv_buffer_destroy(first);
+    qkv_buffer_destroy(whole);
+    free(back);
+    free(mirror);
+    qkv_close(ctx);
+}
+END_TEST
+
 START_TEST(test_quant_argument_errors)
 {
     fixture f;
@@ -442,6 +501,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_open_errors);
     tcase_add_loop_test(tc, test_buffer_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_overlapping_copies, 0, ntargets + 1);
     tcase_add_loop_test(tc, test_quant_argument_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_quant_nonfinite_input, 0, ntargets);
     tcase_add_loop_test(tc, test_dequant_and_decode_errors, 0, ntargets);

@@ -197,6 +197,7 @@ qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes, qkv_
     v->ctx = parent->ctx;
     v->bytes = bytes;
     v->parent = parent;
+    v->offset = parent->offset + offset;
     qkv_status st = parent->ctx->backend->view(parent, offset, v);
     if (st != QKV_OK) {
         free(v);
@@ -244,6 +245,14 @@ qkv_status qkv_buffer_read(const qkv_buffer *buf, size_t offset, void *dst, size
     return buf->ctx->backend->read(buf, offset, dst, bytes);
 }
 
+/* The allocation a buffer or view lies in. */
+static const qkv_buffer *root_buffer(const qkv_buffer *buf)
+{
+    while (buf->parent)
+        buf = buf->parent;
+    return buf;
+}
+
 qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
                            size_t src_offset, size_t bytes)
 {
@@ -254,6 +263,14 @@ qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer 
         return st;
     if (dst->ctx != src->ctx)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_copy: buffers of different contexts");
+    /* in-range offsets of one allocation: these sums fit in size_t */
+    const size_t dst_start = dst->offset + dst_offset, src_start = src->offset + src_offset;
+    if (root_buffer(dst) == root_buffer(src) && dst_start < src_start + bytes &&
+        src_start < dst_start + bytes)
+        return qkv_fail(QKV_ERR_INVALID_ARG,
+                        "qkv_buffer_copy: source [%zu, +%zu) and destination [%zu, +%zu) of "
+                        "one allocation overlap",
+                        src_start, bytes, dst_start, bytes);
     return dst->ctx->backend->copy(dst, dst_offset, src, src_offset, bytes);
 }
 

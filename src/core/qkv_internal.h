@@ -47,6 +47,7 @@ struct qkv_buffer {
     qkv_context *ctx;
     size_t bytes;
     qkv_buffer *parent; /* non-NULL for views */
+    size_t offset;      /* of a view: bytes from the start of its root allocation */
     void *host;         /* ref, cpu: host memory */
     void *mem;          /* opencl: cl_mem */
     uint64_t dptr;      /* cuda: CUdeviceptr */
