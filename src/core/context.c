@@ -114,12 +114,17 @@ qkv_status qkv_open(const char *spec, qkv_context **ctx)
     qkv_context *c = calloc(1, sizeof *c);
     if (!c)
         return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_open: out of host memory");
+    if (pthread_mutex_init(&c->buffers_lock, NULL) != 0) {
+        free(c);
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_open: cannot create a mutex");
+    }
     st = qkv_device_describe(kind, index, &c->info);
     if (st == QKV_OK) {
         c->backend = qkv_backend_get(kind);
         st = c->backend->open(c, index);
     }
     if (st != QKV_OK) {
+        pthread_mutex_destroy(&c->buffers_lock);
         free(c);
         return st;
     }
@@ -128,13 +133,32 @@ qkv_status qkv_open(const char *spec, qkv_context **ctx)
     return QKV_OK;
 }
 
+/* Release the device memory of every buffer still live on ctx, views before
+ * the allocations they lie in, and leave their handles orphaned (ctx NULL)
+ * for qkv_buffer_destroy to free. */
+static void orphan_buffers(qkv_context *ctx)
+{
+    for (int views = 1; views >= 0; views--)
+        for (qkv_buffer *b = ctx->buffers; b; b = b->next)
+            if ((b->parent != NULL) == views)
+                ctx->backend->release(b);
+    for (qkv_buffer *b = ctx->buffers, *next; b; b = next) {
+        next = b->next;
+        b->ctx = NULL;
+        b->prev = b->next = NULL;
+    }
+    ctx->buffers = NULL;
+}
+
 void qkv_close(qkv_context *ctx)
 {
     if (!ctx)
         return;
     qkv_buffer_destroy(ctx->scratch);
+    orphan_buffers(ctx);
     qkv_tuning_free(ctx);
     ctx->backend->close(ctx);
+    pthread_mutex_destroy(&ctx->buffers_lock);
     free(ctx);
 }
 
@@ -151,6 +175,33 @@ qkv_status qkv_finish(qkv_context *ctx)
     if (!ctx)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_finish: NULL context");
     return ctx->backend->finish(ctx);
+}
+
+/* Add buf to its context's list of live buffers. */
+static void track_buffer(qkv_buffer *buf)
+{
+    qkv_context *ctx = buf->ctx;
+    pthread_mutex_lock(&ctx->buffers_lock);
+    buf->prev = NULL;
+    buf->next = ctx->buffers;
+    if (ctx->buffers)
+        ctx->buffers->prev = buf;
+    ctx->buffers = buf;
+    pthread_mutex_unlock(&ctx->buffers_lock);
+}
+
+/* Remove buf from its context's list of live buffers. */
+static void untrack_buffer(qkv_buffer *buf)
+{
+    qkv_context *ctx = buf->ctx;
+    pthread_mutex_lock(&ctx->buffers_lock);
+    if (buf->prev)
+        buf->prev->next = buf->next;
+    else
+        ctx->buffers = buf->next;
+    if (buf->next)
+        buf->next->prev = buf->prev;
+    pthread_mutex_unlock(&ctx->buffers_lock);
 }
 
 qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf)
@@ -174,6 +225,7 @@ qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf)
         free(b);
         return st;
     }
+    track_buffer(b);
     *buf = b;
     return QKV_OK;
 }
@@ -183,6 +235,8 @@ qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes, qkv_
     if (!parent || !view)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_view: NULL argument");
     *view = NULL;
+    if (!parent->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_view: the buffer's context was closed");
     if (bytes == 0 || offset > parent->bytes || bytes > parent->bytes - offset)
         return qkv_fail(QKV_ERR_SHAPE, "qkv_buffer_view: [%zu, +%zu) outside a %zu-byte buffer",
                         offset, bytes, parent->bytes);
@@ -203,6 +257,7 @@ qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes, qkv_
         free(v);
         return st;
     }
+    track_buffer(v);
     *view = v;
     return QKV_OK;
 }
@@ -211,7 +266,10 @@ void qkv_buffer_destroy(qkv_buffer *buf)
 {
     if (!buf)
         return;
-    buf->ctx->backend->release(buf);
+    if (buf->ctx) { /* else qkv_close has released its memory */
+        untrack_buffer(buf);
+        buf->ctx->backend->release(buf);
+    }
     free(buf);
 }
 
@@ -223,6 +281,8 @@ static qkv_status check_range(const qkv_buffer *buf, size_t offset, size_t bytes
 {
     if (!buf || (!host && bytes))
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (!buf->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: the buffer's context was closed", fn);
     if (offset > buf->bytes || bytes > buf->bytes - offset)
         return qkv_fail(QKV_ERR_SHAPE, "%s: [%zu, +%zu) outside a %zu-byte buffer", fn, offset,
                         bytes, buf->bytes);
@@ -279,6 +339,8 @@ qkv_status qkv_check_buffer(const qkv_context *ctx, const qkv_buffer *buf, size_
 {
     if (!buf)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer is NULL", what);
+    if (!buf->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer's context was closed", what);
     if (buf->ctx != ctx)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer belongs to another context", what);
     if (buf->bytes < bytes)

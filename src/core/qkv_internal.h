@@ -7,6 +7,7 @@
 #endif
 #include "qkv.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -44,7 +45,8 @@ typedef struct qkv_tile_param_def {
 /* ---- backends ----------------------------------------------------------- */
 
 struct qkv_buffer {
-    qkv_context *ctx;
+    qkv_context *ctx;   /* NULL once qkv_close has released the buffer */
+    qkv_buffer *prev, *next; /* the context's list of live buffers */
     size_t bytes;
     qkv_buffer *parent; /* non-NULL for views */
     size_t offset;      /* of a view: bytes from the start of its root allocation */
@@ -92,6 +94,8 @@ struct qkv_context {
     qkv_buffer *scratch; /* temporary device memory, see qkv_gpu_scratch */
     struct qkv_tuning *tuning; /* tables and overrides, see tuning.h */
     bool device_timer;   /* the backend's timer works on this device (set by open) */
+    qkv_buffer *buffers; /* live buffers and views, released by qkv_close */
+    pthread_mutex_t buffers_lock; /* guards `buffers` */
 };
 
 /* ---- ops and their variants ---------------------------------------------- */

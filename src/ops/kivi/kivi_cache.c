@@ -202,6 +202,8 @@ qkv_status qkv_kivi_cache_prefill(qkv_kivi_cache *c, qkv_dtype dtype, size_t tok
     const char *fn = "kivi_cache_prefill";
     if (!c || !keys || !values)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (!c->stage->ctx) /* qkv_close released the cache's buffers */
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: the cache's context was closed", fn);
     if (dtype != QKV_F16 && dtype != QKV_F32)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: dtype must be f16 or f32", fn);
     if (c->st.tokens)
@@ -261,6 +263,8 @@ qkv_status qkv_kivi_cache_decode(qkv_kivi_cache *c, qkv_dtype dtype, qkv_buffer 
     const char *fn = "kivi_cache_decode";
     if (!c || !key || !value || !query || !output)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (!c->stage->ctx) /* qkv_close released the cache's buffers */
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: the cache's context was closed", fn);
     if (dtype != QKV_F16 && dtype != QKV_F32)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: dtype must be f16 or f32", fn);
     if (c->st.tokens >= c->cfg.max_tokens)
