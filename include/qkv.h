@@ -123,9 +123,18 @@ typedef struct qkv_device_info {
 qkv_status qkv_device_describe(qkv_backend_kind kind, int index,
                                qkv_device_info *info);
 
-/* Open a context.  spec: "ref", "cpu", "opencl", "opencl:N", "cuda",
- * "cuda:N" (N = device index, default 0). */
+/* Open a context.  spec: "ref", "cpu", "opencl", "cuda", each optionally
+ * followed by ":N", N the device index (default 0): decimal digits only, no
+ * sign, spaces or leading zeros, at most 1023.  Any other spec gives
+ * QKV_ERR_INVALID_ARG; an index the backend does not have, QKV_ERR_NO_DEVICE. */
 qkv_status qkv_open(const char *spec, qkv_context **ctx);
+/* Close a context (NULL: nothing).  Buffers, views and KIVI caches still
+ * live on it have their device memory released here and become orphaned
+ * handles: a call that would touch their memory (write, read, copy, view, an
+ * op, a cache prefill or decode) fails with QKV_ERR_INVALID_ARG, the size and
+ * state getters still answer, and qkv_buffer_destroy / qkv_kivi_cache_destroy
+ * must still be called to free the handles.  No call on the context or its
+ * buffers may run concurrently with close. */
 void qkv_close(qkv_context *ctx);
 qkv_status qkv_context_info(const qkv_context *ctx, qkv_device_info *info);
 /* Wait until all work queued on the context has finished. */
@@ -140,6 +149,7 @@ qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf);
  * before their parent. */
 qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes,
                            qkv_buffer **view);
+/* Free a buffer or view (NULL: nothing); valid after its context's close. */
 void qkv_buffer_destroy(qkv_buffer *buf);
 size_t qkv_buffer_size(const qkv_buffer *buf);
 /* Host -> device and device -> host copies (blocking). */
@@ -147,7 +157,9 @@ qkv_status qkv_buffer_write(qkv_buffer *buf, size_t offset, const void *src,
                             size_t bytes);
 qkv_status qkv_buffer_read(const qkv_buffer *buf, size_t offset, void *dst,
                            size_t bytes);
-/* Device -> device copy of `bytes`; the two ranges must not overlap. */
+/* Device -> device copy of `bytes`.  Ranges that overlap in memory (of one
+ * buffer, or of views of one parent) give QKV_ERR_INVALID_ARG on every
+ * backend and nothing is written. */
 qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset,
                            const qkv_buffer *src, size_t src_offset,
                            size_t bytes);

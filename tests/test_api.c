@@ -79,6 +79,24 @@ START_TEST(test_open_errors)
     ck_assert_ptr_null(ctx);
     ck_assert_int_eq(qkv_open("cpu:x", &ctx), QKV_ERR_INVALID_ARG);
     ck_assert_int_eq(qkv_open("cpu:7", &ctx), QKV_ERR_NO_DEVICE);
+    ck_assert_int_eq(qkv_open("cpu:1023", &ctx), QKV_ERR_NO_DEVICE);
+    const char *accepted[] = {"cpu", "cpu:0", "ref", "ref:0"};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        ck_assert_msg(qkv_open(accepted[i], &ctx) == QKV_OK, "%s: %s", accepted[i],
+                      qkv_last_error());
+        qkv_close(ctx);
+    }
+    const char *rejected[] = {"cpu:-0", "cpu: 0", "cpu:+0", "cpu:0 ", "cpu:", "cpu:00",
+                              "cpu:01", "cpu:1024", "cpu:99999999999999999999", "cpu:0x1",
+                              "cpu:0:0", " cpu", "cpu ", ":0", "", "CPU"};
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        ctx = (qkv_context *)1;
+        ck_assert_msg(qkv_open(rejected[i], &ctx) == QKV_ERR_INVALID_ARG, "'%s' accepted",
+                      rejected[i]);
+        ck_assert_ptr_null(ctx);
+        ck_assert_msg(strstr(qkv_last_error(), rejected[i]) != NULL,
+                      "message for '%s' does not name it: %s", rejected[i], qkv_last_error());
+    }
     ck_assert_int_eq(qkv_open("opencl:99", &ctx),
                      qkv_backend_compiled(QKV_BACKEND_OPENCL) ? QKV_ERR_NO_DEVICE
                                                               : QKV_ERR_NO_BACKEND);
@@ -130,6 +148,111 @@ START_TEST(test_buffer_errors)
     ck_assert_int_eq(qkv_buffer_view(f.output, 4096, 0, &b), QKV_ERR_SHAPE);
     ck_assert_uint_eq(qkv_buffer_size(NULL), 0);
     fixture_close(&f);
+}
+END_TEST
+
+/* Spec of loop index i: the targets, then "ref". */
+static const char *target_or_ref(int i) { return i < ntargets ? targets[i] : "ref"; }
+
+/* Copy expecting `want`; on success the host mirror of the parent follows. */
+static void copy_expect(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
+                        size_t src_offset, size_t bytes, qkv_status want)
+{
+    const qkv_status got = qkv_buffer_copy(dst, dst_offset, src, src_offset, bytes);
+    ck_assert_msg(got == want, "copy dst+%zu <- src+%zu (%zu bytes): got %s (%s), want %s",
+                  dst_offset, src_offset, bytes, qkv_status_name(got), qkv_last_error(),
+                  qkv_status_name(want));
+    if (want != QKV_OK)
+        ck_assert(strlen(qkv_last_error()) > 0);
+}
+
+/* Overlapping ranges of one allocation (one buffer, a view and its parent,
+ * two views of one parent) are rejected on every backend before anything is
+ * written; touching and disjoint ranges copy. */
+START_TEST(test_overlapping_copies)
+{
+    const char *spec = target_or_ref(_i);
+    qkv_context *ctx;
+    ck_assert_msg(qkv_open(spec, &ctx) == QKV_OK, "open %s: %s", spec, qkv_last_error());
+    qkv_device_info info;
+    ck_assert(qkv_context_info(ctx, &info) == QKV_OK);
+    const size_t A = info.mem_align > 256 ? info.mem_align : 256, total = 4 * A;
+    uint8_t *mirror = malloc(total), *back = malloc(total);
+    for (size_t k = 0; k < total; k++)
+        mirror[k] = (uint8_t)(k * 7 + 1);
+    qkv_buffer *whole, *first, *second;
+    ck_assert(qkv_buffer_create(ctx, total, &whole) == QKV_OK);
+    ck_assert(qkv_buffer_write(whole, 0, mirror, total) == QKV_OK);
+    ck_assert(qkv_buffer_view(whole, 0, 2 * A, &first) == QKV_OK);  /* [0, 2A) */
+    ck_assert(qkv_buffer_view(whole, A, 2 * A, &second) == QKV_OK); /* [A, 3A) */
+    copy_expect(whole, 0, whole, 1, 8, QKV_ERR_INVALID_ARG);
+    copy_expect(whole, 16, whole, 16, 8, QKV_ERR_INVALID_ARG);
+    copy_expect(second, 0, first, 0, 2 * A, QKV_ERR_INVALID_ARG);
+    copy_expect(first, A + 8, second, 0, 16, QKV_ERR_INVALID_ARG);
+    copy_expect(second, 0, whole, A + 4, 8, QKV_ERR_INVALID_ARG);
+    copy_expect(whole, A - 1, second, 0, 2, QKV_ERR_INVALID_ARG); /* [A, A+2) -> [A-1, A+1) */
+    ck_assert(qkv_buffer_read(whole, 0, back, total) == QKV_OK);
+    ck_assert_msg(memcmp(back, mirror, total) == 0, "%s: a rejected copy wrote", spec);
+    copy_expect(whole, A, whole, 0, A, QKV_OK); /* touching: [0, A) -> [A, 2A) */
+    memcpy(mirror + A, mirror, A);
+    copy_expect(second, A, first, 0, A, QKV_OK); /* [0, A) -> [2A, 3A) */
+    memcpy(mirror + 2 * A, mirror, A);
+    copy_expect(whole, 3 * A, second, 8, 64, QKV_OK); /* [A+8, +64) -> [3A, +64) */
+    memcpy(mirror + 3 * A, mirror + A + 8, 64);
+    ck_assert(qkv_buffer_read(whole, 0, back, total) == QKV_OK);
+    ck_assert_msg(memcmp(back, mirror, total) == 0, "%s: wrong result of a copy", spec);
+    qkv_buffer_destroy(second);
+    qkv_buffer_destroy(first);
+    qkv_buffer_destroy(whole);
+    free(back);
+    free(mirror);
+    qkv_close(ctx);
+}
+END_TEST
+
+/* Buffers, views and a cache outlive their context's close as orphaned
+ * handles: using them fails cleanly, destroying them (in any order) frees
+ * them.  Run under valgrind to see no invalid read or write. */
+START_TEST(test_buffers_after_close)
+{
+    const char *spec = target_or_ref(_i);
+    qkv_context *ctx, *live;
+    ck_assert_msg(qkv_open(spec, &ctx) == QKV_OK, "open %s: %s", spec, qkv_last_error());
+    ck_assert(qkv_open("ref", &live) == QKV_OK);
+    qkv_buffer *whole, *view, *other;
+    ck_assert(qkv_buffer_create(ctx, BUF_BYTES, &whole) == QKV_OK);
+    ck_assert(qkv_buffer_view(whole, 0, 256, &view) == QKV_OK);
+    ck_assert(qkv_buffer_create(live, BUF_BYTES, &other) == QKV_OK);
+    qkv_kivi_cache *cache;
+    const qkv_kivi_cache_config cfg = {.batch = 1, .kv_heads = 1, .head_dim = 32,
+                                       .max_tokens = 64, .residual = 32, .bits = 2,
+                                       .group = 32};
+    ck_assert(qkv_kivi_cache_create(ctx, &cfg, &cache) == QKV_OK);
+    qkv_close(ctx);
+    uint8_t byte = 0;
+    qkv_buffer *sub = NULL;
+    const qkv_status got[] = {
+        qkv_buffer_write(whole, 0, &byte, 1),
+        qkv_buffer_read(view, 0, &byte, 1),
+        qkv_buffer_copy(other, 0, whole, 0, 16),
+        qkv_buffer_copy(view, 0, other, 0, 16),
+        qkv_buffer_view(whole, 0, 64, &sub),
+        qkv_kivi_cache_prefill(cache, QKV_F32, 32, other, other),
+        qkv_kivi_cache_decode(cache, QKV_F32, other, other, 1, other, other),
+    };
+    for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
+        ck_assert_msg(got[i] == QKV_ERR_INVALID_ARG, "%s: call %zu after close: %s", spec, i,
+                      qkv_status_name(got[i]));
+    ck_assert_ptr_null(sub);
+    ck_assert_ptr_nonnull(strstr(qkv_last_error(), "closed"));
+    ck_assert_uint_eq(qkv_buffer_size(whole), BUF_BYTES);
+    qkv_kivi_cache_state st;
+    ck_assert(qkv_kivi_cache_state_get(cache, &st) == QKV_OK);
+    qkv_kivi_cache_destroy(cache);
+    qkv_buffer_destroy(whole); /* the parent first: both are orphans now */
+    qkv_buffer_destroy(view);
+    qkv_buffer_destroy(other);
+    qkv_close(live);
 }
 END_TEST
 
@@ -378,6 +501,15 @@ START_TEST(test_cache_errors)
     ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_INVALID_ARG);
     bad = cfg, bad.max_tokens = SIZE_MAX;
     ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    bad = cfg, bad.batch = SIZE_MAX / 2 + 2; /* 2^63+1: batch * kv_heads wraps to 2 */
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    ck_assert_ptr_null(c);
+    /* the residual tensors overflow, the key codes before them would only be
+     * too large: every size is checked before the first allocation */
+    bad = cfg, bad.residual = (size_t)1 << 60;
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
+    bad = cfg, bad.residual = SIZE_MAX - 127; /* max_tokens rounded up to R wraps */
+    ck_assert_int_eq(qkv_kivi_cache_create(ctx, &bad, &c), QKV_ERR_OVERFLOW);
     ck_assert_int_eq(qkv_kivi_cache_create(NULL, &cfg, &c), QKV_ERR_INVALID_ARG);
     ck_assert(qkv_kivi_cache_create(ctx, &cfg, &c) == QKV_OK);
     qkv_buffer *kv;
@@ -415,11 +547,16 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_open_errors);
     tcase_add_loop_test(tc, test_buffer_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_overlapping_copies, 0, ntargets + 1);
     tcase_add_loop_test(tc, test_quant_argument_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_quant_nonfinite_input, 0, ntargets);
     tcase_add_loop_test(tc, test_dequant_and_decode_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_f16_decode_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_cache_errors, 0, ntargets);
     suite_add_tcase(s, tc);
+    TCase *closed = tcase_create("after-close"); /* alone, for valgrind */
+    tcase_set_timeout(closed, 300);
+    tcase_add_loop_test(closed, test_buffers_after_close, 0, ntargets + 1);
+    suite_add_tcase(s, closed);
     return test_run_suite(s);
 }

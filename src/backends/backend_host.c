@@ -90,10 +90,11 @@ static qkv_status host_read(const qkv_buffer *buf, size_t offset, void *dst, siz
     return QKV_OK;
 }
 
+/* Device -> device copy; qkv_buffer_copy has rejected overlapping ranges. */
 static qkv_status host_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
                             size_t src_offset, size_t bytes)
 {
-    memmove((char *)dst->host + dst_offset, (const char *)src->host + src_offset, bytes);
+    memcpy((char *)dst->host + dst_offset, (const char *)src->host + src_offset, bytes);
     return QKV_OK;
 }
 

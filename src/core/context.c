@@ -66,18 +66,29 @@ qkv_status qkv_device_describe(qkv_backend_kind kind, int index, qkv_device_info
     return be->describe(index, info);
 }
 
-/* Parse "name" or "name:N". */
+/* Largest device index a spec may name. */
+#define MAX_DEVICE_INDEX 1023
+
+/* Parse "name" or "name:N", N decimal digits only (no sign, space or leading
+ * zero, at most MAX_DEVICE_INDEX). */
 static qkv_status parse_spec(const char *spec, qkv_backend_kind *kind, int *index)
 {
     const char *colon = strchr(spec, ':');
     const size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
     *index = 0;
     if (colon) {
-        char *end;
-        const long v = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || *end != '\0' || v < 0 || v > 1024)
-            return qkv_fail(QKV_ERR_INVALID_ARG, "bad device index in '%s'", spec);
-        *index = (int)v;
+        const char *digits = colon + 1;
+        int value = 0;
+        size_t n = 0;
+        for (; digits[n] >= '0' && digits[n] <= '9' && value <= MAX_DEVICE_INDEX; n++)
+            value = value * 10 + (digits[n] - '0');
+        if (n == 0 || digits[n] != '\0' || value > MAX_DEVICE_INDEX ||
+            (digits[0] == '0' && n > 1))
+            return qkv_fail(QKV_ERR_INVALID_ARG,
+                            "bad device index in '%s' (expected name:N, N a decimal number "
+                            "from 0 to %d without sign, spaces or leading zeros)",
+                            spec, MAX_DEVICE_INDEX);
+        *index = value;
     }
     for (int k = 0; k < QKV_BACKEND_COUNT; k++) {
         const char *name = qkv_backend_name((qkv_backend_kind)k);
@@ -103,12 +114,17 @@ qkv_status qkv_open(const char *spec, qkv_context **ctx)
     qkv_context *c = calloc(1, sizeof *c);
     if (!c)
         return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_open: out of host memory");
+    if (pthread_mutex_init(&c->buffers_lock, NULL) != 0) {
+        free(c);
+        return qkv_fail(QKV_ERR_NO_MEMORY, "qkv_open: cannot create a mutex");
+    }
     st = qkv_device_describe(kind, index, &c->info);
     if (st == QKV_OK) {
         c->backend = qkv_backend_get(kind);
         st = c->backend->open(c, index);
     }
     if (st != QKV_OK) {
+        pthread_mutex_destroy(&c->buffers_lock);
         free(c);
         return st;
     }
@@ -122,14 +138,33 @@ qkv_status qkv_open(const char *spec, qkv_context **ctx)
     return QKV_OK;
 }
 
+/* Release the device memory of every buffer still live on ctx, views before
+ * the allocations they lie in, and leave their handles orphaned (ctx NULL)
+ * for qkv_buffer_destroy to free. */
+static void orphan_buffers(qkv_context *ctx)
+{
+    for (int views = 1; views >= 0; views--)
+        for (qkv_buffer *b = ctx->buffers; b; b = b->next)
+            if ((b->parent != NULL) == views)
+                ctx->backend->release(b);
+    for (qkv_buffer *b = ctx->buffers, *next; b; b = next) {
+        next = b->next;
+        b->ctx = NULL;
+        b->prev = b->next = NULL;
+    }
+    ctx->buffers = NULL;
+}
+
 void qkv_close(qkv_context *ctx)
 {
     if (!ctx)
         return;
     qkv_buffer_destroy(ctx->scratch);
+    orphan_buffers(ctx);
     qkv_tuning_free(ctx);
     ctx->backend->close(ctx);
     pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->buffers_lock);
     free(ctx);
 }
 
@@ -150,6 +185,33 @@ qkv_status qkv_finish(qkv_context *ctx)
     if (!ctx)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_finish: NULL context");
     return ctx->backend->finish(ctx);
+}
+
+/* Add buf to its context's list of live buffers. */
+static void track_buffer(qkv_buffer *buf)
+{
+    qkv_context *ctx = buf->ctx;
+    pthread_mutex_lock(&ctx->buffers_lock);
+    buf->prev = NULL;
+    buf->next = ctx->buffers;
+    if (ctx->buffers)
+        ctx->buffers->prev = buf;
+    ctx->buffers = buf;
+    pthread_mutex_unlock(&ctx->buffers_lock);
+}
+
+/* Remove buf from its context's list of live buffers. */
+static void untrack_buffer(qkv_buffer *buf)
+{
+    qkv_context *ctx = buf->ctx;
+    pthread_mutex_lock(&ctx->buffers_lock);
+    if (buf->prev)
+        buf->prev->next = buf->next;
+    else
+        ctx->buffers = buf->next;
+    if (buf->next)
+        buf->next->prev = buf->prev;
+    pthread_mutex_unlock(&ctx->buffers_lock);
 }
 
 qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf)
@@ -173,6 +235,7 @@ qkv_status qkv_buffer_create(qkv_context *ctx, size_t bytes, qkv_buffer **buf)
         free(b);
         return st;
     }
+    track_buffer(b);
     *buf = b;
     return QKV_OK;
 }
@@ -182,6 +245,8 @@ qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes, qkv_
     if (!parent || !view)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_view: NULL argument");
     *view = NULL;
+    if (!parent->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_view: the buffer's context was closed");
     if (bytes == 0 || offset > parent->bytes || bytes > parent->bytes - offset)
         return qkv_fail(QKV_ERR_SHAPE, "qkv_buffer_view: [%zu, +%zu) outside a %zu-byte buffer",
                         offset, bytes, parent->bytes);
@@ -196,11 +261,13 @@ qkv_status qkv_buffer_view(qkv_buffer *parent, size_t offset, size_t bytes, qkv_
     v->ctx = parent->ctx;
     v->bytes = bytes;
     v->parent = parent;
+    v->offset = parent->offset + offset;
     qkv_status st = parent->ctx->backend->view(parent, offset, v);
     if (st != QKV_OK) {
         free(v);
         return st;
     }
+    track_buffer(v);
     *view = v;
     return QKV_OK;
 }
@@ -209,7 +276,10 @@ void qkv_buffer_destroy(qkv_buffer *buf)
 {
     if (!buf)
         return;
-    buf->ctx->backend->release(buf);
+    if (buf->ctx) { /* else qkv_close has released its memory */
+        untrack_buffer(buf);
+        buf->ctx->backend->release(buf);
+    }
     free(buf);
 }
 
@@ -221,6 +291,8 @@ static qkv_status check_range(const qkv_buffer *buf, size_t offset, size_t bytes
 {
     if (!buf || (!host && bytes))
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (!buf->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: the buffer's context was closed", fn);
     if (offset > buf->bytes || bytes > buf->bytes - offset)
         return qkv_fail(QKV_ERR_SHAPE, "%s: [%zu, +%zu) outside a %zu-byte buffer", fn, offset,
                         bytes, buf->bytes);
@@ -243,6 +315,14 @@ qkv_status qkv_buffer_read(const qkv_buffer *buf, size_t offset, void *dst, size
     return buf->ctx->backend->read(buf, offset, dst, bytes);
 }
 
+/* The allocation a buffer or view lies in. */
+static const qkv_buffer *root_buffer(const qkv_buffer *buf)
+{
+    while (buf->parent)
+        buf = buf->parent;
+    return buf;
+}
+
 qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer *src,
                            size_t src_offset, size_t bytes)
 {
@@ -253,6 +333,14 @@ qkv_status qkv_buffer_copy(qkv_buffer *dst, size_t dst_offset, const qkv_buffer 
         return st;
     if (dst->ctx != src->ctx)
         return qkv_fail(QKV_ERR_INVALID_ARG, "qkv_buffer_copy: buffers of different contexts");
+    /* in-range offsets of one allocation: these sums fit in size_t */
+    const size_t dst_start = dst->offset + dst_offset, src_start = src->offset + src_offset;
+    if (root_buffer(dst) == root_buffer(src) && dst_start < src_start + bytes &&
+        src_start < dst_start + bytes)
+        return qkv_fail(QKV_ERR_INVALID_ARG,
+                        "qkv_buffer_copy: source [%zu, +%zu) and destination [%zu, +%zu) of "
+                        "one allocation overlap",
+                        src_start, bytes, dst_start, bytes);
     return dst->ctx->backend->copy(dst, dst_offset, src, src_offset, bytes);
 }
 
@@ -261,6 +349,8 @@ qkv_status qkv_check_buffer(const qkv_context *ctx, const qkv_buffer *buf, size_
 {
     if (!buf)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer is NULL", what);
+    if (!buf->ctx)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer's context was closed", what);
     if (buf->ctx != ctx)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s buffer belongs to another context", what);
     if (buf->bytes < bytes)

@@ -45,9 +45,11 @@ typedef struct qkv_tile_param_def {
 /* ---- backends ----------------------------------------------------------- */
 
 struct qkv_buffer {
-    qkv_context *ctx;
+    qkv_context *ctx;   /* NULL once qkv_close has released the buffer */
+    qkv_buffer *prev, *next; /* the context's list of live buffers */
     size_t bytes;
     qkv_buffer *parent; /* non-NULL for views */
+    size_t offset;      /* of a view: bytes from the start of its root allocation */
     void *host;         /* ref, cpu: host memory */
     void *mem;          /* opencl: cl_mem */
     uint64_t dptr;      /* cuda: CUdeviceptr */
@@ -97,6 +99,8 @@ struct qkv_context {
      * context; recursive, since an op may call ops (the cache object, the
      * verification of a tuning entry). */
     pthread_mutex_t lock;
+    qkv_buffer *buffers; /* live buffers and views, released by qkv_close */
+    pthread_mutex_t buffers_lock; /* guards `buffers` */
 };
 
 /* Take / release ctx->lock. */

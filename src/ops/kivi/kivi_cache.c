@@ -23,28 +23,42 @@ struct qkv_kivi_cache {
     qkv_buffer *stage; /* for shifting the value window */
 };
 
-static qkv_status cache_alloc(qkv_kivi_cache *c)
+#define CACHE_TENSORS 9
+
+/* Byte sizes of the cache's tensors (k codes, scale, min, resid, v codes,
+ * scale, min, resid, stage) into bytes[]; QKV_ERR_OVERFLOW, before anything is
+ * allocated, if a product of the sizes does not fit in size_t. */
+static qkv_status cache_sizes(const qkv_kivi_cache *c, size_t bytes[CACHE_TENSORS])
 {
     const qkv_kivi_cache_config *g = &c->cfg;
-    const size_t bh = g->batch * g->kv_heads, D = g->head_dim, f = (size_t)(32 / g->bits);
+    const size_t D = g->head_dim, f = (size_t)(32 / g->bits);
     const size_t G = (size_t)g->group, R = g->residual;
-    struct {
-        qkv_buffer **buf;
+    size_t bh;
+    if (!qkv_mul_size(&bh, g->batch, g->kv_heads))
+        return qkv_fail(QKV_ERR_OVERFLOW, "kivi_cache_create: batch * kv_heads overflows");
+    const struct {
         size_t dims[3];
         size_t elem;
-    } parts[] = {
-        {&c->t.k_codes, {bh, D, c->kcap / f}, 4}, {&c->t.k_scale, {bh, D, c->kcap / G}, 2},
-        {&c->t.k_min, {bh, D, c->kcap / G}, 2},   {&c->t.k_resid, {bh, R, D}, 2},
-        {&c->t.v_codes, {bh, c->vcap, D / f}, 4}, {&c->t.v_scale, {bh, c->vcap, D / G}, 2},
-        {&c->t.v_min, {bh, c->vcap, D / G}, 2},   {&c->t.v_resid, {bh, R + 1, D}, 2},
-        {&c->stage, {bh, R + 1, D}, 2},
+    } parts[CACHE_TENSORS] = {
+        {{bh, D, c->kcap / f}, 4}, {{bh, D, c->kcap / G}, 2}, {{bh, D, c->kcap / G}, 2},
+        {{bh, R, D}, 2},           {{bh, c->vcap, D / f}, 4}, {{bh, c->vcap, D / G}, 2},
+        {{bh, c->vcap, D / G}, 2}, {{bh, R + 1, D}, 2},       {{bh, R + 1, D}, 2},
     };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        size_t bytes;
-        if (!qkv_mul_sizes(&bytes, 3, parts[i].dims) ||
-            !qkv_mul_size(&bytes, bytes, parts[i].elem))
-            return qkv_fail(QKV_ERR_OVERFLOW, "kivi cache: tensor size overflows");
-        qkv_status st = qkv_buffer_create(c->ctx, bytes, parts[i].buf);
+    for (size_t i = 0; i < CACHE_TENSORS; i++)
+        if (!qkv_mul_sizes(&bytes[i], 3, parts[i].dims) ||
+            !qkv_mul_size(&bytes[i], bytes[i], parts[i].elem))
+            return qkv_fail(QKV_ERR_OVERFLOW, "kivi_cache_create: tensor size overflows");
+    return QKV_OK;
+}
+
+/* Allocate the tensors of the sizes cache_sizes computed. */
+static qkv_status cache_alloc(qkv_kivi_cache *c, const size_t bytes[CACHE_TENSORS])
+{
+    qkv_buffer **bufs[CACHE_TENSORS] = {&c->t.k_codes, &c->t.k_scale, &c->t.k_min,
+                                        &c->t.k_resid, &c->t.v_codes, &c->t.v_scale,
+                                        &c->t.v_min,   &c->t.v_resid, &c->stage};
+    for (size_t i = 0; i < CACHE_TENSORS; i++) {
+        qkv_status st = qkv_buffer_create(c->ctx, bytes[i], bufs[i]);
         if (st != QKV_OK)
             return st;
     }
@@ -69,20 +83,23 @@ qkv_status qkv_kivi_cache_create(qkv_context *ctx, const qkv_kivi_cache_config *
     if (g.head_dim % (size_t)g.group || g.residual % (size_t)g.group)
         return qkv_fail(QKV_ERR_SHAPE,
                         "kivi_cache_create: head_dim and residual must be multiples of group");
-    if (g.max_tokens > SIZE_MAX / 2)
-        return qkv_fail(QKV_ERR_OVERFLOW, "kivi_cache_create: max_tokens too large");
-    qkv_kivi_cache *c = calloc(1, sizeof *c);
+    if (g.max_tokens > SIZE_MAX / 2 || g.residual > SIZE_MAX / 2)
+        return qkv_fail(QKV_ERR_OVERFLOW, "kivi_cache_create: max_tokens or residual too large");
+    qkv_kivi_cache sized = {.ctx = ctx, .cfg = g, .vcap = g.max_tokens};
+    sized.kcap = (g.max_tokens + g.residual - 1) / g.residual * g.residual;
+    sized.t.k_quant_capacity = sized.kcap;
+    sized.t.k_resid_capacity = g.residual;
+    sized.t.v_quant_capacity = sized.vcap;
+    sized.t.v_resid_capacity = g.residual + 1;
+    size_t bytes[CACHE_TENSORS];
+    qkv_status st = cache_sizes(&sized, bytes);
+    if (st != QKV_OK)
+        return st;
+    qkv_kivi_cache *c = malloc(sizeof *c);
     if (!c)
         return qkv_fail(QKV_ERR_NO_MEMORY, "kivi_cache_create: out of host memory");
-    c->ctx = ctx;
-    c->cfg = g;
-    c->kcap = (g.max_tokens + g.residual - 1) / g.residual * g.residual;
-    c->vcap = g.max_tokens;
-    c->t.k_quant_capacity = c->kcap;
-    c->t.k_resid_capacity = g.residual;
-    c->t.v_quant_capacity = c->vcap;
-    c->t.v_resid_capacity = g.residual + 1;
-    qkv_status st = cache_alloc(c);
+    *c = sized;
+    st = cache_alloc(c, bytes);
     if (st != QKV_OK) {
         qkv_kivi_cache_destroy(c);
         return st;
@@ -185,6 +202,8 @@ qkv_status qkv_kivi_cache_prefill(qkv_kivi_cache *c, qkv_dtype dtype, size_t tok
     const char *fn = "kivi_cache_prefill";
     if (!c || !keys || !values)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (!c->stage->ctx) /* qkv_close released the cache's buffers */
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: the cache's context was closed", fn);
     if (dtype != QKV_F16 && dtype != QKV_F32)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: dtype must be f16 or f32", fn);
     if (c->st.tokens)
@@ -244,6 +263,8 @@ qkv_status qkv_kivi_cache_decode(qkv_kivi_cache *c, qkv_dtype dtype, qkv_buffer 
     const char *fn = "kivi_cache_decode";
     if (!c || !key || !value || !query || !output)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (!c->stage->ctx) /* qkv_close released the cache's buffers */
+        return qkv_fail(QKV_ERR_INVALID_ARG, "%s: the cache's context was closed", fn);
     if (dtype != QKV_F16 && dtype != QKV_F32)
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: dtype must be f16 or f32", fn);
     if (c->st.tokens >= c->cfg.max_tokens)
