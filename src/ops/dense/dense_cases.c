@@ -154,6 +154,7 @@ static size_t dense_class_size(const qkv_op_shape *shape)
 static qkv_op_shape dense_example(void) { return dense_shape("example", 1, 4, 2, 64, 100, 0); }
 
 const qkv_op_desc qkv_op_case_f16_decode_attention = {
-    &qkv_op_info_f16_decode_attention, 1e-10, {{NULL}}, dense_example, dense_describe,
-    dense_fill, dense_launch, NULL, dense_infer, dense_shapes, dense_bytes, dense_flops,
-    dense_class_size};
+    .info = &qkv_op_info_f16_decode_attention, .nmse_bound = 1e-10, .example = dense_example,
+    .describe = dense_describe, .fill_inputs = dense_fill, .launch = dense_launch,
+    .infer_shape = dense_infer, .shapes = dense_shapes, .bytes = dense_bytes,
+    .flops = dense_flops, .class_size = dense_class_size};
