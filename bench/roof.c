@@ -126,7 +126,7 @@ static volatile float fma_sink; /* keeps the chains' results alive */
 static double host_fma_run(void *arg, long n)
 {
     (void)arg;
-    const bool avx2 = ROOF_X86 && qkv_cpu_has_avx2();
+    const bool avx2 = ROOF_X86 && qkv_cpu_isa_detected() >= QKV_CPU_ISA_AVX2;
     double threads = 1.0;
     float total = 0.0f;
 #pragma omp parallel reduction(+ : total)

@@ -117,6 +117,10 @@ typedef struct qkv_device_info {
     size_t max_work_group; /* threads per work-group / block */
     int compute_units;     /* SMs, compute units, or OpenMP threads */
     size_t mem_align;      /* required byte alignment of buffer views */
+    /* The generation the device's tuning table must come from: "amd-zen4",
+     * "intel-f6-m143" (CPU vendor, family, model) for cpu and OpenCL CPU
+     * devices, "sm_90" for NVIDIA GPUs, "" where unknown. */
+    char microarch[64];
 } qkv_device_info;
 
 /* Describe device `index` of `kind` without opening a context. */

@@ -539,6 +539,42 @@ START_TEST(test_cache_errors)
 }
 END_TEST
 
+/* QKV_CPU_ISA caps the cpu backend's instruction set per context: scalar
+ * hides the avx2 variants, an unknown value or a level the CPU lacks fails
+ * qkv_open; the microarchitecture is known on x86. */
+START_TEST(test_cpu_isa_override)
+{
+    qkv_device_info info;
+    ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, &info), QKV_OK);
+#if defined(__x86_64__)
+    ck_assert_msg(info.microarch[0] != '\0', "no microarchitecture for the cpu");
+#endif
+    const bool has_avx2 = strcmp(info.arch, "cpu:scalar") != 0;
+    const bool has_avx512 = strcmp(info.arch, "cpu:avx512") == 0;
+    qkv_context *ctx = NULL;
+    if (has_avx2) {
+        ck_assert_int_eq(qkv_open("cpu", &ctx), QKV_OK);
+        ck_assert_int_eq(qkv_set_variant(ctx, "kivi_quant_keys", "avx2"), QKV_OK);
+        qkv_close(ctx);
+    }
+    setenv("QKV_CPU_ISA", "scalar", 1);
+    ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, &info), QKV_OK);
+    ck_assert_str_eq(info.arch, "cpu:scalar");
+    ck_assert_int_eq(qkv_open("cpu", &ctx), QKV_OK);
+    ck_assert_int_eq(qkv_set_variant(ctx, "kivi_quant_keys", "avx2"), QKV_ERR_UNSUPPORTED);
+    ck_assert_int_eq(qkv_set_variant(ctx, "kivi_quant_keys", "scalar"), QKV_OK);
+    qkv_close(ctx);
+    setenv("QKV_CPU_ISA", "avx1024", 1);
+    ck_assert_int_eq(qkv_open("cpu", &ctx), QKV_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(qkv_last_error(), "QKV_CPU_ISA"));
+    if (!has_avx512) {
+        setenv("QKV_CPU_ISA", "avx512", 1);
+        ck_assert_int_eq(qkv_open("cpu", &ctx), QKV_ERR_INVALID_ARG);
+    }
+    unsetenv("QKV_CPU_ISA");
+}
+END_TEST
+
 int main(void)
 {
     ntargets = test_targets(targets, TEST_MAX_TARGETS);
@@ -546,6 +582,7 @@ int main(void)
     TCase *tc = tcase_create("bad-input");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_cpu_isa_override);
     tcase_add_loop_test(tc, test_buffer_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_overlapping_copies, 0, ntargets + 1);
     tcase_add_loop_test(tc, test_quant_argument_errors, 0, ntargets);

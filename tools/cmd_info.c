@@ -10,7 +10,8 @@
 static void print_device(const qkv_device_info *d)
 {
     printf("  %s:%d  %s\n", qkv_backend_name(d->backend), d->index, d->name);
-    printf("      vendor %s | arch %s | %s\n", d->vendor, d->arch, d->version);
+    printf("      vendor %s | arch %s | microarch %s | %s\n", d->vendor, d->arch,
+           d->microarch[0] ? d->microarch : "unknown", d->version);
     printf("      memory %.1f GiB | local/shared %zu KiB | max work-group %zu | units %d | "
            "align %zu B\n",
            (double)d->global_mem / (1 << 30), d->local_mem / 1024, d->max_work_group,

@@ -20,12 +20,13 @@ static void usage(FILE *out)
             "  run        run one op on tensors read from .npy files, write outputs as .npy\n"
             "  tune       search tile parameters on a device, write its tuning table\n"
             "\n"
-            "backends: ref (scalar reference), cpu (OpenMP: avx2 and scalar variants),\n"
+            "backends: ref (scalar reference), cpu (OpenMP: per-ISA variants),\n"
             "  opencl[:N], cuda[:N]\n"
             "environment: QKV_VARIANT=\"[backend.]op=variant;...\" selects variants (op * for\n"
             "  every op; see qkv info), QKV_TILE_PARAMS=\"[backend.]op[/variant]:k=v,...;...\"\n"
             "  forces tile parameters, QKV_TUNING_PATH adds tuning tables;\n"
-            "  QKV_CPU_SCALAR=1 hides AVX2 from the cpu backend (its scalar variants run);\n"
+            "  QKV_CPU_ISA=scalar|avx2|avx512 caps the instruction set the cpu backend's\n"
+            "  variants use (default: the best this CPU offers; qkv info shows it);\n"
             "  OMP_NUM_THREADS sets its threads; QKV_NVRTC_LIBRARY names libnvrtc to load.\n",
             QKV_VERSION_MAJOR, QKV_VERSION_MINOR);
 }

@@ -157,8 +157,9 @@ qkv_status qkv_tune_write_table(const char *dir, const qkv_context *ctx, const q
         free(kept);
         return qkv_fail(QKV_ERR_NO_MEMORY, "out of memory writing %s", path);
     }
-    fprintf(out, "# qkv tuning table of %s (%s). Written by qkv tune; see docs/tuning.md.\n",
-            ctx->info.name, ctx->info.arch);
+    fprintf(out, "# qkv tuning table of %s (%s, %s). Written by qkv tune; see docs/tuning.md.\n",
+            ctx->info.name, ctx->info.microarch[0] ? ctx->info.microarch : "microarch unknown",
+            ctx->info.arch);
     fprintf(out, "device %s %s\narch %s %s\n", qkv_backend_name(ctx->backend->kind), dev,
             qkv_backend_name(ctx->backend->kind), arch);
     fputs(kept, out);

@@ -96,6 +96,7 @@ static qkv_status cuda_describe(int index, qkv_device_info *info)
     snprintf(info->version, sizeof info->version, "CUDA driver %d.%d, %s", driver / 1000,
              driver % 1000 / 10, nvrtc);
     snprintf(info->arch, sizeof info->arch, "sm_%d%d", major, minor);
+    snprintf(info->microarch, sizeof info->microarch, "%s", info->arch);
     info->global_mem = mem;
     info->local_mem = (size_t)shared;
     info->max_work_group = (size_t)threads;

@@ -38,7 +38,12 @@ static qkv_status cpu_describe(int index, qkv_device_info *info)
     (void)index;
     describe_host_memory(info);
     qkv_cpu_model_name(info->name, sizeof info->name);
-    snprintf(info->arch, sizeof info->arch, "cpu:%s", qkv_cpu_has_avx2() ? "avx2" : "scalar");
+    qkv_cpu_microarch(info->microarch, sizeof info->microarch);
+    qkv_cpu_isa isa;
+    const qkv_status st = qkv_cpu_isa_select(&isa);
+    if (st != QKV_OK)
+        return st;
+    snprintf(info->arch, sizeof info->arch, "cpu:%s", qkv_cpu_isa_name(isa));
 #ifdef _OPENMP
     snprintf(info->version, sizeof info->version, "OpenMP %d", _OPENMP);
     info->compute_units = omp_get_max_threads();
@@ -49,11 +54,22 @@ static qkv_status cpu_describe(int index, qkv_device_info *info)
     return QKV_OK;
 }
 
-static qkv_status host_open(qkv_context *ctx, int index)
+static qkv_status ref_open(qkv_context *ctx, int index)
 {
-    (void)ctx;
     (void)index;
+    ctx->cpu_isa = QKV_CPU_ISA_SCALAR;
     return QKV_OK;
+}
+
+/* Fix the context's ISA level once (the per-ISA kernel table: each cpu
+ * variant's `supports` reads it). */
+static qkv_status cpu_open(qkv_context *ctx, int index)
+{
+    (void)index;
+    qkv_cpu_isa isa;
+    const qkv_status st = qkv_cpu_isa_select(&isa);
+    ctx->cpu_isa = (int)isa;
+    return st;
 }
 
 static void host_close(qkv_context *ctx) { (void)ctx; }
@@ -104,11 +120,11 @@ static qkv_status host_finish(qkv_context *ctx)
     return QKV_OK;
 }
 
-#define HOST_BACKEND(KIND, DESCRIBE)                                                           \
+#define HOST_BACKEND(KIND, DESCRIBE, OPEN)                                                     \
     {                                                                                          \
-        KIND, host_device_count, DESCRIBE, host_open, host_close, host_alloc, host_view,       \
+        KIND, host_device_count, DESCRIBE, OPEN, host_close, host_alloc, host_view,            \
             host_release, host_write, host_read, host_copy, host_finish, NULL, NULL            \
     }
 
-const qkv_backend qkv_backend_ref = HOST_BACKEND(QKV_BACKEND_REF, ref_describe);
-const qkv_backend qkv_backend_cpu = HOST_BACKEND(QKV_BACKEND_CPU, cpu_describe);
+const qkv_backend qkv_backend_ref = HOST_BACKEND(QKV_BACKEND_REF, ref_describe, ref_open);
+const qkv_backend qkv_backend_cpu = HOST_BACKEND(QKV_BACKEND_CPU, cpu_describe, cpu_open);

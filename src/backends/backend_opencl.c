@@ -6,9 +6,15 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #include "gpu.h"
 
+#include "cpu_features.h"
+
 #include <CL/cl.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* cl_nv_device_attribute_query */
+#define QKV_CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV 0x4000
+#define QKV_CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV 0x4001
 
 #define MAX_DEVICES 64
 
@@ -66,6 +72,20 @@ static const char *type_name(cl_device_type t)
                                         : t & CL_DEVICE_TYPE_ACCELERATOR ? "accelerator" : "other";
 }
 
+/* The generation of an OpenCL device: the host CPU's for a CPU device (PoCL,
+ * Intel's runtime), the compute capability of an NVIDIA GPU, else "". */
+static void describe_microarch(cl_device_id dev, cl_device_type type, qkv_device_info *info)
+{
+    cl_uint major = 0, minor = 0;
+    if (type & CL_DEVICE_TYPE_CPU)
+        qkv_cpu_microarch(info->microarch, sizeof info->microarch);
+    else if (clGetDeviceInfo(dev, QKV_CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV, sizeof major, &major,
+                             NULL) == CL_SUCCESS &&
+             clGetDeviceInfo(dev, QKV_CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV, sizeof minor, &minor,
+                             NULL) == CL_SUCCESS)
+        snprintf(info->microarch, sizeof info->microarch, "sm_%u%u", major, minor);
+}
+
 static qkv_status ocl_describe(int index, qkv_device_info *info)
 {
     cl_device_id dev = NULL;
@@ -76,7 +96,7 @@ static qkv_status ocl_describe(int index, qkv_device_info *info)
     cl_ulong gmem = 0, lmem = 0;
     size_t wg = 0;
     cl_uint cu = 0, align_bits = 0;
-    char driver[64] = "", version[64] = "";
+    char driver[64] = "", version[256] = "";
     clGetDeviceInfo(dev, CL_DEVICE_NAME, sizeof info->name, info->name, NULL);
     clGetDeviceInfo(dev, CL_DEVICE_VENDOR, sizeof info->vendor, info->vendor, NULL);
     clGetDeviceInfo(dev, CL_DEVICE_VERSION, sizeof version, version, NULL);
@@ -94,6 +114,7 @@ static qkv_status ocl_describe(int index, qkv_device_info *info)
     info->max_work_group = wg;
     info->compute_units = (int)cu;
     info->mem_align = align_bits >= 8 ? align_bits / 8 : 1;
+    describe_microarch(dev, type, info);
     return QKV_OK;
 }
 

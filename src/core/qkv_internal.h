@@ -94,6 +94,8 @@ struct qkv_context {
     qkv_buffer *scratch; /* temporary device memory, see qkv_gpu_scratch */
     struct qkv_tuning *tuning; /* tables and overrides, see tuning.h */
     bool device_timer;   /* the backend's timer works on this device (set by open) */
+    int cpu_isa;         /* cpu: the qkv_cpu_isa level its variants may use, fixed at
+                          * open (cpu_features.h); ref and GPUs: 0 */
     /* Serializes op calls (kernel arguments, scratch, program cache, the
      * queue), the tuning state and timed launches of threads sharing the
      * context; recursive, since an op may call ops (the cache object, the

@@ -133,16 +133,17 @@ static void normalise(const char *prefix, const char *text, char *out, size_t si
 
 void qkv_device_key(const qkv_device_info *dev, char *out, size_t size)
 {
-    char prefix[32];
+    char prefix[32], identity[sizeof dev->name + sizeof dev->microarch + 1];
     snprintf(prefix, sizeof prefix, "%s-", qkv_backend_name(dev->backend));
-    normalise(prefix, dev->name, out, size);
+    snprintf(identity, sizeof identity, "%s %s", dev->name, dev->microarch);
+    normalise(prefix, identity, out, size);
 }
 
 void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size)
 {
     char prefix[32];
     snprintf(prefix, sizeof prefix, "%s-", qkv_backend_name(dev->backend));
-    normalise(prefix, dev->arch, out, size);
+    normalise(prefix, dev->microarch[0] ? dev->microarch : dev->arch, out, size);
 }
 
 /* Index of parameter `name` in v's space, or -1. */
@@ -294,7 +295,7 @@ static bool parse_entry(qkv_context *ctx, const char *line, const char *where,
              op, variant);
         return false;
     }
-    if (!qkv_variant_supports(v, ctx, NULL)) /* e.g. avx2 hidden by QKV_CPU_SCALAR=1 */
+    if (!qkv_variant_supports(v, ctx, NULL)) /* e.g. avx512 with QKV_CPU_ISA=avx2 */
         return false;
     const int size_class = class_of(cls);
     if (size_class < 0) {

@@ -33,8 +33,12 @@ FILE *qkv_open_regular(const char *path, long long max_bytes, long long *size, c
 extern const size_t qkv_size_class_bound[QKV_SIZE_CLASSES];
 int qkv_size_class(size_t size);
 
-/* "backend-normalised-name" and "backend-normalised-arch" of a device:
- * lower case, runs of other characters folded to '-'. */
+/* Keys of a device's tuning tables, lower case with runs of other
+ * characters folded to '-': the device key is backend, name and
+ * microarchitecture ("cpu-amd-epyc-amd-zen4", "cuda-nvidia-h100-80gb-hbm3-sm-90"),
+ * so a table tuned on another generation sold under the same name is not
+ * applied; the arch key is backend and microarchitecture ("cpu-amd-zen4",
+ * "cuda-sm-90"), or the backend's arch string where that is unknown. */
 void qkv_device_key(const qkv_device_info *dev, char *out, size_t size);
 void qkv_arch_key(const qkv_device_info *dev, char *out, size_t size);
 
