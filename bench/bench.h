@@ -35,6 +35,12 @@ typedef struct bench_item {
  * are prepared and uploaded once, untimed, when the benchmark first runs;
  * consecutive items of the same op and shape share the host data. */
 void bench_case_register(bench_item *item);
+/* Cold cache (the default): each case rotates over uploaded copies that
+ * together exceed 4 last-level caches (and 128 MiB); false: one copy,
+ * repeated calls find it cached as far as it fits. */
+void bench_case_set_cold(bool cold);
+/* Bytes of the host's last-level cache. */
+double bench_llc_bytes(void);
 /* Free the host and device data of the last prepared case. */
 void bench_case_release(void);
 

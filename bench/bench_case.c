@@ -1,6 +1,10 @@
 /* bench_case.c - one benchmark case: inputs prepared and uploaded once
  * (outside the timing), each iteration one launch until its work is done,
- * timed by qkv_time_launch (device events on GPUs, else the host clock). */
+ * timed by qkv_time_launch (device events on GPUs, else the host clock).
+ * On a cold cache (the default) the case is uploaded as several copies
+ * that together exceed the last-level cache, and each iteration runs on the
+ * next copy, so a call finds none of its inputs cached, as a decode step of
+ * a real model would (the other layers' caches evict it). */
 #include "bench.h"
 #include "gbench_shim.h"
 #include "harness.h"
@@ -8,15 +12,24 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEED 20240601u
+#define MAX_COPIES 64
+#define COLD_FLOOR_BYTES ((double)(128 << 20)) /* beyond an H100's 50 MB L2 too */
 
-/* The case held now: host data of one (op, shape), buffers on one backend. */
+/* The case held now: host data of one (op, shape), `copies` uploads of it
+ * on one backend, the one the next iteration runs on. */
 static struct {
     const bench_item *host_for, *dev_for;
     qkv_op_case c;
-    qkv_buffer *bufs[QKV_CASE_MAX_TENSORS];
+    qkv_buffer *bufs[MAX_COPIES][QKV_CASE_MAX_TENSORS];
+    int copies, next;
 } held;
+
+static bool cold_cache = true;
+
+void bench_case_set_cold(bool cold) { cold_cache = cold; }
 
 static char message[512];
 
@@ -34,8 +47,9 @@ static bool same_case(const bench_item *a, const bench_item *b)
 
 static void release_device(void)
 {
-    if (held.dev_for)
-        qkv_case_release(&held.c, held.bufs);
+    for (int k = 0; k < held.copies; k++)
+        qkv_case_release(&held.c, held.bufs[k]);
+    held.copies = 0;
     held.dev_for = NULL;
 }
 
@@ -46,14 +60,50 @@ void bench_case_release(void)
     held.host_for = NULL;
 }
 
-/* Input bytes of a case (for the progress line). */
-static double input_bytes(const qkv_op_case *c)
+/* Input (or all) bytes of a case. */
+static double case_bytes(const qkv_op_case *c, bool outputs)
 {
     double bytes = 0.0;
     for (int i = 0; i < c->ntensors; i++)
-        if (!c->t[i].output)
+        if (outputs || !c->t[i].output)
             bytes += (double)qkv_tensor_bytes(&c->t[i]);
     return bytes;
+}
+
+/* Bytes of the host's last-level cache (sysfs, else sysconf; 32 MiB if
+ * neither answers). */
+double bench_llc_bytes(void)
+{
+    for (int index = 4; index >= 2; index--) {
+        char path[96], text[32];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", index);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        char unit = 0;
+        double size = 0.0;
+        const bool ok = fgets(text, sizeof text, f) && sscanf(text, "%lf%c", &size, &unit) >= 1;
+        fclose(f);
+        if (ok && size > 0.0)
+            return size * (unit == 'K' ? 1024.0 : unit == 'M' ? 1048576.0 : 1.0);
+    }
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (l3 > 0)
+        return (double)l3;
+#endif
+    return 32.0 * 1048576.0;
+}
+
+/* Copies of case c a cold-cache run rotates over: enough that together
+ * they exceed four last-level caches and COLD_FLOOR_BYTES. */
+static int cold_copies(const qkv_op_case *c)
+{
+    if (!cold_cache)
+        return 1;
+    const double target = 4.0 * bench_llc_bytes(), bytes = case_bytes(c, true);
+    const double want = (target > COLD_FLOOR_BYTES ? target : COLD_FLOOR_BYTES) / bytes;
+    return want >= MAX_COPIES ? MAX_COPIES : want < 1.0 ? 1 : (int)want + 1;
 }
 
 /* One call of the item (a bench_item) on its backend's buffers (not waited
@@ -61,7 +111,7 @@ static double input_bytes(const qkv_op_case *c)
 static qkv_status launch(void *arg)
 {
     const bench_item *it = arg;
-    return it->op->launch(it->backend->ctx, &it->shape, held.bufs);
+    return it->op->launch(it->backend->ctx, &it->shape, held.bufs[held.next]);
 }
 
 /* Untimed: make the item's case current (inputs filled once per op and
@@ -81,12 +131,18 @@ static const char *setup(void *arg)
             return failure(st);
         held.host_for = it;
         fprintf(stderr, "qkv-bench: prepared %s %s (%.1f MB of inputs)\n", it->op->info->name,
-                it->shape.label, input_bytes(&held.c) / 1e6);
+                it->shape.label, case_bytes(&held.c, false) / 1e6);
     }
-    if ((st = qkv_case_upload(&held.c, it->backend->ctx, held.bufs)) != QKV_OK)
-        return failure(st);
     held.dev_for = it;
-    if ((st = launch(arg)) != QKV_OK || (st = qkv_finish(it->backend->ctx)) != QKV_OK)
+    const int copies = cold_copies(&held.c);
+    for (held.copies = 0; held.copies < copies; held.copies++)
+        if ((st = qkv_case_upload(&held.c, it->backend->ctx, held.bufs[held.copies])) != QKV_OK)
+            return failure(st);
+    for (held.next = 0; held.next < held.copies; held.next++)
+        if ((st = launch(arg)) != QKV_OK)
+            return failure(st);
+    held.next = 0;
+    if ((st = qkv_finish(it->backend->ctx)) != QKV_OK)
         return failure(st);
     return NULL;
 }
@@ -97,6 +153,7 @@ static const char *iteration(void *arg, double *seconds)
 {
     const bench_item *it = arg;
     double us = 0.0;
+    held.next = (held.next + 1) % held.copies;
     const qkv_status st = qkv_time_launch(it->backend->ctx, launch, arg, &us);
     *seconds = us * 1e-6;
     return st == QKV_OK ? NULL : failure(st);

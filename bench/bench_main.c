@@ -6,6 +6,9 @@
  *   --qkv_backends=LIST   comma-separated: cpu, opencl:N, cuda:N, ref (default:
  *                         cpu and every OpenCL and CUDA device present)
  *   --qkv_roof_trials=N   timed runs per roof probe, the best kept (default 5)
+ *   --qkv_warm            keep each case's inputs in one copy (cached as far as
+ *                         they fit) instead of rotating over copies larger than
+ *                         the last-level cache (the default, a cold cache)
  *   --qkv_run_name        print a file name for this run (first backend and
  *                         its device, e.g. "cpu-amd-epyc") and exit */
 #include "bench.h"
@@ -25,6 +28,7 @@ typedef struct options {
     int nbackends;
     int roof_trials;
     bool run_name;
+    bool warm;
 } options;
 
 /* Split a comma-separated backend list into o->backends. */
@@ -58,6 +62,7 @@ static bool parse_options(int argc, char **argv, options *o)
     default_backends(o);
     o->roof_trials = 5;
     o->run_name = false;
+    o->warm = false;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--qkv_backends=", 15) == 0)
             parse_backends(argv[i] + 15, o);
@@ -65,6 +70,8 @@ static bool parse_options(int argc, char **argv, options *o)
             o->roof_trials = atoi(argv[i] + 18) > 0 ? atoi(argv[i] + 18) : 1;
         else if (strcmp(argv[i], "--qkv_run_name") == 0)
             o->run_name = true;
+        else if (strcmp(argv[i], "--qkv_warm") == 0)
+            o->warm = true;
         else {
             fprintf(stderr, "qkv-bench: unknown option %s\n", argv[i]);
             return false;
@@ -183,6 +190,11 @@ int main(int argc, char **argv)
                 strcat(strcat(list, i ? "," : ""), backends[i].spec);
             }
             qkv_bench_add_context("qkv/backends", list);
+            bench_case_set_cold(!o.warm);
+            char llc[32];
+            snprintf(llc, sizeof llc, "%.0f", bench_llc_bytes());
+            qkv_bench_add_context("qkv/cache", o.warm ? "warm" : "cold");
+            qkv_bench_add_context("qkv/host_llc_bytes", llc);
             static bench_item items[QKV_OP_COUNT * BENCH_MAX_SHAPES * 4 * MAX_BACKENDS];
             const int n = make_items(backends, o.nbackends, items,
                                      (int)(sizeof items / sizeof items[0]));

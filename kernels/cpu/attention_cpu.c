@@ -2,6 +2,7 @@
  * attention kernels (see attention_cpu.h). */
 #include "attention_cpu.h"
 
+#include "cpu_parallel.h"
 #include "softmax.h"
 
 #include <stdlib.h>
@@ -44,8 +45,11 @@ qkv_status cpu_attention_run(const cpu_attn_job *job)
     if (!part)
         return qkv_fail(QKV_ERR_NO_MEMORY, "%s: out of host memory", job->op);
     int failed = 0;
-#pragma omp parallel
+    cpu_region region;
+    cpu_region_begin(&region);
+#pragma omp parallel num_threads(region.threads)
     {
+        const int64_t cpu0 = cpu_region_enter(&region);
         float *buf = malloc(scratch * sizeof *buf);
         if (!buf) {
 #pragma omp atomic write
@@ -53,7 +57,7 @@ qkv_status cpu_attention_run(const cpu_attn_job *job)
         }
         const cpu_attn_scratch s = {buf, buf + nq * split, buf + nq * (split + D),
                                     buf + nq * (split + 2 * D)};
-#pragma omp for schedule(dynamic, job->chunk)
+#pragma omp for schedule(dynamic, job->chunk) nowait
         for (size_t i = 0; i < items; i++) {
             if (!buf)
                 continue;
@@ -63,7 +67,9 @@ qkv_status cpu_attention_run(const cpu_attn_job *job)
             job->item(job->ctx, bkv, t0, t1, &s, part + i * nq * (D + 2));
         }
         free(buf);
+        cpu_region_leave(&region, cpu0);
     }
+    cpu_region_end(&region);
     if (failed) {
         free(part);
         return qkv_fail(QKV_ERR_NO_MEMORY, "%s: out of host memory", job->op);
