@@ -163,7 +163,7 @@ void bench_case_register(bench_item *item)
 {
     const double bytes = item->op->bytes(&item->shape), flops = item->op->flops(&item->shape);
     const bench_roof *roof = &item->backend->roof;
-    qkv_bench_counter counters[6] = {
+    qkv_bench_counter counters[7] = {
         {"bytes", bytes, 0},
         {"flops", flops, 0},
         {"bytes_per_second", bytes, 1},
@@ -173,6 +173,8 @@ void bench_case_register(bench_item *item)
     /* seconds a call would take at the roof, per second of measured time */
     if (roof->copy_bytes_per_s > 0.0)
         counters[n++] = (qkv_bench_counter){"copy_roof", bytes / roof->copy_bytes_per_s, 1};
+    if (roof->read_bytes_per_s > 0.0)
+        counters[n++] = (qkv_bench_counter){"read_roof", bytes / roof->read_bytes_per_s, 1};
     if (roof->fma_flops_per_s > 0.0)
         counters[n++] = (qkv_bench_counter){"fma_roof", flops / roof->fma_flops_per_s, 1};
     char name[160], tiles[160] = "", label[192] = "";

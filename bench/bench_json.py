@@ -4,15 +4,17 @@ written with --benchmark_out) into devices and their benchmark medians.
 Benchmark names are "<op>/<shape>/<backend spec>" (plus Google Benchmark's
 "/manual_time", or "/real_time" in older reports); the report context holds,
 per backend spec, "qkv/<spec>/device", "qkv/<spec>/slug",
-"qkv/<spec>/copy_GBps", "qkv/<spec>/fma_GFLOPs" and "qkv/<spec>/clock" (what
+"qkv/<spec>/copy_GBps", "qkv/<spec>/read_GBps" (host devices; absent in older
+reports), "qkv/<spec>/fma_GFLOPs" and "qkv/<spec>/clock" (what
 timed the iterations: "device events" or "host clock"; reports without it
-were timed with the host clock)."""
+were timed with the host clock); "qkv/cache" says whether inputs rotated over
+copies beyond the last-level cache ("cold"; older reports: "warm")."""
 import json
 import statistics
 
 UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 COUNTERS = ("bytes", "flops", "bytes_per_second", "flops_per_second", "copy_roof",
-            "fma_roof")
+            "read_roof", "fma_roof")
 
 
 class Device:
@@ -24,7 +26,9 @@ class Device:
         self.name = context.get(key + "device", spec)
         self.slug = context.get(key + "slug", spec.replace(":", ""))
         self.copy_gbps = float(context.get(key + "copy_GBps", 0) or 0)
+        self.read_gbps = float(context.get(key + "read_GBps", 0) or 0)
         self.fma_gflops = float(context.get(key + "fma_GFLOPs", 0) or 0)
+        self.cache = context.get("qkv/cache", "warm")
         self.roof_trials = context.get(key + "roof_trials", "?")
         self.clock = context.get(key + "clock", "host clock")
         self.results = {}  # op -> list of Result, in run order

@@ -10,7 +10,7 @@
  *                         they fit) instead of rotating over copies larger than
  *                         the last-level cache (the default, a cold cache)
  *   --qkv_run_name        print a file name for this run (first backend and
- *                         its device, e.g. "cpu-amd-epyc") and exit */
+ *                         its device, e.g. "cpu-amd-epyc-amd-zen4") and exit */
 #include "bench.h"
 #include "gbench_shim.h"
 #include "harness.h"
@@ -80,12 +80,13 @@ static bool parse_options(int argc, char **argv, options *o)
     return true;
 }
 
-/* "<spec without ':'>-<device name>" in lower case, other characters as
- * '-' (bench/summary.py names the device files the same way). */
+/* "<spec without ':'>-<device name>-<microarchitecture>" in lower case,
+ * other characters as '-' (bench/summary.py names the device files by it),
+ * so runs on two generations sold under one name keep separate files. */
 static void device_slug(const bench_backend *b, char *out, size_t size)
 {
-    char raw[192];
-    snprintf(raw, sizeof raw, "%s-%s", b->spec, b->info.name);
+    char raw[sizeof b->spec + sizeof b->info.name + sizeof b->info.microarch + 2];
+    snprintf(raw, sizeof raw, "%s-%s-%s", b->spec, b->info.name, b->info.microarch);
     size_t n = 0;
     for (const char *p = raw; *p && n + 1 < size; p++) {
         if (*p == ':')
@@ -105,14 +106,16 @@ static void measure_roofs(bench_backend *b, int trials)
     fprintf(stderr, "qkv-bench: measuring the roofs of %s (%s) ...\n", b->spec, b->info.name);
     if (bench_roof_measure(b->ctx, trials, &b->roof) != QKV_OK) {
         fprintf(stderr, "qkv-bench: %s: roofs not measured: %s\n", b->spec, qkv_last_error());
-        b->roof = (bench_roof){0.0, 0.0};
+        b->roof = (bench_roof){0.0, 0.0, 0.0};
     }
-    fprintf(stderr, "qkv-bench: %s: copy %.1f GB/s, multiply-add %.1f GFLOP/s\n", b->spec,
-            b->roof.copy_bytes_per_s / 1e9, b->roof.fma_flops_per_s / 1e9);
+    fprintf(stderr, "qkv-bench: %s: copy %.1f GB/s, read %.1f GB/s, multiply-add %.1f GFLOP/s\n",
+            b->spec, b->roof.copy_bytes_per_s / 1e9, b->roof.read_bytes_per_s / 1e9,
+            b->roof.fma_flops_per_s / 1e9);
     const struct {
         const char *key;
         double value;
     } nums[] = {{"copy_GBps", b->roof.copy_bytes_per_s / 1e9},
+                {"read_GBps", b->roof.read_bytes_per_s / 1e9},
                 {"fma_GFLOPs", b->roof.fma_flops_per_s / 1e9},
                 {"roof_trials", trials}};
     char key[96], value[192];

@@ -4,6 +4,7 @@
 #include "roof.h"
 #include "cpu_features.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -68,6 +69,39 @@ static double host_copy_run(void *arg, long n)
             memcpy(c->dst + (size_t)b * COPY_BLOCK, c->src + (size_t)b * COPY_BLOCK, COPY_BLOCK);
     }
     return 2.0 * (double)n * (double)HOST_COPY_BYTES;
+}
+
+/* Sum of the 64-bit words of block b (four independent chains, so the loads
+ * and adds overlap); the compiler vectorizes it. */
+static uint64_t read_block(const char *src, long b)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)(src + (size_t)b * COPY_BLOCK);
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < COPY_BLOCK / sizeof *w; i += 4) {
+        s0 += w[i];
+        s1 += w[i + 1];
+        s2 += w[i + 2];
+        s3 += w[i + 3];
+    }
+    return s0 ^ s1 ^ s2 ^ s3;
+}
+
+static volatile uint64_t read_sink; /* keeps the sums alive */
+
+/* n reads of src, threads on blocks in static order (the first touch's);
+ * work = bytes read. */
+static double host_read_run(void *arg, long n)
+{
+    const host_copy *c = arg;
+    const long blocks = (long)(HOST_COPY_BYTES / COPY_BLOCK);
+    uint64_t total = 0;
+    for (long r = 0; r < n; r++) {
+#pragma omp parallel for schedule(static) reduction(^ : total)
+        for (long b = 0; b < blocks; b++)
+            total ^= read_block(c->src, b);
+    }
+    read_sink = total;
+    return (double)n * (double)HOST_COPY_BYTES;
 }
 
 #if ROOF_X86
@@ -145,7 +179,8 @@ static double host_fma_run(void *arg, long n)
     return threads * (double)n * FMA_CHAINS * FMA_LANES * 2.0;
 }
 
-/* Host roofs: copy between two first-touched arrays, FMA chains. */
+/* Host roofs: copy between two first-touched arrays, a read of one, FMA
+ * chains. */
 static qkv_status host_roof(int trials, bench_roof *roof)
 {
     host_copy c = {malloc(HOST_COPY_BYTES), malloc(HOST_COPY_BYTES)};
@@ -161,6 +196,7 @@ static qkv_status host_roof(int trials, bench_roof *roof)
         memset(c.dst + (size_t)b * COPY_BLOCK, 0, COPY_BLOCK);
     }
     roof->copy_bytes_per_s = bench_best_rate(host_copy_run, &c, trials);
+    roof->read_bytes_per_s = bench_best_rate(host_read_run, &c, trials);
     free(c.src);
     free(c.dst);
     roof->fma_flops_per_s = bench_best_rate(host_fma_run, NULL, trials);

@@ -7,6 +7,8 @@
 
 typedef struct bench_roof {
     double copy_bytes_per_s; /* large copy, bytes read + written per second */
+    double read_bytes_per_s; /* large read-only sweep, bytes per second (host only; 0 if
+                              * not measured) */
     double fma_flops_per_s;  /* independent multiply-add chains, 2 flops each */
 } bench_roof;
 

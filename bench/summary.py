@@ -30,18 +30,18 @@ def pct(x):
 
 
 def op_table(results):
-    """Rows: shape, median time, GB/s, GFLOP/s, % of the two roofs, tiles."""
-    lines = ["| shape | time (us) | GB/s | GFLOP/s | % copy roof | % FMA roof | tiles |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    """Rows: shape, median time, GB/s, GFLOP/s, % of the roofs, tiles."""
+    lines = ["| shape | time (us) | GB/s | GFLOP/s | % copy roof | % read roof | % FMA roof "
+             "| tiles |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         if r.error:
-            lines.append("| %s | error: %s | | | | | |" % (r.shape, r.error))
+            lines.append("| %s | error: %s | | | | | | |" % (r.shape, r.error))
             continue
         tiles = r.label[len("tiles "):] if r.label.startswith("tiles ") else r.label
-        lines.append("| %s | %.1f | %.2f | %.2f | %s | %s | %s |" % (
+        lines.append("| %s | %.1f | %.2f | %.2f | %s | %s | %s | %s |" % (
             r.shape, r.seconds * 1e6, r.get("bytes_per_second") / 1e9,
-            r.get("flops_per_second") / 1e9, pct(r.get("copy_roof")), pct(r.get("fma_roof")),
-            tiles or "-"))
+            r.get("flops_per_second") / 1e9, pct(r.get("copy_roof")), pct(r.get("read_roof")),
+            pct(r.get("fma_roof")), tiles or "-"))
     return lines
 
 
@@ -131,7 +131,12 @@ def device_markdown(dev, context, source):
                  context.get("host_name", "?"), context.get("num_cpus", "?"),
                  CLOCK_TEXT.get(dev.clock, dev.clock)), "",
              "Measured roofs (best of %s): copy %.1f GB/s (bytes read + written), "
-             "multiply-add %.1f GFLOP/s." % (dev.roof_trials, dev.copy_gbps, dev.fma_gflops),
+             "read %s, multiply-add %.1f GFLOP/s. Cache: %s." % (
+                 dev.roof_trials, dev.copy_gbps,
+                 "%.1f GB/s" % dev.read_gbps if dev.read_gbps else "not measured",
+                 dev.fma_gflops,
+                 "cold (inputs rotated over copies beyond the last-level cache)"
+                 if dev.cache == "cold" else "warm (one copy of the inputs)"),
              ""]
     lines += sweep_section(dev)
     lines += quant_section(dev)
