@@ -117,6 +117,8 @@ typedef struct qkv_device_info {
     size_t max_work_group; /* threads per work-group / block */
     int compute_units;     /* SMs, compute units, or OpenMP threads */
     size_t mem_align;      /* required byte alignment of buffer views */
+    int cc_major, cc_minor; /* CUDA compute capability (0 elsewhere) */
+    size_t local_mem_optin; /* CUDA: shared memory a block may opt in to, bytes (0 elsewhere) */
 } qkv_device_info;
 
 /* Describe device `index` of `kind` without opening a context. */
