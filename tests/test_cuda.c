@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cuda_compile.h"
-#include "gpu.h"
+#include "cuda_native.h"
 
 static const char *const archs[] = {"compute_80", "compute_90"};
 
@@ -453,6 +453,49 @@ START_TEST(test_launch_errors)
 }
 END_TEST
 
+/* qkv_cuda_launch: attention_merge of dense.cu (D = 64) over one split
+ * divides each partial output by its l; launched with 64 KiB of dynamic
+ * shared memory it does not use (the opt-in path, where the device allows
+ * it), and refused beyond the device's opt-in limit. */
+START_TEST(test_native_launch_smem)
+{
+    qkv_context *ctx = open_cuda();
+    if (!ctx)
+        return;
+    enum { D = 64, BQ = 3 };
+    float part[BQ * (D + 2)], out[BQ * D];
+    for (int q = 0; q < BQ; q++) {
+        for (int d = 0; d < D; d++)
+            part[q * (D + 2) + d] = (float)(d - 7 * q);
+        part[q * (D + 2) + D] = 1.5f;     /* m */
+        part[q * (D + 2) + D + 1] = 4.0f; /* l */
+    }
+    qkv_buffer *bp = upload(ctx, part, sizeof part), *bo;
+    ck_assert_int_eq(qkv_buffer_create(ctx, sizeof out, &bo), QKV_OK);
+    qkv_gpu_kernel *k;
+    ck_assert_msg(qkv_gpu_ops_cuda.get_kernel(ctx, "dense.cu", "attention_merge", "-DHEAD_DIM=64",
+                                              &k) == QKV_OK,
+                  "%s", qkv_last_error());
+    qkv_device_info info;
+    ck_assert_int_eq(qkv_context_info(ctx, &info), QKV_OK);
+    const size_t limit = qkv_cuda_smem_limit(&info), smem = limit < 65536 ? limit : 65536;
+    const unsigned grid[3] = {BQ, 1, 1}, block[3] = {D, 1, 1};
+    const qkv_gpu_arg args[] = {QKV_GPU_BUF(bp), QKV_GPU_BUF(bo), QKV_GPU_INT(1)};
+    ck_assert_msg(qkv_cuda_launch(ctx, k, grid, block, smem, 3, args) == QKV_OK, "%s",
+                  qkv_last_error());
+    ck_assert_int_eq(qkv_finish(ctx), QKV_OK);
+    ck_assert_int_eq(qkv_buffer_read(bo, 0, out, sizeof out), QKV_OK);
+    for (int q = 0; q < BQ; q++)
+        for (int d = 0; d < D; d++)
+            ck_assert_float_eq(out[q * D + d], (float)(d - 7 * q) / 4.0f);
+    ck_assert_int_eq(qkv_cuda_launch(ctx, k, grid, block, limit + 1, 3, args),
+                     QKV_ERR_UNSUPPORTED);
+    qkv_buffer_destroy(bp);
+    qkv_buffer_destroy(bo);
+    qkv_close(ctx);
+}
+END_TEST
+
 /* Compile tests (NVRTC only) and device tests (skipped without a GPU). */
 static Suite *cuda_suite(void)
 {
@@ -477,6 +520,7 @@ static Suite *cuda_suite(void)
     tcase_add_test(device, test_launch_dequant);
     tcase_add_test(device, test_launch_scan);
     tcase_add_test(device, test_launch_errors);
+    tcase_add_test(device, test_native_launch_smem);
     suite_add_tcase(s, device);
     return s;
 }

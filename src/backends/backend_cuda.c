@@ -1,8 +1,9 @@
 /* backend_cuda.c - CUDA backend: the OpenCL C kernel programs compiled by
  * NVRTC (cuda_nvrtc.c) after the cl2cuda.h prelude and the native CUDA
  * programs (kernels/cuda/NAME.cu), for the device's sm_XY (sm_90a on compute
- * capability 9.0), run through the CUDA driver API (loaded at run time by cuda_driver.c, so the library starts on
- * machines without a driver and then sees no CUDA device).
+ * capability 9.0), run through the CUDA driver API (loaded at run time by
+ * cuda_driver.c, so the library starts on machines without a driver and
+ * then sees no CUDA device).
  *
  * Every call of a qkv context runs on one stream of the device's primary
  * context; host transfers synchronise that stream, kernels and device copies

@@ -12,7 +12,7 @@
 
 #include "qkv_internal.h"
 
-/* Compile embedded program `program` ("kivi", ...) with `defines` (space-
+/* Compile embedded program `program` ("kivi", "kivi.cu", ...) with `defines` (space-
  * separated -DNAME=VALUE tokens, NULL or "" for none) to PTX for virtual
  * architecture `arch` (e.g. "compute_90").  On success *ptx is a
  * NUL-terminated malloc'd string (the caller frees it) and *ptx_size its size
