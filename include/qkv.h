@@ -121,6 +121,8 @@ typedef struct qkv_device_info {
      * "intel-f6-m143" (CPU vendor, family, model) for cpu and OpenCL CPU
      * devices, "sm_90" for NVIDIA GPUs, "" where unknown. */
     char microarch[64];
+    int cc_major, cc_minor; /* CUDA compute capability (0 elsewhere) */
+    size_t local_mem_optin; /* CUDA: shared memory a block may opt in to, bytes (0 elsewhere) */
 } qkv_device_info;
 
 /* Describe device `index` of `kind` without opening a context. */

@@ -1,5 +1,6 @@
 /* test_cuda.c - CUDA backend: NVRTC compiles of the kernel programs through
- * the cl2cuda.h prelude (no driver needed), then, when a CUDA device is
+ * the cl2cuda.h prelude and of the native CUDA programs for sm_80, sm_89
+ * and sm_90a (no driver needed), then, when a CUDA device is
  * present, buffers, views, copies and kernel launches through
  * qkv_gpu_ops_cuda.  Without a device the execution tests pass as skipped.
  * The runner's own process never touches the driver, so forked tests can
@@ -10,7 +11,7 @@
 #include <string.h>
 
 #include "cuda_compile.h"
-#include "gpu.h"
+#include "cuda_native.h"
 
 static const char *const archs[] = {"compute_80", "compute_90"};
 
@@ -131,6 +132,86 @@ START_TEST(test_compile_gpu_builds)
 }
 END_TEST
 
+/* Native CUDA archs every kernels/cuda program must compile for. */
+static const char *const native_archs[] = {"sm_80", "sm_89", "sm_90a"};
+
+/* True if the n bytes at `image` hold the NUL-terminated string `text`. */
+static bool image_has(const char *image, size_t n, const char *text)
+{
+    const size_t len = strlen(text) + 1;
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(image + i, text, len) == 0)
+            return true;
+    return false;
+}
+
+/* Every build of every native CUDA variant (each distinct one once)
+ * compiles to a CUBIN for each of native_archs that holds each of its
+ * kernels; one line per build shows the CUBIN sizes. */
+START_TEST(test_compile_native_builds)
+{
+    static qkv_gpu_build builds[512];
+    const int n = qkv_gpu_native_cuda_builds(builds, 512);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, 512);
+    for (int i = 0; i < n; i++) {
+        const qkv_gpu_build *b = &builds[i];
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(b->program, builds[j].program) == 0 &&
+                   strcmp(b->defines, builds[j].defines) == 0;
+        if (seen)
+            continue;
+        ck_assert(qkv_kernel_is_native_cuda(b->program));
+        const char *source = qkv_kernel_source(b->program);
+        ck_assert_msg(source != NULL, "no embedded program %s", b->program);
+        char line[256];
+        int len = snprintf(line, sizeof line, "cuda native: %s [%s]:", b->program, b->defines);
+        for (size_t a = 0; a < sizeof native_archs / sizeof native_archs[0]; a++) {
+            char *image = NULL;
+            size_t size = 0;
+            const qkv_status st =
+                qkv_cuda_compile_image(b->program, source, b->defines, native_archs[a], &image,
+                                       &size);
+            ck_assert_msg(st == QKV_OK, "%s [%s] for %s: %s: %s", b->program, b->defines,
+                          native_archs[a], qkv_status_name(st), qkv_last_error());
+            ck_assert_msg(size > 4 && memcmp(image, "\177ELF", 4) == 0,
+                          "%s [%s] for %s: not a CUBIN", b->program, b->defines,
+                          native_archs[a]);
+            for (int k = 0; k < QKV_GPU_BUILD_KERNELS && b->kernels[k]; k++)
+                ck_assert_msg(image_has(image, size, b->kernels[k]),
+                              "%s [%s] for %s: no kernel %s", b->program, b->defines,
+                              native_archs[a], b->kernels[k]);
+            if (len > 0 && (size_t)len < sizeof line)
+                len += snprintf(line + len, sizeof line - (size_t)len, " %s %zu B",
+                                native_archs[a], size);
+            free(image);
+        }
+        printf("%s\n", line);
+    }
+    fflush(stdout);
+}
+END_TEST
+
+/* The native programs also compile to PTX for the 90a virtual arch. */
+START_TEST(test_compile_native_ptx)
+{
+    static qkv_gpu_build builds[512];
+    const int n = qkv_gpu_native_cuda_builds(builds, 512);
+    ck_assert_int_gt(n, 0);
+    char *ptx = NULL;
+    size_t size = 0;
+    const qkv_status st =
+        qkv_cuda_compile_ptx(builds[0].program, builds[0].defines, "compute_90a", &ptx, &size);
+    ck_assert_msg(st == QKV_OK, "%s: %s", builds[0].program, qkv_last_error());
+    ck_assert(strstr(ptx, ".target sm_90a") != NULL);
+    char entry[96];
+    snprintf(entry, sizeof entry, ".entry %s(", builds[0].kernels[0]);
+    ck_assert_msg(strstr(ptx, entry) != NULL, "no '%s' in the PTX", entry);
+    free(ptx);
+}
+END_TEST
+
 /* ---- execution (skipped without a device) ------------------------------- */
 
 /* A context on CUDA device 0, or NULL when there is no CUDA device. */
@@ -157,8 +238,10 @@ START_TEST(test_device_or_skip)
     }
     qkv_device_info info;
     ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CUDA, 0, &info), QKV_OK);
-    printf("cuda: device 0: %s, %s, %s, %d SMs\n", info.name, info.arch, info.version,
-           info.compute_units);
+    printf("cuda: device 0: %s, %s (compute capability %d.%d), %s, %d SMs, %zu KiB shared "
+           "memory opt-in\n",
+           info.name, info.arch, info.cc_major, info.cc_minor, info.version, info.compute_units,
+           info.local_mem_optin / 1024);
     fflush(stdout);
     ck_assert_str_eq(info.vendor, "NVIDIA");
     ck_assert(strncmp(info.arch, "sm_", 3) == 0);
@@ -168,6 +251,8 @@ START_TEST(test_device_or_skip)
     ck_assert_uint_ge(info.max_work_group, 256);
     ck_assert_int_gt(info.compute_units, 0);
     ck_assert_uint_eq(info.mem_align, 256);
+    ck_assert_int_ge(info.cc_major, 7);
+    ck_assert_uint_ge(info.local_mem_optin, info.local_mem);
 }
 END_TEST
 
@@ -368,6 +453,49 @@ START_TEST(test_launch_errors)
 }
 END_TEST
 
+/* qkv_cuda_launch: attention_merge of dense.cu (D = 64) over one split
+ * divides each partial output by its l; launched with 64 KiB of dynamic
+ * shared memory it does not use (the opt-in path, where the device allows
+ * it), and refused beyond the device's opt-in limit. */
+START_TEST(test_native_launch_smem)
+{
+    qkv_context *ctx = open_cuda();
+    if (!ctx)
+        return;
+    enum { D = 64, BQ = 3 };
+    float part[BQ * (D + 2)], out[BQ * D];
+    for (int q = 0; q < BQ; q++) {
+        for (int d = 0; d < D; d++)
+            part[q * (D + 2) + d] = (float)(d - 7 * q);
+        part[q * (D + 2) + D] = 1.5f;     /* m */
+        part[q * (D + 2) + D + 1] = 4.0f; /* l */
+    }
+    qkv_buffer *bp = upload(ctx, part, sizeof part), *bo;
+    ck_assert_int_eq(qkv_buffer_create(ctx, sizeof out, &bo), QKV_OK);
+    qkv_gpu_kernel *k;
+    ck_assert_msg(qkv_gpu_ops_cuda.get_kernel(ctx, "dense.cu", "attention_merge", "-DHEAD_DIM=64",
+                                              &k) == QKV_OK,
+                  "%s", qkv_last_error());
+    qkv_device_info info;
+    ck_assert_int_eq(qkv_context_info(ctx, &info), QKV_OK);
+    const size_t limit = qkv_cuda_smem_limit(&info), smem = limit < 65536 ? limit : 65536;
+    const unsigned grid[3] = {BQ, 1, 1}, block[3] = {D, 1, 1};
+    const qkv_gpu_arg args[] = {QKV_GPU_BUF(bp), QKV_GPU_BUF(bo), QKV_GPU_INT(1)};
+    ck_assert_msg(qkv_cuda_launch(ctx, k, grid, block, smem, 3, args) == QKV_OK, "%s",
+                  qkv_last_error());
+    ck_assert_int_eq(qkv_finish(ctx), QKV_OK);
+    ck_assert_int_eq(qkv_buffer_read(bo, 0, out, sizeof out), QKV_OK);
+    for (int q = 0; q < BQ; q++)
+        for (int d = 0; d < D; d++)
+            ck_assert_float_eq(out[q * D + d], (float)(d - 7 * q) / 4.0f);
+    ck_assert_int_eq(qkv_cuda_launch(ctx, k, grid, block, limit + 1, 3, args),
+                     QKV_ERR_UNSUPPORTED);
+    qkv_buffer_destroy(bp);
+    qkv_buffer_destroy(bo);
+    qkv_close(ctx);
+}
+END_TEST
+
 /* Compile tests (NVRTC only) and device tests (skipped without a GPU). */
 static Suite *cuda_suite(void)
 {
@@ -379,6 +507,11 @@ static Suite *cuda_suite(void)
     tcase_add_test(compile, test_compile_bad_arguments);
     tcase_add_test(compile, test_compile_gpu_builds);
     suite_add_tcase(s, compile);
+    TCase *native = tcase_create("native");
+    tcase_set_timeout(native, 600); /* NVRTC with the toolkit's headers: about 3 s a build */
+    tcase_add_test(native, test_compile_native_builds);
+    tcase_add_test(native, test_compile_native_ptx);
+    suite_add_tcase(s, native);
     TCase *device = tcase_create("device");
     tcase_set_timeout(device, 120);
     tcase_add_test(device, test_device_or_skip);
@@ -387,6 +520,7 @@ static Suite *cuda_suite(void)
     tcase_add_test(device, test_launch_dequant);
     tcase_add_test(device, test_launch_scan);
     tcase_add_test(device, test_launch_errors);
+    tcase_add_test(device, test_native_launch_smem);
     suite_add_tcase(s, device);
     return s;
 }

@@ -16,6 +16,9 @@ static void print_device(const qkv_device_info *d)
            "align %zu B\n",
            (double)d->global_mem / (1 << 30), d->local_mem / 1024, d->max_work_group,
            d->compute_units, d->mem_align);
+    if (d->backend == QKV_BACKEND_CUDA)
+        printf("      compute capability %d.%d | shared memory opt-in %zu KiB | %d SMs\n",
+               d->cc_major, d->cc_minor, d->local_mem_optin / 1024, d->compute_units);
 }
 
 /* Per op, per backend, each variant: the parameters a call of size 4096

@@ -1,12 +1,14 @@
 #!/bin/sh
-# embed_kernels.sh OUT.c PRELUDE.h PROGRAM.cl... - writes a C file holding
-# each OpenCL program as a string (named by its basename without .cl), the
-# CUDA prelude as qkv_cuda_prelude, and qkv_kernel_source() to look them up.
-# A program's lines `#include "name.cl"` are replaced by the text of name.cl
-# from the program's folder (nested includes too, each file once per
-# program, #line directives keeping compiler messages on the right file and
-# line), so OpenCL and NVRTC get the same self-contained text; an include of
-# a missing file is an error.
+# embed_kernels.sh OUT.c PRELUDE.h PROGRAM... - writes a C file holding
+# each program as a string, the CUDA prelude as qkv_cuda_prelude, and
+# qkv_kernel_source() to look them up.  An OpenCL program (x.cl) is named by
+# its basename without .cl ("kivi"), a native CUDA program (x.cu) by its
+# file name ("kivi.cu").  A program's lines `#include "name.cl"` (or
+# "name.cuh") are replaced by the text of that file from the program's
+# folder (nested includes too, each file once per program, #line directives
+# keeping compiler messages on the right file and line), so OpenCL and NVRTC
+# get the same self-contained text; an include of a missing file is an
+# error.  Includes in <...> (the CUDA toolkit's headers) stay as they are.
 set -e
 out=$1
 prelude=$2
@@ -16,6 +18,14 @@ trap 'rm -f "$tmp" "$tmp.cl"' EXIT
 # C string literal lines of a file: escape \ and ", keep newlines.
 quote() {
     sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/' "$1"
+}
+# Name of program file $1: x.cl -> x, x.cu -> x.cu.
+program_name() {
+    basename "$1" .cl
+}
+# C identifier part of program name $1 (x.cu -> x_cu).
+c_name() {
+    echo "$1" | tr '.' '_'
 }
 # Program file $1 with its includes inlined, on stdout.
 expand_includes() {
@@ -27,7 +37,7 @@ expand_includes() {
         lineno = 0
         while ((rc = (getline line < path)) > 0) {
             lineno++
-            if (line !~ /^[ \t]*#[ \t]*include[ \t]*"[^"\/]+\.cl"/) {
+            if (line !~ /^[ \t]*#[ \t]*include[ \t]*"[^"\/]+\.(cl|cuh)"/) {
                 print line
                 continue
             }
@@ -65,10 +75,10 @@ expand_includes() {
     quote "$prelude"
     echo "    \"\";"
     for f in "$@"; do
-        name=$(basename "$f" .cl)
+        name=$(program_name "$f")
         expand_includes "$f" >"$tmp.cl"
         echo
-        echo "static const char program_$name[] ="
+        echo "static const char program_$(c_name "$name")[] ="
         quote "$tmp.cl"
         echo "    \"\";"
     done
@@ -76,9 +86,9 @@ expand_includes() {
     echo "const char *qkv_kernel_source(const char *program)"
     echo "{"
     for f in "$@"; do
-        name=$(basename "$f" .cl)
+        name=$(program_name "$f")
         echo "    if (strcmp(program, \"$name\") == 0)"
-        echo "        return program_$name;"
+        echo "        return program_$(c_name "$name");"
     done
     echo "    return NULL;"
     echo "}"

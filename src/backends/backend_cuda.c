@@ -1,7 +1,9 @@
 /* backend_cuda.c - CUDA backend: the OpenCL C kernel programs compiled by
- * NVRTC (cuda_nvrtc.c) after the cl2cuda.h prelude, run through the CUDA
- * driver API (loaded at run time by cuda_driver.c, so the library starts on
- * machines without a driver and then sees no CUDA device).
+ * NVRTC (cuda_nvrtc.c) after the cl2cuda.h prelude and the native CUDA
+ * programs (kernels/cuda/NAME.cu), for the device's sm_XY (sm_90a on compute
+ * capability 9.0), run through the CUDA driver API (loaded at run time by
+ * cuda_driver.c, so the library starts on machines without a driver and
+ * then sees no CUDA device).
  *
  * Every call of a qkv context runs on one stream of the device's primary
  * context; host transfers synchronise that stream, kernels and device copies
@@ -9,10 +11,11 @@
  * pair of CUDA events on that stream. */
 #include "cuda_compile.h"
 #include "cuda_driver.h"
-#include "gpu.h"
+#include "cuda_native.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_ARGS 32 /* kernel arguments per launch */
 
@@ -68,7 +71,7 @@ static qkv_status cuda_describe(int index, qkv_device_info *info)
         return qkv_fail(QKV_ERR_NO_DEVICE,
                         "no CUDA driver (libcuda.so.1 not loadable or cuInit failed)");
     CUdevice dev;
-    int major = 0, minor = 0, shared = 0, threads = 0, sms = 0, driver = 0;
+    int major = 0, minor = 0, shared = 0, optin = 0, threads = 0, sms = 0, driver = 0;
     size_t mem = 0;
     qkv_status st = cu_check(drv->DeviceGet(&dev, index), "cuDeviceGet");
     if (st == QKV_OK)
@@ -80,6 +83,8 @@ static qkv_status cuda_describe(int index, qkv_device_info *info)
         st = attribute(dev, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &minor);
     if (st == QKV_OK)
         st = attribute(dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, &shared);
+    if (st == QKV_OK)
+        st = attribute(dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &optin);
     if (st == QKV_OK)
         st = attribute(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, &threads);
     if (st == QKV_OK)
@@ -99,6 +104,9 @@ static qkv_status cuda_describe(int index, qkv_device_info *info)
     snprintf(info->microarch, sizeof info->microarch, "%s", info->arch);
     info->global_mem = mem;
     info->local_mem = (size_t)shared;
+    info->cc_major = major;
+    info->cc_minor = minor;
+    info->local_mem_optin = (size_t)optin;
     info->max_work_group = (size_t)threads;
     info->compute_units = sms;
     info->mem_align = 256;
@@ -293,14 +301,19 @@ static qkv_status cuda_timer_end(qkv_context *ctx, double *us)
 /* ---- kernels -------------------------------------------------------------- */
 
 /* Compile `source` of `program` with `defines` for the context's device
- * architecture ("sm_XY"): a CUBIN when NVRTC can make one, else compute_XY
- * PTX; load it as the CUmodule *built.  The context must be current. */
+ * architecture (its "sm_XY", "sm_90a" on compute capability 9.0, so the
+ * native kernels may use its architecture-specific features): a CUBIN when
+ * NVRTC can make one, else compute_XY PTX; load it as the CUmodule *built.
+ * The context must be current. */
 static qkv_status cuda_build(qkv_context *ctx, const char *program, const char *source,
                              const char *defines, void **built)
 {
     char *image;
     size_t size;
-    qkv_status st = qkv_cuda_compile_image(program, source, defines, ctx->info.arch, &image, &size);
+    char arch[sizeof ctx->info.arch + 1];
+    snprintf(arch, sizeof arch, "%s%s", ctx->info.arch,
+             ctx->info.cc_major == 9 && ctx->info.cc_minor == 0 ? "a" : "");
+    qkv_status st = qkv_cuda_compile_image(program, source, defines, arch, &image, &size);
     if (st != QKV_OK)
         return st;
     CUmodule module;
@@ -378,9 +391,11 @@ typedef union arg_value {
     CUdeviceptr ptr;
     int32_t i;
     float f;
+    int64_t l;
 } arg_value;
 
-/* Store argument `a` in *v; returns the address cuLaunchKernel reads. */
+/* Store argument `a` in *v; returns the address cuLaunchKernel reads (a
+ * by-value struct is read where the caller keeps it). */
 static void *arg_pointer(const qkv_gpu_arg *a, arg_value *v)
 {
     switch (a->kind) {
@@ -390,10 +405,71 @@ static void *arg_pointer(const qkv_gpu_arg *a, arg_value *v)
     case QKV_ARG_INT:
         v->i = a->i;
         return &v->i;
+    case QKV_ARG_INT64:
+        v->l = a->l;
+        return &v->l;
+    case QKV_ARG_BYTES:
+        return (void *)a->bytes;
     default:
         v->f = a->f;
         return &v->f;
     }
+}
+
+/* Opt kernel k in to `smem` bytes of dynamic shared memory where that
+ * exceeds the default, within the device's opt-in limit. */
+static qkv_status opt_in_smem(const qkv_context *ctx, qkv_gpu_kernel *k, size_t smem)
+{
+    if (smem <= QKV_CUDA_DEFAULT_SMEM || smem <= k->dynamic_smem_set)
+        return QKV_OK;
+    if (smem > qkv_cuda_smem_limit(&ctx->info))
+        return qkv_fail(QKV_ERR_UNSUPPORTED,
+                        "CUDA launch of %s: %zu bytes of dynamic shared memory exceed the "
+                        "device's opt-in limit %zu",
+                        k->name, smem, qkv_cuda_smem_limit(&ctx->info));
+    char what[160];
+    snprintf(what, sizeof what, "cuFuncSetAttribute(%s, max dynamic shared memory %zu)", k->name,
+             smem);
+    const qkv_status st = cu_check(
+        drv->FuncSetAttribute((CUfunction)k->handle,
+                              CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem),
+        what);
+    if (st == QKV_OK)
+        k->dynamic_smem_set = smem;
+    return st;
+}
+
+/* Queue kernel k, grid x block with `smem` bytes of dynamic shared memory,
+ * with its arguments on the stream (grid and block within the limits). */
+static qkv_status launch_grid(qkv_context *ctx, qkv_gpu_kernel *k, const unsigned *grid,
+                              const unsigned *block, size_t smem, int nargs,
+                              const qkv_gpu_arg *args)
+{
+    cu_state *s = ctx->impl;
+    if (nargs < 0 || nargs > MAX_ARGS || (nargs > 0 && !args))
+        return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA launch of %s: %d arguments (at most %d)",
+                        k->name, nargs, MAX_ARGS);
+    arg_value values[MAX_ARGS];
+    void *params[MAX_ARGS];
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind == QKV_ARG_BYTES && (!args[i].bytes || !args[i].size))
+            return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA launch of %s: argument %d has no bytes",
+                            k->name, i);
+        params[i] = arg_pointer(&args[i], &values[i]);
+    }
+    qkv_status st = make_current(s);
+    if (st == QKV_OK)
+        st = opt_in_smem(ctx, k, smem);
+    if (st != QKV_OK)
+        return st;
+    const CUresult r = drv->LaunchKernel((CUfunction)k->handle, grid[0], grid[1], grid[2],
+                                        block[0], block[1], block[2], (unsigned)smem, s->stream,
+                                        params, NULL);
+    if (r == CUDA_SUCCESS)
+        return QKV_OK;
+    char what[96];
+    snprintf(what, sizeof what, "launch of %s", k->name);
+    return cu_check(r, what);
 }
 
 /* Queue kernel k over the NDRange with its arguments on the stream. */
@@ -401,28 +477,28 @@ static qkv_status cuda_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
                               const size_t *global, const size_t *local, int nargs,
                               const qkv_gpu_arg *args)
 {
-    cu_state *s = ctx->impl;
     unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
-    qkv_status st = launch_shape(ctx, k, ndim, global, local, grid, block);
-    if (st != QKV_OK)
-        return st;
-    if (nargs < 0 || nargs > MAX_ARGS || (nargs > 0 && !args))
-        return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA launch of %s: %d arguments (at most %d)",
-                        k->name, nargs, MAX_ARGS);
-    arg_value values[MAX_ARGS];
-    void *params[MAX_ARGS];
-    for (int i = 0; i < nargs; i++)
-        params[i] = arg_pointer(&args[i], &values[i]);
-    st = make_current(s);
-    if (st != QKV_OK)
-        return st;
-    const CUresult r = drv->LaunchKernel((CUfunction)k->handle, grid[0], grid[1], grid[2], block[0],
-                                        block[1], block[2], 0, s->stream, params, NULL);
-    if (r == CUDA_SUCCESS)
-        return QKV_OK;
-    char what[96];
-    snprintf(what, sizeof what, "launch of %s", k->name);
-    return cu_check(r, what);
+    const qkv_status st = launch_shape(ctx, k, ndim, global, local, grid, block);
+    return st != QKV_OK ? st : launch_grid(ctx, k, grid, block, 0, nargs, args);
+}
+
+/* See cuda_native.h: grid and block checked against the device's limits. */
+qkv_status qkv_cuda_launch(qkv_context *ctx, qkv_gpu_kernel *k, const unsigned grid[3],
+                           const unsigned block[3], size_t smem_bytes, int nargs,
+                           const qkv_gpu_arg *args)
+{
+    const cu_state *s = ctx->impl;
+    size_t threads = 1;
+    for (int d = 0; d < 3; d++) {
+        threads *= block[d];
+        if (grid[d] == 0 || block[d] == 0 || grid[d] > (unsigned)s->max_grid[d] ||
+            threads > ctx->info.max_work_group)
+            return qkv_fail(QKV_ERR_UNSUPPORTED,
+                            "CUDA launch of %s: grid (%u, %u, %u) of blocks (%u, %u, %u) is "
+                            "empty or exceeds the device's limits",
+                            k->name, grid[0], grid[1], grid[2], block[0], block[1], block[2]);
+    }
+    return launch_grid(ctx, k, grid, block, smem_bytes, nargs, args);
 }
 
 const qkv_backend qkv_backend_cuda = {

@@ -362,6 +362,12 @@ static qkv_status ocl_launch(qkv_context *ctx, qkv_gpu_kernel *k, int ndim,
         case QKV_ARG_INT:
             err = clSetKernelArg(kernel, (cl_uint)i, sizeof args[i].i, &args[i].i);
             break;
+        case QKV_ARG_INT64:
+            err = clSetKernelArg(kernel, (cl_uint)i, sizeof args[i].l, &args[i].l);
+            break;
+        case QKV_ARG_BYTES:
+            err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].bytes);
+            break;
         default:
             err = clSetKernelArg(kernel, (cl_uint)i, sizeof args[i].f, &args[i].f);
             break;

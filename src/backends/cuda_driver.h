@@ -47,6 +47,7 @@ typedef struct qkv_cuda_driver {
     CUresult(CUDAAPI *ModuleLoadData)(CUmodule *module, const void *image);
     CUresult(CUDAAPI *ModuleUnload)(CUmodule module);
     CUresult(CUDAAPI *ModuleGetFunction)(CUfunction *f, CUmodule module, const char *name);
+    CUresult(CUDAAPI *FuncSetAttribute)(CUfunction f, CUfunction_attribute attr, int value);
     CUresult(CUDAAPI *LaunchKernel)(CUfunction f, unsigned int gx, unsigned int gy,
                                     unsigned int gz, unsigned int bx, unsigned int by,
                                     unsigned int bz, unsigned int shared_bytes, CUstream stream,

@@ -1,7 +1,10 @@
 /* cuda_nvrtc.c - NVRTC, loaded at run time (libnvrtc, found as
  * cuda_compile.h says), compiling the OpenCL C kernel programs to PTX or
- * CUBIN after the cl2cuda.h prelude (qkv_cuda_prelude).  Needs no CUDA
- * driver or device.  <nvrtc.h> provides types and prototypes only. */
+ * CUBIN after the cl2cuda.h prelude (qkv_cuda_prelude), and the native CUDA
+ * programs (kernels/cuda/NAME.cu) as they are, with the toolkit's include
+ * folder on the include path.  Needs no CUDA driver or device.  <nvrtc.h>
+ * provides types and prototypes only. */
+#define _GNU_SOURCE /* dladdr */
 #include "cuda_compile.h"
 #include "cuda_driver.h"
 #include "gpu.h"
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_OPTIONS 40 /* NVRTC options per compile */
 #define LOG_LINES 4    /* lines of an NVRTC log quoted in an error */
@@ -108,6 +112,79 @@ static qkv_status nvrtc_require(void)
     return qkv_fail(QKV_ERR_NO_BACKEND, "CUDA: libnvrtc cannot be loaded (%s)", nvrtc_problem);
 }
 
+/* ---- the toolkit's include folder (native programs) ----------------------- */
+
+static pthread_once_t include_once = PTHREAD_ONCE_INIT;
+static char include_dir[512];      /* "" until found */
+static char include_tried[1024];   /* the folders looked at, for the error */
+
+/* Take `dir` as the include folder if it holds cuda_fp16.h; note it as
+ * tried otherwise.  False if dir is NULL or empty. */
+static bool include_try(const char *dir)
+{
+    if (!dir || !*dir || include_dir[0])
+        return include_dir[0] != '\0';
+    char probe[600];
+    const int n = snprintf(probe, sizeof probe, "%s/cuda_fp16.h", dir);
+    if (n > 0 && (size_t)n < sizeof probe && access(probe, R_OK) == 0) {
+        snprintf(include_dir, sizeof include_dir, "%s", dir);
+        return true;
+    }
+    const size_t len = strlen(include_tried);
+    snprintf(include_tried + len, sizeof include_tried - len, "%s%s", len ? ", " : "", dir);
+    return false;
+}
+
+/* `root`/`sub` into out[size] and out; NULL if root is NULL or empty or
+ * the path does not fit. */
+static const char *path_join(char *out, size_t size, const char *root, const char *sub)
+{
+    if (!root || !*root)
+        return NULL;
+    const int n = snprintf(out, size, "%s/%s", root, sub);
+    return n > 0 && (size_t)n < size ? out : NULL;
+}
+
+/* The first folder holding cuda_fp16.h of: the toolkit configure found
+ * (QKV_CUDA_LIBDIR/../include), $CUDA_HOME/include, $CUDA_PATH/include,
+ * the folder of the loaded libnvrtc/../include, /usr/local/cuda/include. */
+static void include_find(void)
+{
+    char path[512];
+#ifdef QKV_CUDA_LIBDIR
+    if (include_try(path_join(path, sizeof path, QKV_CUDA_LIBDIR, "../include")))
+        return;
+#endif
+    if (include_try(path_join(path, sizeof path, getenv("CUDA_HOME"), "include")) ||
+        include_try(path_join(path, sizeof path, getenv("CUDA_PATH"), "include")))
+        return;
+    Dl_info where;
+    if (dladdr((void *)rtc.Version, &where) && where.dli_fname) {
+        char lib[512];
+        snprintf(lib, sizeof lib, "%s", where.dli_fname);
+        char *slash = strrchr(lib, '/');
+        if (slash) {
+            *slash = '\0';
+            if (include_try(path_join(path, sizeof path, lib, "../include")))
+                return;
+        }
+    }
+    include_try("/usr/local/cuda/include");
+}
+
+/* The toolkit's include folder into *dir, or QKV_ERR_NO_BACKEND naming the
+ * folders tried.  libnvrtc must be loaded. */
+static qkv_status toolkit_include(const char **dir)
+{
+    if (pthread_once(&include_once, include_find) != 0 || !include_dir[0])
+        return qkv_fail(QKV_ERR_NO_BACKEND,
+                        "CUDA: the toolkit's include folder (with cuda_fp16.h), needed by the "
+                        "native CUDA kernels, was not found; looked in: %s (set CUDA_HOME)",
+                        include_tried[0] ? include_tried : "nothing");
+    *dir = include_dir;
+    return QKV_OK;
+}
+
 /* ---- NVRTC compilation ---------------------------------------------------- */
 
 /* QKV_ERR_BACKEND for a failed NVRTC call `what`. */
@@ -130,12 +207,20 @@ static char *join_source(const char *file, const char *source)
 }
 
 /* Fixed options, `arch_option`, then the whitespace-separated tokens of
- * `defines`, which is split in place.  The count, or -1 if too many. */
-static int build_options(const char *arch_option, char *defines, const char **opts)
+ * `defines`, which is split in place.  An OpenCL C program (include_option
+ * NULL) is compiled with every function a device function; a native one
+ * as CUDA C++17 with `include_option`.  The count, or -1 if too many. */
+static int build_options(const char *arch_option, const char *include_option, char *defines,
+                         const char **opts)
 {
     int n = 0;
-    opts[n++] = "-default-device";
-    opts[n++] = "--std=c++14";
+    if (include_option) {
+        opts[n++] = "--std=c++17";
+        opts[n++] = include_option;
+    } else {
+        opts[n++] = "-default-device";
+        opts[n++] = "--std=c++14";
+    }
     opts[n++] = "-DQKV_CUDA=1";
     opts[n++] = arch_option;
     for (char *p = defines + strspn(defines, " \t\n"); *p; p += strspn(p, " \t\n")) {
@@ -191,8 +276,10 @@ static qkv_status fetch_image(nvrtcProgram prog, bool cubin, char **image, size_
     return QKV_OK;
 }
 
-/* Compile `source` of program `name` after the prelude with `defines` for
- * `arch_option` into a malloc'd CUBIN (cubin) or PTX image. */
+/* Compile `source` of program `name` with `defines` for `arch_option` into
+ * a malloc'd CUBIN (cubin) or PTX image: an OpenCL C program after the
+ * prelude, a native CUDA one (qkv_kernel_is_native_cuda) as it is, with the
+ * toolkit's include folder. */
 static qkv_status nvrtc_compile(const char *name, const char *source, const char *defines,
                                 const char *arch_option, bool cubin, char **image,
                                 size_t *size)
@@ -200,17 +287,24 @@ static qkv_status nvrtc_compile(const char *name, const char *source, const char
     qkv_status st = nvrtc_require();
     if (st != QKV_OK)
         return st;
-    char file[80], split[512];
+    const bool native = qkv_kernel_is_native_cuda(name);
+    char file[80], split[512], include_option[560];
     const char *opts[MAX_OPTIONS];
     if (!defines)
         defines = "";
-    if (snprintf(file, sizeof file, "%s.cl", name) >= (int)sizeof file ||
+    if (snprintf(file, sizeof file, native ? "%s" : "%s.cl", name) >= (int)sizeof file ||
         snprintf(split, sizeof split, "%s", defines) >= (int)sizeof split)
         return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA: program name or defines too long");
-    const int nopts = build_options(arch_option, split, opts);
+    if (native) {
+        const char *dir;
+        if ((st = toolkit_include(&dir)) != QKV_OK)
+            return st;
+        snprintf(include_option, sizeof include_option, "--include-path=%s", dir);
+    }
+    const int nopts = build_options(arch_option, native ? include_option : NULL, split, opts);
     if (nopts < 0)
         return qkv_fail(QKV_ERR_INVALID_ARG, "CUDA: too many defines in '%s'", defines);
-    char *text = join_source(file, source);
+    char *text = native ? strdup(source) : join_source(file, source);
     if (!text)
         return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory for kernel source");
     nvrtcProgram prog;

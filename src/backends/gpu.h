@@ -12,22 +12,36 @@
 typedef struct qkv_gpu_kernel {
     char name[64];
     void *handle;
+    size_t dynamic_smem_set; /* CUDA: dynamic shared memory bytes opted in so far */
 } qkv_gpu_kernel;
 
-typedef enum { QKV_ARG_BUFFER, QKV_ARG_INT, QKV_ARG_FLOAT } qkv_gpu_arg_kind;
+typedef enum {
+    QKV_ARG_BUFFER,
+    QKV_ARG_INT,
+    QKV_ARG_FLOAT,
+    QKV_ARG_INT64,
+    QKV_ARG_BYTES
+} qkv_gpu_arg_kind;
 
 /* One kernel argument: a buffer (NULL allowed: passed as a null pointer),
- * a 32-bit int or a float. */
+ * a 32-bit int, a float, a 64-bit int, or `size` bytes at `bytes` passed
+ * by value (a struct the kernel takes by value; the bytes must stay valid
+ * until the launch call returns). */
 typedef struct qkv_gpu_arg {
     qkv_gpu_arg_kind kind;
     const qkv_buffer *buffer;
     int32_t i;
     float f;
+    int64_t l;
+    const void *bytes;
+    size_t size;
 } qkv_gpu_arg;
 
-#define QKV_GPU_BUF(b) ((qkv_gpu_arg){QKV_ARG_BUFFER, (b), 0, 0.0f})
-#define QKV_GPU_INT(v) ((qkv_gpu_arg){QKV_ARG_INT, NULL, (int32_t)(v), 0.0f})
-#define QKV_GPU_FLOAT(v) ((qkv_gpu_arg){QKV_ARG_FLOAT, NULL, 0, (float)(v)})
+#define QKV_GPU_BUF(b) ((qkv_gpu_arg){QKV_ARG_BUFFER, (b), 0, 0.0f, 0, NULL, 0})
+#define QKV_GPU_INT(v) ((qkv_gpu_arg){QKV_ARG_INT, NULL, (int32_t)(v), 0.0f, 0, NULL, 0})
+#define QKV_GPU_FLOAT(v) ((qkv_gpu_arg){QKV_ARG_FLOAT, NULL, 0, (float)(v), 0, NULL, 0})
+#define QKV_GPU_INT64(v) ((qkv_gpu_arg){QKV_ARG_INT64, NULL, 0, 0.0f, (int64_t)(v), NULL, 0})
+#define QKV_GPU_STRUCT(p) ((qkv_gpu_arg){QKV_ARG_BYTES, NULL, 0, 0.0f, 0, (p), sizeof *(p)})
 
 typedef struct qkv_gpu_ops {
     /* Kernel `kernel` of embedded program `program` built with `defines`
@@ -77,8 +91,13 @@ const qkv_gpu_ops *qkv_gpu_ops_of(const qkv_context *ctx);
 extern const qkv_gpu_ops qkv_gpu_ops_opencl;
 extern const qkv_gpu_ops qkv_gpu_ops_cuda;
 
-/* Text of an embedded kernel program ("kivi", "common", ...), or NULL. */
+/* Text of an embedded kernel program, or NULL: an OpenCL C program of
+ * kernels/opencl by its basename ("kivi", "dense", ...), a native CUDA
+ * program of kernels/cuda by its file name ("kivi.cu", ...). */
 const char *qkv_kernel_source(const char *program);
+/* True for the name of a native CUDA program (it ends in ".cu"): compiled
+ * by NVRTC as CUDA C++ without the prelude, on the CUDA backend only. */
+bool qkv_kernel_is_native_cuda(const char *program);
 /* The OpenCL-C-to-CUDA macro header prepended by the CUDA backend. */
 extern const char qkv_cuda_prelude[];
 
@@ -130,11 +149,14 @@ typedef struct qkv_gpu_build {
     const char *kernels[QKV_GPU_BUILD_KERNELS]; /* NULL-terminated if fewer */
 } qkv_gpu_build;
 
-/* The builds of every GPU variant of every op (its gpu_builds hook: default
- * tiles over the supported bits, groups, dtypes, head dims ...) plus the
- * benchmarks' roof probes, for compile tests: the count written (at most
- * max). */
+/* The builds of the OpenCL C programs: those of every variant that runs on
+ * OpenCL (its gpu_builds hook: default tiles over the supported bits,
+ * groups, dtypes, head dims ...) plus the benchmarks' roof probes, for
+ * compile tests: the count written (at most max). */
 int qkv_gpu_builds(qkv_gpu_build *out, int max);
+/* The same for the native CUDA programs: the builds of every variant that
+ * runs on CUDA only. */
+int qkv_gpu_native_cuda_builds(qkv_gpu_build *out, int max);
 /* Append a build of `program` with `defines` and up to
  * QKV_GPU_BUILD_KERNELS kernel names (NULL-terminated list) to out[max] at
  * *n, if st (the status of formatting defines) is QKV_OK and there is room. */

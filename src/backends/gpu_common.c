@@ -168,13 +168,34 @@ void qkv_gpu_build_add(qkv_gpu_build *out, int max, int *n, qkv_status st, const
         b->kernels[k] = kernels[k];
 }
 
-int qkv_gpu_builds(qkv_gpu_build *out, int max)
+/* Builds of the GPU variants that run on OpenCL (native false) or on
+ * CUDA only (native true) into out[max]; the count written. */
+static int variant_builds(qkv_gpu_build *out, int max, bool native)
 {
     int n = 0;
     for (int o = 0; o < QKV_OP_COUNT; o++)
-        for (const qkv_variant *const *v = qkv_ops[o]->variants; *v; v++)
-            if ((*v)->gpu_builds)
+        for (const qkv_variant *const *v = qkv_ops[o]->variants; *v; v++) {
+            const bool on_opencl = ((*v)->backends & QKV_ON(QKV_BACKEND_OPENCL)) != 0;
+            if ((*v)->gpu_builds && on_opencl != native)
                 n += (*v)->gpu_builds(out + n, max - n);
+        }
+    return n;
+}
+
+int qkv_gpu_native_cuda_builds(qkv_gpu_build *out, int max)
+{
+    return variant_builds(out, max, true);
+}
+
+bool qkv_kernel_is_native_cuda(const char *program)
+{
+    const size_t len = strlen(program);
+    return len > 3 && strcmp(program + len - 3, ".cu") == 0;
+}
+
+int qkv_gpu_builds(qkv_gpu_build *out, int max)
+{
+    int n = variant_builds(out, max, false);
     static const char *const roof_kernels[] = {"roof_copy", "roof_fma", NULL};
     qkv_gpu_build_add(out, max, &n, QKV_OK, "roof", "", roof_kernels); /* bench/roof_gpu.c */
     return n;

@@ -173,6 +173,13 @@ typedef struct qkv_op_info {
 #else
 #define QKV_GPU_VARIANT(v)
 #endif
+/* `&v,` in a variant list where the CUDA backend is compiled in (native
+ * CUDA variants), else nothing. */
+#ifdef QKV_HAVE_CUDA
+#define QKV_CUDA_VARIANT(v) &v,
+#else
+#define QKV_CUDA_VARIANT(v)
+#endif
 
 /* Each op's qkv_op_info_<name> (src/ops/<technique>/). */
 #define QKV_OP(ID, name) extern const qkv_op_info qkv_op_info_##name;

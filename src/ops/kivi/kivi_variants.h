@@ -19,4 +19,8 @@ KIVI_VARIANTS_OF(kivi_decode_attention)
 
 #undef KIVI_VARIANTS_OF
 
+/* The native CUDA variants (src/ops/kivi/cuda_kivi.c). */
+extern const qkv_variant qkv_kivi_quant_keys_cuda, qkv_kivi_quant_values_cuda,
+    qkv_kivi_dequant_keys_cuda, qkv_kivi_dequant_values_cuda, qkv_kivi_decode_attention_cuda;
+
 #endif
