@@ -16,6 +16,8 @@ KIVI_VARIANTS_OF(kivi_quant_values)
 KIVI_VARIANTS_OF(kivi_dequant_keys)
 KIVI_VARIANTS_OF(kivi_dequant_values)
 KIVI_VARIANTS_OF(kivi_decode_attention)
+/* cpu avx512 (the ops that have one). */
+extern const qkv_variant qkv_kivi_decode_attention_avx512;
 
 #undef KIVI_VARIANTS_OF
 
