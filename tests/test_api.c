@@ -580,7 +580,9 @@ END_TEST
  * where no tuning table says otherwise; QKV_CPU_ISA=avx2 hides them. */
 START_TEST(test_cpu_avx512_variants)
 {
-    static const char *const ops[] = {"kivi_decode_attention", "f16_decode_attention"};
+    static const char *const ops[] = {"kivi_quant_keys",     "kivi_quant_values",
+                                      "kivi_dequant_keys",   "kivi_dequant_values",
+                                      "kivi_decode_attention", "f16_decode_attention"};
     qkv_device_info info;
     ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, &info), QKV_OK);
     if (strcmp(info.arch, "cpu:avx512") != 0) {

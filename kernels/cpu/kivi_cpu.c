@@ -20,15 +20,13 @@
 #include <string.h>
 
 /* The work item of a variant's ISA level: the AVX-512 one in the avx512
- * variant (where an op has one), the AVX2 one in avx2 (and avx512 where
- * the op has no AVX-512 item), else the scalar. */
+ * variants, the AVX2 one in avx2, else the scalar. */
 #if KIVI_CPU_X86
-#define PICK3(isa, avx512_fn, avx2_fn, scalar_fn)                                              \
+#define PICK(isa, avx512_fn, avx2_fn, scalar_fn)                                              \
     ((isa) >= QKV_CPU_ISA_AVX512 ? (avx512_fn) : (isa) >= QKV_CPU_ISA_AVX2 ? (avx2_fn) : (scalar_fn))
 #else
-#define PICK3(isa, avx512_fn, avx2_fn, scalar_fn) ((void)(isa), (scalar_fn))
+#define PICK(isa, avx512_fn, avx2_fn, scalar_fn) ((void)(isa), (scalar_fn))
 #endif
-#define PICK(isa, avx2_fn, scalar_fn) PICK3(isa, avx2_fn, avx2_fn, scalar_fn)
 
 /* A tile value, at least 1. */
 static int tile_value(const qkv_tile_params *tile, int i)
@@ -202,7 +200,9 @@ static qkv_status run_quant(const qkv_kivi_quant_params *p, const qkv_tile_param
 static qkv_status cpu_quant_keys(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_quant_params *p = params;
-    return run_quant(p, t, PICK(isa, kivi_avx2_quant_keys_groups, scalar_quant_keys_groups),
+    return run_quant(p, t,
+                     PICK(isa, kivi_avx512_quant_keys_groups, kivi_avx2_quant_keys_groups,
+                          scalar_quant_keys_groups),
                      p->tokens / (size_t)p->group, "kivi_quant_keys");
 }
 
@@ -211,7 +211,9 @@ static qkv_status cpu_quant_keys(const void *params, const qkv_tile_params *t, q
 static qkv_status cpu_quant_values(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_quant_params *p = params;
-    return run_quant(p, t, PICK(isa, kivi_avx2_quant_values_groups, scalar_quant_values_groups),
+    return run_quant(p, t,
+                     PICK(isa, kivi_avx512_quant_values_groups, kivi_avx2_quant_values_groups,
+                          scalar_quant_values_groups),
                      p->tokens * (p->head_dim / (size_t)p->group), "kivi_quant_values");
 }
 
@@ -261,8 +263,8 @@ enum { STORES_CACHED = 1, STORES_STREAMING = 2 };
 /* Keys: token groups per OpenMP chunk; output stores. */
 static const qkv_tile_param_def dequant_keys_space[] = {
     {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}, false},
-    /* 1: ordinary stores, 2: non-temporal (bypass the cache; the AVX2 item
-     * on a 32-byte aligned output) */
+    /* 1: ordinary stores, 2: non-temporal (bypass the cache; the vector
+     * items on an output aligned to their vectors) */
     {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}, false},
 };
 /* Values: token rows per OpenMP chunk; output stores as for keys. */
@@ -271,20 +273,23 @@ static const qkv_tile_param_def dequant_values_space[] = {
     {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}, false},
 };
 
-/* Whether a dequantizer streams its stores: asked for, on the AVX2 path,
- * to a 32-byte aligned output. */
-static bool dequant_streams(const qkv_tile_params *t, const void *out, bool avx2)
+/* Whether a dequantizer streams its stores: asked for, on a vector path
+ * (isa: the variant's level; off x86 every item is scalar), to an output
+ * aligned for its stores (32 bytes AVX2, 64 AVX-512). */
+static bool dequant_streams(const qkv_tile_params *t, const void *out, qkv_cpu_isa isa)
 {
-    return avx2 && tile_value(t, DEQUANT_STORES) == STORES_STREAMING &&
-           (uintptr_t)out % 32 == 0;
+    const uintptr_t align = isa >= QKV_CPU_ISA_AVX512 ? 64 : 32;
+    return KIVI_CPU_X86 && isa >= QKV_CPU_ISA_AVX2 &&
+           tile_value(t, DEQUANT_STORES) == STORES_STREAMING && (uintptr_t)out % align == 0;
 }
 
 /* Packed keys -> f32 [B, H, T, D], one item per (head, token group). */
 static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_dequant_params *p = params;
-    const dq_keys_group_fn fn = PICK(isa, kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
-    const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_keys_group);
+    const dq_keys_group_fn fn = PICK(isa, kivi_avx512_dequant_keys_group,
+                                     kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
+    const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t ng = p->tokens / (size_t)p->group, items = p->batch * p->heads * ng;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
 #pragma omp parallel
@@ -301,8 +306,9 @@ static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t,
 static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_dequant_params *p = params;
-    const dq_values_row_fn fn = PICK(isa, kivi_avx2_dequant_values_row, scalar_dequant_values_row);
-    const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_values_row);
+    const dq_values_row_fn fn = PICK(isa, kivi_avx512_dequant_values_row,
+                                     kivi_avx2_dequant_values_row, scalar_dequant_values_row);
+    const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t rows = p->batch * p->heads * p->tokens;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
 #pragma omp parallel
@@ -442,7 +448,7 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, qk
     if (c.heads > KIVI_CPU_MAX_HEADS)
         c.heads = KIVI_CPU_MAX_HEADS;
     const decode_job dj = {
-        &c, PICK3(isa, kivi_avx512_decode_item, kivi_avx2_decode_item, scalar_decode_item)};
+        &c, PICK(isa, kivi_avx512_decode_item, kivi_avx2_decode_item, scalar_decode_item)};
     const cpu_attn_job job = {
         .query = c.query, .output = p->output->host, .kv_rows = p->batch * p->kv_heads,
         .nq = c.nq, .D = c.D, .tokens = p->k_quant + p->k_resid,
@@ -500,5 +506,12 @@ CPU_VARIANTS(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequ
 CPU_VARIANTS(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
              dequant_values_space, 1)
 CPU_VARIANTS(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space, 2)
+CPU_AVX512_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space)
+CPU_AVX512_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values,
+                   quant_values_space)
+CPU_AVX512_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys,
+                   dequant_keys_space)
+CPU_AVX512_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
+                   dequant_values_space)
 CPU_AVX512_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode,
                    decode_avx512_space)

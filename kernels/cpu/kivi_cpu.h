@@ -87,6 +87,15 @@ void kivi_avx2_store_fence(void);
 /* Decode work item (see kivi_cpu_decode_item_fn). */
 void kivi_avx2_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
                            const cpu_attn_scratch *s, float *part);
+/* AVX-512 items, as their AVX2 counterparts above (streaming dequant
+ * stores want a 64-byte aligned output). */
+bool kivi_avx512_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh, size_t g0,
+                                   size_t g1, bool check);
+bool kivi_avx512_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                     size_t k1, bool check);
+void kivi_avx512_dequant_keys_group(const qkv_kivi_dequant_params *p, size_t bh, size_t g,
+                                    bool stream);
+void kivi_avx512_dequant_values_row(const qkv_kivi_dequant_params *p, size_t row, bool stream);
 /* AVX-512 decode work item (see kivi_cpu_decode_item_fn). */
 void kivi_avx512_decode_item(const kivi_cpu_decode *c, size_t bkv, size_t t0, size_t t1,
                              const cpu_attn_scratch *s, float *part);

@@ -1,8 +1,9 @@
 /* kivi_cpu_avx2.h - what the AVX2/FMA/F16C work items of the cpu
  * backend's KIVI ops share (kivi_cpu_avx2_quant.c, kivi_cpu_avx2_dequant.c,
  * kivi_cpu_avx2_decode.c): the target attributes and the loads of f16/f32
- * elements and of packed codes; and the decode pieces the AVX-512 item
- * (kivi_cpu_avx512_decode.c, whose target includes these) uses too.  Every function carries
+ * elements and of packed codes; and the quantizer and decode pieces the
+ * AVX-512 items (kivi_cpu_avx512_*.c, whose target includes these) use
+ * too.  Every function carries
  * target("avx2,fma,f16c") so the library itself is built for baseline
  * x86-64; kivi_cpu.c calls the work items only in the avx2 variants, which
  * run where qkv_cpu_has_avx2(). */
@@ -15,6 +16,7 @@
 
 #include "avx2_math.h"
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2_FN QKV_AVX2_FN
 #define AVX2_INLINE QKV_AVX2_INLINE
@@ -65,6 +67,83 @@ AVX2_INLINE void codes16f(const uint32_t *row, size_t i, int bits, __m256 *lo, _
     }
     *lo = _mm256_cvtepi32_ps(codes8(row, i, bits));
     *hi = _mm256_cvtepi32_ps(codes8(row, i + 8, bits));
+}
+
+/* ---- quantizer pieces shared by the avx2 and avx512 items ------------------ */
+
+/* Calls CALL(dtype, bits, G) with the constants matching the quantize
+ * params p, so every loop over a group has a fixed trip count. */
+#define QUANT_DISPATCH(p, CALL)                                                                \
+    switch ((p)->bits * 1000 + (p)->group * 2 + ((p)->dtype == QKV_F16)) {                      \
+    case 2064: CALL(QKV_F32, 2, 32); break;                                                     \
+    case 2065: CALL(QKV_F16, 2, 32); break;                                                     \
+    case 2128: CALL(QKV_F32, 2, 64); break;                                                     \
+    case 2129: CALL(QKV_F16, 2, 64); break;                                                     \
+    case 2256: CALL(QKV_F32, 2, 128); break;                                                    \
+    case 2257: CALL(QKV_F16, 2, 128); break;                                                    \
+    case 4064: CALL(QKV_F32, 4, 32); break;                                                     \
+    case 4065: CALL(QKV_F16, 4, 32); break;                                                     \
+    case 4128: CALL(QKV_F32, 4, 64); break;                                                     \
+    case 4129: CALL(QKV_F16, 4, 64); break;                                                     \
+    case 4256: CALL(QKV_F32, 4, 128); break;                                                    \
+    case 4257: CALL(QKV_F16, 4, 128); break;                                                    \
+    case 8064: CALL(QKV_F32, 8, 32); break;                                                     \
+    case 8065: CALL(QKV_F16, 8, 32); break;                                                     \
+    case 8128: CALL(QKV_F32, 8, 64); break;                                                     \
+    case 8129: CALL(QKV_F16, 8, 64); break;                                                     \
+    case 8256: CALL(QKV_F32, 8, 128); break;                                                    \
+    default: CALL(QKV_F16, 8, 128); break;                                                      \
+    }
+
+/* Output of the key quantizer staged for a run of token groups of one
+ * block of KIVI_CPU_KEY_BLOCK channels: the channels' output rows lie a
+ * (power-of-two) capacity apart and would share a few L1 sets, so each
+ * group's codes and f16 scale/min go here first and every channel's run is
+ * copied out contiguously (copy_out_keys). */
+#define KEY_STAGE_WORDS 64 /* code words per channel */
+typedef struct key_stage {
+    uint32_t codes[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
+    uint16_t scale[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
+    uint16_t min[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
+} key_stage;
+
+/* Copy staged groups g .. g+n-1 of channels d .. d+31 of head bh to the
+ * output rows. */
+AVX2_INLINE void copy_out_keys(const qkv_kivi_quant_params *p, size_t bh, size_t d, size_t g,
+                               size_t n, size_t G, int bits, const key_stage *st)
+{
+    const size_t D = p->head_dim, f = (size_t)(32 / bits);
+    const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
+    const size_t gout = p->out_offset / G + g;
+    for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++) {
+        const size_t row = bh * D + d + j;
+        memcpy((uint16_t *)p->scale->host + row * gcap + gout, st->scale[j], n * 2);
+        memcpy((uint16_t *)p->min->host + row * gcap + gout, st->min[j], n * 2);
+        memcpy((uint32_t *)p->codes->host + row * wcap + gout * (G / f), st->codes[j],
+               n * (G / f) * 4);
+    }
+}
+
+/* Pack 32 codes given as bytes b[0..31] (in order, each <= qmax)
+ * LSB-first into 32*bits/32 words at out. */
+AVX2_INLINE void pack32_bytes(__m256i b, int bits, uint32_t *out)
+{
+    if (bits == 8) {
+        _mm256_storeu_si256((__m256i *)out, b);
+    } else if (bits == 4) {
+        const __m256i h = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x1001)); /* c0 + 16 c1 */
+        const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi16(h, h), 0x08);
+        _mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(w));
+    } else {
+        const __m256i h = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x0401));   /* c0 + 4 c1 */
+        const __m256i d = _mm256_madd_epi16(h, _mm256_set1_epi32(0x00100001)); /* + 16 (..) */
+        const __m256i w = _mm256_shuffle_epi8(
+            d, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4,
+                                8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+        _mm_storel_epi64((__m128i *)out,
+                         _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                             w, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0))));
+    }
 }
 
 /* ---- decode pieces shared by the avx2 and avx512 items -------------------- */

@@ -240,26 +240,23 @@ static size_t decode_class_size(const void *params)
     return p->k_quant + p->k_resid;
 }
 
-/* qkv_op_info_OP_NAME with the ref, CPU_FIRST (in parentheses: the op's
- * avx512 variant and a comma, or nothing), avx2, scalar and generic
+/* qkv_op_info_OP_NAME with the ref, avx512, avx2, scalar and generic
  * variants. */
-#define KIVI_UNWRAP(...) __VA_ARGS__
-#define KIVI_OP(OP_NAME, OP, SUMMARY, CLASS_SIZE, CPU_FIRST)                                  \
+#define KIVI_OP(OP_NAME, OP, SUMMARY, CLASS_SIZE)                                              \
     static const qkv_variant *const OP_NAME##_variants[] = {                                   \
-        &qkv_##OP_NAME##_ref, KIVI_UNWRAP CPU_FIRST &qkv_##OP_NAME##_avx2,                    \
-        &qkv_##OP_NAME##_scalar,                                                               \
-        QKV_GPU_VARIANT(qkv_##OP_NAME##_generic) NULL};                                        \
+        &qkv_##OP_NAME##_ref, &qkv_##OP_NAME##_avx512, &qkv_##OP_NAME##_avx2,                 \
+        &qkv_##OP_NAME##_scalar, QKV_GPU_VARIANT(qkv_##OP_NAME##_generic) NULL};               \
     const qkv_op_info qkv_op_info_##OP_NAME = {OP, #OP_NAME, SUMMARY, CLASS_SIZE,              \
                                               OP_NAME##_variants};
 
 KIVI_OP(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS,
-        "KIVI keys -> packed per-channel codes, f16 scale/min", quant_class_size, ())
+        "KIVI keys -> packed per-channel codes, f16 scale/min", quant_class_size)
 KIVI_OP(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES,
-        "KIVI values -> packed per-token codes, f16 scale/min", quant_class_size, ())
+        "KIVI values -> packed per-token codes, f16 scale/min", quant_class_size)
 KIVI_OP(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, "packed per-channel keys -> f32",
-        dequant_class_size, ())
+        dequant_class_size)
 KIVI_OP(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, "packed per-token values -> f32",
-        dequant_class_size, ())
+        dequant_class_size)
 KIVI_OP(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION,
         "fused decode attention over packed + f16 residual KV (GQA, batched)",
-        decode_class_size, (&qkv_kivi_decode_attention_avx512, ))
+        decode_class_size)
