@@ -31,6 +31,22 @@ AVX512_INLINE __m512 load16_h16_strided(const uint16_t *h, size_t stride)
     return qkv_avx512_load_h16(b);
 }
 
+/* Prefetch the code words, scales and minima of token group g of the 32
+ * channel rows from `row` (the items run groups in order: this hides the
+ * latency of the next group's 96 scattered lines). */
+AVX512_INLINE void prefetch_key_group(const qkv_kivi_dequant_params *p, size_t row, size_t g,
+                                      size_t wcap, size_t gcap, size_t wpg)
+{
+    for (size_t j = row; j < row + KIVI_CPU_KEY_BLOCK; j++) {
+        _mm_prefetch((const char *)((const uint32_t *)p->codes->host + j * wcap + g * wpg),
+                     _MM_HINT_T0);
+        _mm_prefetch((const char *)((const uint16_t *)p->scale->host + j * gcap + g),
+                     _MM_HINT_T0);
+        _mm_prefetch((const char *)((const uint16_t *)p->min->host + j * gcap + g),
+                     _MM_HINT_T0);
+    }
+}
+
 /* Codes of 16 lanes of packed words w, shifted right by `shift`, as f32. */
 AVX512_INLINE __m512 lane_codes(__m512i w, int shift, int bits, __m512 table)
 {
@@ -42,7 +58,8 @@ AVX512_INLINE __m512 lane_codes(__m512i w, int shift, int bits, __m512 table)
 
 /* Keys, token group g of head bh, in blocks of 32 channels (whole cache
  * lines of each output row): lanes = 16 channels, one word per channel
- * gathered (stride: the row of codes), then f tokens per word. */
+ * gathered (stride: the row of codes), then f tokens per word; the next
+ * group's lines are prefetched. */
 AVX512_INLINE void dequant_keys_group_avx512(const qkv_kivi_dequant_params *p, size_t bh,
                                              size_t g, int bits, bool stream)
 {
@@ -52,6 +69,8 @@ AVX512_INLINE void dequant_keys_group_avx512(const qkv_kivi_dequant_params *p, s
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i wstride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)wcap));
     for (size_t d0 = 0; d0 < D; d0 += KIVI_CPU_KEY_BLOCK) {
+        if (g + 1 < gcap)
+            prefetch_key_group(p, bh * D + d0, g + 1, wcap, gcap, G / f);
         __m512 s[2], m[2];
         const uint32_t *c[2];
 #pragma GCC unroll 2

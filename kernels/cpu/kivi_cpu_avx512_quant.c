@@ -40,12 +40,12 @@ AVX512_INLINE __m512 quant_divisor16(__m512 s)
                               _mm512_set1_ps(NAN));
 }
 
-/* Codes of 16 values: max(0, rint(min(qmax, (v - m) / s))), INT_MIN from a
- * NaN quotient clamped to 0 as well. */
+/* Codes of 16 values: rint(min(qmax, (v - m) / s)); negative results and
+ * INT_MIN (from a NaN quotient) are left for the caller's clamp at 0
+ * (integer max or unsigned saturation), which commutes with the rounding. */
 AVX512_INLINE __m512i quant16(__m512 v, __m512 m, __m512 s, __m512 qmax)
 {
-    const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(qmax, _mm512_div_ps(_mm512_sub_ps(v, m), s)));
-    return _mm512_max_epi32(q, _mm512_setzero_si512());
+    return _mm512_cvtps_epi32(_mm512_min_ps(qmax, _mm512_div_ps(_mm512_sub_ps(v, m), s)));
 }
 
 /* Zero extremes of either sign made +0 (see canonical_zero). */
@@ -112,7 +112,9 @@ AVX512_INLINE bool quant_keys32_avx512(const qkv_kivi_quant_params *p, size_t bh
             const size_t row = base + (w * f + t) * D;
 #pragma GCC unroll 2
             for (int c = 0; c < 2; c++) {
-                const __m512i q = quant16(load16(x, row + 16 * (size_t)c, dt), m[c], s[c], qmax);
+                const __m512i q = _mm512_max_epi32(
+                    quant16(load16(x, row + 16 * (size_t)c, dt), m[c], s[c], qmax),
+                    _mm512_setzero_si512());
                 word[c] = _mm512_or_si512(_mm512_slli_epi32(word[c], (unsigned)bits), q);
             }
         }
@@ -226,17 +228,22 @@ AVX512_INLINE bool values_scale16(const void *x, size_t base, size_t ng, qkv_dty
 
 /* Codes of one value group x[base .. base+G) against lane-broadcast
  * divisor s and minimum m, packed into words[0 .. G*bits/32): 32 codes
- * narrowed to bytes (vpmovdb), then packed as the AVX2 items do. */
+ * narrowed to bytes by two unsigned-saturating packs (negative codes
+ * become 0) and one dword permute back into order, then packed as the
+ * AVX2 items do. */
 AVX512_INLINE void quant_values_codes16(const void *x, size_t base, qkv_dtype dt, int bits,
                                         size_t G, __m512 s, __m512 m, __m512 qmax,
                                         uint32_t *words)
 {
 #pragma GCC unroll 4
     for (size_t i = 0; i < G; i += 32) {
-        const __m128i b0 = _mm512_cvtepi32_epi8(quant16(load16(x, base + i, dt), m, s, qmax));
-        const __m128i b1 =
-            _mm512_cvtepi32_epi8(quant16(load16(x, base + i + 16, dt), m, s, qmax));
-        pack32_bytes(_mm256_setr_m128i(b0, b1), bits, words + i / 32 * (size_t)bits);
+        const __m512i q0 = quant16(load16(x, base + i, dt), m, s, qmax);
+        const __m512i q1 = quant16(load16(x, base + i + 16, dt), m, s, qmax);
+        const __m512i w16 = _mm512_packus_epi32(q0, q1); /* per 128-bit lane: 4 of q0, 4 of q1 */
+        const __m512i b = _mm512_permutexvar_epi32(
+            _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0),
+            _mm512_packus_epi16(w16, w16)); /* dword 4k: q0[4k..], 4k + 1: q1[4k..] */
+        pack32_bytes(_mm512_castsi512_si256(b), bits, words + i / 32 * (size_t)bits);
     }
 }
 
