@@ -575,6 +575,45 @@ START_TEST(test_cpu_isa_override)
 }
 END_TEST
 
+/* Where the CPU has AVX-512, the cpu backend offers the avx512 variants
+ * (so test_backends, test_spaces and validate run them) and prefers them
+ * where no tuning table says otherwise; QKV_CPU_ISA=avx2 hides them. */
+START_TEST(test_cpu_avx512_variants)
+{
+    static const char *const ops[] = {"kivi_quant_keys",     "kivi_quant_values",
+                                      "kivi_dequant_keys",   "kivi_dequant_values",
+                                      "kivi_decode_attention", "f16_decode_attention"};
+    qkv_device_info info;
+    ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, &info), QKV_OK);
+    if (strcmp(info.arch, "cpu:avx512") != 0) {
+        fprintf(stderr, "note: no AVX-512: avx512 variant test SKIPPED\n");
+        return;
+    }
+    qkv_context *ctx;
+    char p[256];
+    const char *variant, *level;
+    ck_assert_int_eq(qkv_open("cpu", &ctx), QKV_OK);
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        ck_assert_int_eq(qkv_get_tile_params(ctx, ops[i], 4096, p, sizeof p, &variant, &level),
+                         QKV_OK);
+        if (strcmp(level, "default") == 0)
+            ck_assert_str_eq(variant, "avx512");
+        ck_assert_int_eq(qkv_set_variant(ctx, ops[i], "avx512"), QKV_OK);
+    }
+    qkv_close(ctx);
+    setenv("QKV_CPU_ISA", "avx2", 1);
+    ck_assert_int_eq(qkv_open("cpu", &ctx), QKV_OK);
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        ck_assert_int_eq(qkv_set_variant(ctx, ops[i], "avx512"), QKV_ERR_UNSUPPORTED);
+        ck_assert_int_eq(qkv_get_tile_params(ctx, ops[i], 4096, p, sizeof p, &variant, NULL),
+                         QKV_OK);
+        ck_assert_str_ne(variant, "avx512");
+    }
+    qkv_close(ctx);
+    unsetenv("QKV_CPU_ISA");
+}
+END_TEST
+
 int main(void)
 {
     ntargets = test_targets(targets, TEST_MAX_TARGETS);
@@ -583,6 +622,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_cpu_isa_override);
+    tcase_add_test(tc, test_cpu_avx512_variants);
     tcase_add_loop_test(tc, test_buffer_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_overlapping_copies, 0, ntargets + 1);
     tcase_add_loop_test(tc, test_quant_argument_errors, 0, ntargets);

@@ -3,38 +3,25 @@
  * handles all query heads of its kv head, so every key and value row is
  * read from memory once per kv head and converted f16 -> f32 once for all
  * of them, and the splits are merged FlashDecoding-style (running max, sum,
- * partial output) by the driver of attention_cpu.c.  The AVX2/F16C/FMA item
+ * partial output) by the driver of attention_cpu.c.  The AVX-512 item
+ * (dense_cpu_avx512.c; the "avx512" variant, D % 16 == 0) is preferred
+ * where the context's ISA level is avx512.  The AVX2/F16C/FMA item
  * (target attributes; the "avx2" variant, which runs where the CPU has them
  * and D % 8 == 0) keeps query heads x
  * tokens in 8 register accumulators for the scores and query heads x 16
  * channels for the values, over L1-sized blocks of tokens, and prefetches
  * the key and value rows ahead of use in software; the portable scalar item
  * does the same arithmetic one element at a time. */
+#include "dense_cpu.h"
+
 #include "dense/dense_variants.h"
 
-#include "attention_cpu.h"
 #include "avx2_math.h"
 #include "cpu_features.h"
 #include "softmax.h"
 
 #include <math.h>
 #include <string.h>
-
-/* A validated call, resolved for the work items. */
-typedef struct dense_decode {
-    const qkv_f16_decode_params *p;
-    const float *query;            /* [B, Hq, D] */
-    const uint16_t *keys, *values; /* [B, Hkv, capacity, D] */
-    size_t D, nq;                  /* head dim, query heads per kv head */
-    size_t block;                  /* tokens per L1 block of the AVX2 item */
-    size_t prefetch;               /* AVX2 item: key rows prefetched this far ahead */
-} dense_decode;
-
-/* Key (or value) row t of kv head bkv. */
-static const uint16_t *kv_row(const dense_decode *c, const uint16_t *base, size_t bkv, size_t t)
-{
-    return base + (bkv * c->p->capacity + t) * c->D;
-}
 
 /* ---- scalar item ------------------------------------------------------------------ */
 
@@ -117,19 +104,6 @@ QKV_AVX2_INLINE void score_tile(const float *qs, const uint16_t *k, size_t D, si
 #pragma GCC unroll 8
         for (int j = 0; j < TB; j++)
             sc[(size_t)h * n + j] = r[h * TB + j];
-}
-
-/* Prefetch rows [j0, j1) (D f16 each) of key rows pk into L1 and of value
- * rows pv into L2: the scores stream the keys, and the values, read later
- * in a strided order the hardware prefetcher does not follow, are fetched
- * at the same pace. */
-QKV_AVX2_INLINE void prefetch_rows(const uint16_t *pk, const uint16_t *pv, size_t j0, size_t j1,
-                                   size_t D)
-{
-    for (size_t i = j0 * D * 2; i < j1 * D * 2; i += 64) {
-        _mm_prefetch((const char *)pk + i, _MM_HINT_T0);
-        _mm_prefetch((const char *)pv + i, _MM_HINT_T1);
-    }
 }
 
 /* Scores of HB heads against nt key rows from k: tiles of TB rows, then
@@ -273,14 +247,17 @@ static size_t tile_value(const qkv_tile_params *tile, int i)
 }
 
 /* Decode: items (batch, kv head, split) in parallel, then the merge. */
-static qkv_status cpu_f16_decode(const void *params, const qkv_tile_params *tile, bool avx2)
+static qkv_status cpu_f16_decode(const void *params, const qkv_tile_params *tile,
+                                 qkv_cpu_isa isa)
 {
     const qkv_f16_decode_params *p = params;
     const size_t D = p->head_dim, nq = p->q_heads / p->kv_heads;
 #if QKV_CPU_X86
-    const cpu_attn_item_fn item = avx2 ? avx2_item : scalar_item;
+    const cpu_attn_item_fn item = isa >= QKV_CPU_ISA_AVX512 ? dense_avx512_item
+                                  : isa >= QKV_CPU_ISA_AVX2   ? avx2_item
+                                                              : scalar_item;
 #else
-    (void)avx2;
+    (void)isa;
     const cpu_attn_item_fn item = scalar_item;
 #endif
     const dense_decode c = {p, p->query->host, p->keys->host, p->values->host, D, nq,
@@ -303,19 +280,47 @@ static bool avx2_supports(const qkv_context *ctx, const void *params)
     return qkv_cpu_avx2_supports(ctx, params) && (!p || p->head_dim % 8 == 0);
 }
 
+/* The avx512 variant runs where the context's ISA level is avx512, on head
+ * dims that are multiples of 16. */
+static bool avx512_supports(const qkv_context *ctx, const void *params)
+{
+    const qkv_f16_decode_params *p = params;
+    return qkv_cpu_avx512_supports(ctx, params) && (!p || p->head_dim % 16 == 0);
+}
+
+static qkv_status cpu_f16_decode_avx512(qkv_context *ctx, const void *p,
+                                        const qkv_tile_params *t)
+{
+    (void)ctx;
+    return cpu_f16_decode(p, t, QKV_CPU_ISA_AVX512);
+}
+
 static qkv_status cpu_f16_decode_avx2(qkv_context *ctx, const void *p, const qkv_tile_params *t)
 {
     (void)ctx;
-    return cpu_f16_decode(p, t, true);
+    return cpu_f16_decode(p, t, QKV_CPU_ISA_AVX2);
 }
 
 static qkv_status cpu_f16_decode_scalar(qkv_context *ctx, const void *p,
                                         const qkv_tile_params *t)
 {
     (void)ctx;
-    return cpu_f16_decode(p, t, false);
+    return cpu_f16_decode(p, t, QKV_CPU_ISA_SCALAR);
 }
 
+/* The avx512 item's space: as f16_decode_space (its own defaults and
+ * candidates). */
+static const qkv_tile_param_def f16_decode_avx512_space[] = {
+    {"split_tokens", 1024, {64, 128, 256, 512, 1024, 2048, 4096, 0}, false},
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}, false},
+    {"block_tokens", 32, {8, 16, 32, 64, 128, 0}, false},
+    {"prefetch", 64, {16, 32, 64, 128, 256, 0}, false},
+};
+
+const qkv_variant qkv_f16_decode_attention_avx512 = {
+    .name = "avx512", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON(QKV_BACKEND_CPU),
+    .run = cpu_f16_decode_avx512, .supports = avx512_supports,
+    .nparams = QKV_NPARAMS(f16_decode_avx512_space), .params = f16_decode_avx512_space};
 const qkv_variant qkv_f16_decode_attention_avx2 = {
     .name = "avx2", .op = QKV_OP_F16_DECODE_ATTENTION, .backends = QKV_ON(QKV_BACKEND_CPU),
     .run = cpu_f16_decode_avx2, .supports = avx2_supports,

@@ -1,8 +1,9 @@
 /* kivi_cpu.c - the cpu backend's KIVI kernels: OpenMP drivers over work
  * items (runs of key token groups, batches of value groups, dequantized
- * groups or rows, decode splits), each item run by the AVX2 code of
- * kivi_cpu_avx2_*.c in the "avx2" variants, by the portable scalar code
- * below in the "scalar" ones.  Decode attention splits every (batch, kv
+ * groups or rows, decode splits), each item run by the AVX-512 code of
+ * kivi_cpu_avx512_*.c in the "avx512" variants, by the AVX2 code of
+ * kivi_cpu_avx2_*.c in the "avx2" ones, by the portable scalar code below
+ * in the "scalar" ones.  Decode attention splits every (batch, kv
  * head) over the token axis, handles all query heads of a kv head in one
  * item (the packed cache is read once per kv head) and merges the splits
  * FlashDecoding-style (running max, sum, partial output) through the
@@ -18,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The AVX2 work item in the avx2 variant (`avx2` set), else the scalar. */
+/* The work item of a variant's ISA level: the AVX-512 one in the avx512
+ * variants, the AVX2 one in avx2, else the scalar. */
 #if KIVI_CPU_X86
-#define PICK(avx2_fn, scalar_fn) (avx2 ? (avx2_fn) : (scalar_fn))
+#define PICK(isa, avx512_fn, avx2_fn, scalar_fn)                                              \
+    ((isa) >= QKV_CPU_ISA_AVX512 ? (avx512_fn) : (isa) >= QKV_CPU_ISA_AVX2 ? (avx2_fn) : (scalar_fn))
 #else
-#define PICK(avx2_fn, scalar_fn) ((void)avx2, (scalar_fn))
+#define PICK(isa, avx512_fn, avx2_fn, scalar_fn) ((void)(isa), (scalar_fn))
 #endif
 
 /* A tile value, at least 1. */
@@ -194,19 +197,23 @@ static qkv_status run_quant(const qkv_kivi_quant_params *p, const qkv_tile_param
 
 /* Keys [B, H, T, D] -> per-channel groups along tokens (G tokens x D
  * channels of a head per group). */
-static qkv_status cpu_quant_keys(const void *params, const qkv_tile_params *t, bool avx2)
+static qkv_status cpu_quant_keys(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_quant_params *p = params;
-    return run_quant(p, t, PICK(kivi_avx2_quant_keys_groups, scalar_quant_keys_groups),
+    return run_quant(p, t,
+                     PICK(isa, kivi_avx512_quant_keys_groups, kivi_avx2_quant_keys_groups,
+                          scalar_quant_keys_groups),
                      p->tokens / (size_t)p->group, "kivi_quant_keys");
 }
 
 /* Values [B, H, T, D] -> per-token groups along channels (G channels of one
  * token per group, T * D/G per head). */
-static qkv_status cpu_quant_values(const void *params, const qkv_tile_params *t, bool avx2)
+static qkv_status cpu_quant_values(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_quant_params *p = params;
-    return run_quant(p, t, PICK(kivi_avx2_quant_values_groups, scalar_quant_values_groups),
+    return run_quant(p, t,
+                     PICK(isa, kivi_avx512_quant_values_groups, kivi_avx2_quant_values_groups,
+                          scalar_quant_values_groups),
                      p->tokens * (p->head_dim / (size_t)p->group), "kivi_quant_values");
 }
 
@@ -256,8 +263,8 @@ enum { STORES_CACHED = 1, STORES_STREAMING = 2 };
 /* Keys: token groups per OpenMP chunk; output stores. */
 static const qkv_tile_param_def dequant_keys_space[] = {
     {"omp_chunk", 4, {1, 2, 4, 8, 16, 32, 0}, false},
-    /* 1: ordinary stores, 2: non-temporal (bypass the cache; the AVX2 item
-     * on a 32-byte aligned output) */
+    /* 1: ordinary stores, 2: non-temporal (bypass the cache; the vector
+     * items on an output aligned to their vectors) */
     {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}, false},
 };
 /* Values: token rows per OpenMP chunk; output stores as for keys. */
@@ -266,20 +273,23 @@ static const qkv_tile_param_def dequant_values_space[] = {
     {"stores", STORES_CACHED, {STORES_CACHED, STORES_STREAMING, 0}, false},
 };
 
-/* Whether a dequantizer streams its stores: asked for, on the AVX2 path,
- * to a 32-byte aligned output. */
-static bool dequant_streams(const qkv_tile_params *t, const void *out, bool avx2)
+/* Whether a dequantizer streams its stores: asked for, on a vector path
+ * (isa: the variant's level; off x86 every item is scalar), to an output
+ * aligned for its stores (32 bytes AVX2, 64 AVX-512). */
+static bool dequant_streams(const qkv_tile_params *t, const void *out, qkv_cpu_isa isa)
 {
-    return avx2 && tile_value(t, DEQUANT_STORES) == STORES_STREAMING &&
-           (uintptr_t)out % 32 == 0;
+    const uintptr_t align = isa >= QKV_CPU_ISA_AVX512 ? 64 : 32;
+    return KIVI_CPU_X86 && isa >= QKV_CPU_ISA_AVX2 &&
+           tile_value(t, DEQUANT_STORES) == STORES_STREAMING && (uintptr_t)out % align == 0;
 }
 
 /* Packed keys -> f32 [B, H, T, D], one item per (head, token group). */
-static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t, bool avx2)
+static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_dequant_params *p = params;
-    const dq_keys_group_fn fn = PICK(kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
-    const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_keys_group);
+    const dq_keys_group_fn fn = PICK(isa, kivi_avx512_dequant_keys_group,
+                                     kivi_avx2_dequant_keys_group, scalar_dequant_keys_group);
+    const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t ng = p->tokens / (size_t)p->group, items = p->batch * p->heads * ng;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
 #pragma omp parallel
@@ -293,11 +303,12 @@ static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t,
 }
 
 /* Packed values -> f32 [B, H, T, D], one item per row. */
-static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *t, bool avx2)
+static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *t, qkv_cpu_isa isa)
 {
     const qkv_kivi_dequant_params *p = params;
-    const dq_values_row_fn fn = PICK(kivi_avx2_dequant_values_row, scalar_dequant_values_row);
-    const bool stream = dequant_streams(t, p->output->host, fn != scalar_dequant_values_row);
+    const dq_values_row_fn fn = PICK(isa, kivi_avx512_dequant_values_row,
+                                     kivi_avx2_dequant_values_row, scalar_dequant_values_row);
+    const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t rows = p->batch * p->heads * p->tokens;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
 #pragma omp parallel
@@ -377,6 +388,16 @@ static const qkv_tile_param_def decode_space[] = {
      * key chunk */
     {"prefetch", 512, {128, 256, 512, 1024, 2048, 0}, false},
 };
+enum { DECODE_HEADS = DECODE_PREFETCH + 1 };
+/* The avx512 item's space: decode_space's parameters, then the query heads
+ * per pass over the codes (8 keeps 16 zmm accumulators). */
+static const qkv_tile_param_def decode_avx512_space[] = {
+    {"split_tokens", 1024, {128, 256, 512, 1024, 2048, 4096, 0}, false},
+    {"omp_chunk", 1, {1, 2, 4, 8, 0}, false},
+    {"value_block", 64, {16, 32, 64, 128, 256, 0}, false},
+    {"prefetch", 512, {128, 256, 512, 1024, 2048, 0}, false},
+    {"heads", 4, {2, 4, 8, 0}, false},
+};
 
 /* Host pointer of an optional buffer. */
 static const void *host_of(const qkv_buffer *b) { return b ? b->host : NULL; }
@@ -418,12 +439,16 @@ static void run_decode_item(const void *job, size_t bkv, size_t t0, size_t t1,
 }
 
 /* Fused decode: items (batch, kv head, split) in parallel, then the merge. */
-static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bool avx2)
+static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, qkv_cpu_isa isa)
 {
     const qkv_kivi_decode_params *p = params;
     kivi_cpu_decode c;
     decode_setup(&c, p, tile);
-    const decode_job dj = {&c, PICK(kivi_avx2_decode_item, scalar_decode_item)};
+    c.heads = isa >= QKV_CPU_ISA_AVX512 ? (size_t)tile_value(tile, DECODE_HEADS) : 4;
+    if (c.heads > KIVI_CPU_MAX_HEADS)
+        c.heads = KIVI_CPU_MAX_HEADS;
+    const decode_job dj = {
+        &c, PICK(isa, kivi_avx512_decode_item, kivi_avx2_decode_item, scalar_decode_item)};
     const cpu_attn_job job = {
         .query = c.query, .output = p->output->host, .kv_rows = p->batch * p->kv_heads,
         .nq = c.nq, .D = c.D, .tokens = p->k_quant + p->k_resid,
@@ -437,28 +462,41 @@ static qkv_status cpu_decode(const void *params, const qkv_tile_params *tile, bo
 
 /* ---- variants --------------------------------------------------------------------- */
 
-/* "avx2" (AVX2 + FMA + F16C work items; preferred where the CPU has them)
- * and "scalar" (portable) variants of cpu kernel FN of op OP_NAME over tile
- * space SPACE; the scalar variant's space leaves out the last AVX2_ONLY
- * parameters (those only the AVX2 items read). */
+/* "avx2" (AVX2 + FMA + F16C work items; preferred where the CPU has them
+ * and no avx512 variant is) and "scalar" (portable) variants of cpu kernel
+ * FN of op OP_NAME over tile space SPACE; the scalar variant's space
+ * leaves out the last AVX2_ONLY parameters (those only the AVX2 items
+ * read). */
 #define CPU_VARIANTS(OP_NAME, OP, FN, SPACE, AVX2_ONLY)                                        \
     static qkv_status FN##_avx2(qkv_context *ctx, const void *p, const qkv_tile_params *t)      \
     {                                                                                          \
         (void)ctx;                                                                             \
-        return FN(p, t, true);                                                                 \
+        return FN(p, t, QKV_CPU_ISA_AVX2);                                                     \
     }                                                                                          \
     static qkv_status FN##_scalar(qkv_context *ctx, const void *p, const qkv_tile_params *t)    \
     {                                                                                          \
         (void)ctx;                                                                             \
-        return FN(p, t, false);                                                                \
+        return FN(p, t, QKV_CPU_ISA_SCALAR);                                                   \
     }                                                                                          \
     const qkv_variant qkv_##OP_NAME##_avx2 = {                                                 \
         .name = "avx2", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_avx2,         \
-        .supports = qkv_cpu_avx2_supports, .nparams = QKV_NPARAMS(SPACE),   \
+        .supports = qkv_cpu_avx2_supports, .nparams = QKV_NPARAMS(SPACE),                      \
         .params = SPACE};                                                                      \
     const qkv_variant qkv_##OP_NAME##_scalar = {                                               \
         .name = "scalar", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_scalar,     \
         .nparams = QKV_NPARAMS(SPACE) - (AVX2_ONLY), .params = SPACE};
+
+/* "avx512" variant (AVX-512 F/BW/DQ/VL work items, picked at run time where
+ * the context's ISA level is avx512) of cpu kernel FN over tile space SPACE. */
+#define CPU_AVX512_VARIANT(OP_NAME, OP, FN, SPACE)                                             \
+    static qkv_status FN##_avx512(qkv_context *ctx, const void *p, const qkv_tile_params *t)    \
+    {                                                                                          \
+        (void)ctx;                                                                             \
+        return FN(p, t, QKV_CPU_ISA_AVX512);                                                   \
+    }                                                                                          \
+    const qkv_variant qkv_##OP_NAME##_avx512 = {                                               \
+        .name = "avx512", .op = OP, .backends = QKV_ON(QKV_BACKEND_CPU), .run = FN##_avx512,     \
+        .supports = qkv_cpu_avx512_supports, .nparams = QKV_NPARAMS(SPACE), .params = SPACE};
 
 CPU_VARIANTS(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space, 0)
 CPU_VARIANTS(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values, quant_values_space,
@@ -468,3 +506,12 @@ CPU_VARIANTS(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys, dequ
 CPU_VARIANTS(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
              dequant_values_space, 1)
 CPU_VARIANTS(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode, decode_space, 2)
+CPU_AVX512_VARIANT(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS, cpu_quant_keys, quant_keys_space)
+CPU_AVX512_VARIANT(kivi_quant_values, QKV_OP_KIVI_QUANT_VALUES, cpu_quant_values,
+                   quant_values_space)
+CPU_AVX512_VARIANT(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, cpu_dequant_keys,
+                   dequant_keys_space)
+CPU_AVX512_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, cpu_dequant_values,
+                   dequant_values_space)
+CPU_AVX512_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, cpu_decode,
+                   decode_avx512_space)

@@ -11,47 +11,6 @@
 
 /* ---- decode attention: keys --------------------------------------------------- */
 
-/* 8 x 8 transpose: r[i] lane j -> r[j] lane i. */
-AVX2_INLINE void transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
-
-/* Key scales or minima of groups gc..gc+ng-1 (ng <= 8) of kv head bkv,
- * src [D, gcap] f16, into dst[j * D + d] f32 (group-major). */
-AVX2_INLINE void key_params_transpose(const uint16_t *src, size_t gcap, size_t D, size_t gc,
-                                      size_t ng, float *dst)
-{
-    for (size_t d = 0; d < D; d += 8) {
-        if (ng == 8) {
-            __m256 r[8];
-            for (size_t i = 0; i < 8; i++)
-                r[i] = load8(src + (d + i) * gcap + gc, 0, QKV_F16);
-            transpose8(r);
-            for (size_t j = 0; j < 8; j++)
-                _mm256_storeu_ps(dst + j * D + d, r[j]);
-        } else {
-            for (size_t j = 0; j < ng; j++)
-                for (size_t i = 0; i < 8; i++)
-                    dst[j * D + d + i] = h2f(src[(d + i) * gcap + gc + j]);
-        }
-    }
-}
-
 /* Scores of the G tokens of one key group for nh query heads:
  * sc[h * n + i] = sum_d a[h*D + d] * code[d][tok0 + i] + bias[h], with
  * a = query * softmax scale * group scale.  rows: code row of channel 0,
@@ -119,36 +78,6 @@ AVX2_INLINE void key_group_table(const float *qs, size_t D, int nh, const float 
             b = _mm256_fmadd_ps(qv, _mm256_loadu_ps(mt + d), b);
         }
         bias[h] = qkv_avx2_hsum(b);
-    }
-}
-
-/* Prefetch the key code and scale/min lines of tokens [ta, tb) of kv head
- * bkv (codes [D, wcap] u32, params [D, gcap] f16). */
-AVX2_INLINE void key_prefetch(const kivi_cpu_decode *c, size_t bkv, size_t ta, size_t tb)
-{
-    const qkv_kivi_decode_params *p = c->p;
-    const size_t bits = (size_t)c->bits, gcap = p->k_quant_capacity / c->G;
-    const size_t wcap = p->k_quant_capacity * bits / 32, w0 = ta * bits / 32, w1 = tb * bits / 32;
-    for (size_t d = 0; d < c->D; d++) {
-        const size_t row = bkv * c->D + d;
-        for (size_t w = w0; w < w1; w += 16)
-            _mm_prefetch((const char *)(c->k_codes + row * wcap + w), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c->k_scale + row * gcap + ta / c->G), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c->k_min + row * gcap + ta / c->G), _MM_HINT_T0);
-    }
-}
-
-/* Copy n code words (n * 4 a multiple of 8 bytes) of each of D rows,
- * src rows `stride` words apart, into dst rows n words apart. */
-AVX2_INLINE void stage_rows(const uint32_t *src, size_t stride, size_t n, size_t D, uint32_t *dst)
-{
-    for (size_t d = 0; d < D; d++, src += stride, dst += n) {
-        size_t w = 0;
-        for (; w + 8 <= n; w += 8)
-            _mm256_storeu_si256((__m256i *)(dst + w),
-                                _mm256_loadu_si256((const __m256i *)(src + w)));
-        for (; w < n; w += 2)
-            _mm_storel_epi64((__m128i *)(dst + w), _mm_loadl_epi64((const __m128i *)(src + w)));
     }
 }
 
@@ -268,16 +197,6 @@ static AVX2_FN void value_block_dispatch(const uint32_t *codes, size_t wrow, siz
     default: VB(4, 4); break;
     }
 #undef VB
-}
-
-/* n f16 at src into f32 dst. */
-AVX2_INLINE void h2f_array(const uint16_t *src, size_t n, float *dst)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, load8(src, i, QKV_F16));
-    for (; i < n; i++)
-        dst[i] = h2f(src[i]);
 }
 
 /* Quantized value tokens [ta, te) of kv head bkv into s->acc, in blocks of

@@ -54,42 +54,6 @@ AVX2_INLINE __m256 canonical_zero(__m256 v) { return _mm256_add_ps(v, _mm256_set
 
 /* ---- quantize keys ------------------------------------------------------------ */
 
-/* Calls CALL(dtype, bits, G) with the constants matching the quantize
- * params p, so every loop over a group has a fixed trip count. */
-#define QUANT_DISPATCH(p, CALL)                                                                \
-    switch ((p)->bits * 1000 + (p)->group * 2 + ((p)->dtype == QKV_F16)) {                      \
-    case 2064: CALL(QKV_F32, 2, 32); break;                                                     \
-    case 2065: CALL(QKV_F16, 2, 32); break;                                                     \
-    case 2128: CALL(QKV_F32, 2, 64); break;                                                     \
-    case 2129: CALL(QKV_F16, 2, 64); break;                                                     \
-    case 2256: CALL(QKV_F32, 2, 128); break;                                                    \
-    case 2257: CALL(QKV_F16, 2, 128); break;                                                    \
-    case 4064: CALL(QKV_F32, 4, 32); break;                                                     \
-    case 4065: CALL(QKV_F16, 4, 32); break;                                                     \
-    case 4128: CALL(QKV_F32, 4, 64); break;                                                     \
-    case 4129: CALL(QKV_F16, 4, 64); break;                                                     \
-    case 4256: CALL(QKV_F32, 4, 128); break;                                                    \
-    case 4257: CALL(QKV_F16, 4, 128); break;                                                    \
-    case 8064: CALL(QKV_F32, 8, 32); break;                                                     \
-    case 8065: CALL(QKV_F16, 8, 32); break;                                                     \
-    case 8128: CALL(QKV_F32, 8, 64); break;                                                     \
-    case 8129: CALL(QKV_F16, 8, 64); break;                                                     \
-    case 8256: CALL(QKV_F32, 8, 128); break;                                                    \
-    default: CALL(QKV_F16, 8, 128); break;                                                      \
-    }
-
-/* Output of the key quantizer staged for a run of token groups of one
- * block of KIVI_CPU_KEY_BLOCK channels: the channels' output rows lie a
- * (power-of-two) capacity apart and would share a few L1 sets, so each
- * group's codes and f16 scale/min go here first and every channel's run is
- * copied out contiguously (copy_out_keys). */
-#define KEY_STAGE_WORDS 64 /* code words per channel */
-typedef struct key_stage {
-    uint32_t codes[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
-    uint16_t scale[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
-    uint16_t min[KIVI_CPU_KEY_BLOCK][KEY_STAGE_WORDS];
-} key_stage;
-
 /* Keys, token group g of head bh, channels d..d+31: lanes = channels; a
  * pass over the G token rows for min/max, f16 scale/min, then a pass for
  * the codes, f per word shifted in (last token first), into slot `k` of
@@ -165,23 +129,6 @@ AVX2_INLINE bool quant_keys32(const qkv_kivi_quant_params *p, size_t bh, size_t 
     return false;
 }
 
-/* Copy staged groups g .. g+n-1 of channels d .. d+31 of head bh to the
- * output rows. */
-AVX2_INLINE void copy_out_keys(const qkv_kivi_quant_params *p, size_t bh, size_t d, size_t g,
-                               size_t n, size_t G, int bits, const key_stage *st)
-{
-    const size_t D = p->head_dim, f = (size_t)(32 / bits);
-    const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
-    const size_t gout = p->out_offset / G + g;
-    for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++) {
-        const size_t row = bh * D + d + j;
-        memcpy((uint16_t *)p->scale->host + row * gcap + gout, st->scale[j], n * 2);
-        memcpy((uint16_t *)p->min->host + row * gcap + gout, st->min[j], n * 2);
-        memcpy((uint32_t *)p->codes->host + row * wcap + gout * (G / f), st->codes[j],
-               n * (G / f) * 4);
-    }
-}
-
 /* Token groups g0 .. g1-1 of key head bh, all channels: per run of groups
  * that fills a key_stage (at most 64 KiB of f16 input, kept in L2), one
  * channel block at a time, staged and copied out; the first block's pass
@@ -242,25 +189,11 @@ AVX2_INLINE __m256 reduce8(const __m256 v[8], int is_max)
  * saturate to 0) LSB-first into 32*bits/32 words at out. */
 AVX2_INLINE void pack32(const __m256i q[4], int bits, uint32_t *out)
 {
-    const __m256i b = _mm256_permutevar8x32_epi32(
-        _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3])),
-        _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); /* codes 0..31 as bytes, in order */
-    if (bits == 8) {
-        _mm256_storeu_si256((__m256i *)out, b);
-    } else if (bits == 4) {
-        const __m256i h = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x1001)); /* c0 + 16 c1 */
-        const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi16(h, h), 0x08);
-        _mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(w));
-    } else {
-        const __m256i h = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x0401));   /* c0 + 4 c1 */
-        const __m256i d = _mm256_madd_epi16(h, _mm256_set1_epi32(0x00100001)); /* + 16 (..) */
-        const __m256i w = _mm256_shuffle_epi8(
-            d, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4,
-                                8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
-        _mm_storel_epi64((__m128i *)out,
-                         _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-                             w, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0))));
-    }
+    pack32_bytes(_mm256_permutevar8x32_epi32(
+                     _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]),
+                                         _mm256_packus_epi32(q[2], q[3])),
+                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)), /* codes 0..31 as bytes */
+                 bits, out);
 }
 
 /* Codes of one value group x[base .. base+G) against lane-broadcast

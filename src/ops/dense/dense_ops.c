@@ -52,8 +52,9 @@ static size_t f16_decode_class_size(const void *params)
 }
 
 static const qkv_variant *const f16_decode_variants[] = {
-    &qkv_f16_decode_attention_ref, &qkv_f16_decode_attention_avx2,
-    &qkv_f16_decode_attention_scalar, QKV_GPU_VARIANT(qkv_f16_decode_attention_generic)
+    &qkv_f16_decode_attention_ref, &qkv_f16_decode_attention_avx512,
+    &qkv_f16_decode_attention_avx2, &qkv_f16_decode_attention_scalar,
+    QKV_GPU_VARIANT(qkv_f16_decode_attention_generic)
     QKV_CUDA_VARIANT(qkv_f16_decode_attention_cuda) NULL};
 
 const qkv_op_info qkv_op_info_f16_decode_attention = {

@@ -6,7 +6,8 @@
 
 #include "qkv_internal.h"
 
-extern const qkv_variant qkv_f16_decode_attention_ref, qkv_f16_decode_attention_avx2,
+extern const qkv_variant qkv_f16_decode_attention_ref, qkv_f16_decode_attention_avx512,
+    qkv_f16_decode_attention_avx2,
     qkv_f16_decode_attention_scalar, qkv_f16_decode_attention_generic;
 /* The native CUDA variant (src/ops/dense/cuda_dense.c). */
 extern const qkv_variant qkv_f16_decode_attention_cuda;

@@ -240,11 +240,13 @@ static size_t decode_class_size(const void *params)
     return p->k_quant + p->k_resid;
 }
 
-/* qkv_op_info_OP_NAME with the ref, avx2, scalar and generic variants. */
+/* qkv_op_info_OP_NAME with the ref, avx512, avx2, scalar and generic
+ * variants. */
 #define KIVI_OP(OP_NAME, OP, SUMMARY, CLASS_SIZE)                                              \
     static const qkv_variant *const OP_NAME##_variants[] = {                                   \
-        &qkv_##OP_NAME##_ref, &qkv_##OP_NAME##_avx2, &qkv_##OP_NAME##_scalar,                 \
-        QKV_GPU_VARIANT(qkv_##OP_NAME##_generic) QKV_CUDA_VARIANT(qkv_##OP_NAME##_cuda) NULL}; \
+        &qkv_##OP_NAME##_ref, &qkv_##OP_NAME##_avx512, &qkv_##OP_NAME##_avx2,                 \
+        &qkv_##OP_NAME##_scalar, QKV_GPU_VARIANT(qkv_##OP_NAME##_generic)                      \
+        QKV_CUDA_VARIANT(qkv_##OP_NAME##_cuda) NULL};                                          \
     const qkv_op_info qkv_op_info_##OP_NAME = {OP, #OP_NAME, SUMMARY, CLASS_SIZE,              \
                                               OP_NAME##_variants};
 

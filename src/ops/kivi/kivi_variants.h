@@ -6,9 +6,9 @@
 
 #include "qkv_internal.h"
 
-/* ref, cpu avx2 + scalar, gpu generic of one op. */
+/* ref, cpu avx512 + avx2 + scalar, gpu generic of one op. */
 #define KIVI_VARIANTS_OF(OP_NAME)                                                              \
-    extern const qkv_variant qkv_##OP_NAME##_ref, qkv_##OP_NAME##_avx2,                       \
+    extern const qkv_variant qkv_##OP_NAME##_ref, qkv_##OP_NAME##_avx512, qkv_##OP_NAME##_avx2, \
         qkv_##OP_NAME##_scalar, qkv_##OP_NAME##_generic;
 
 KIVI_VARIANTS_OF(kivi_quant_keys)

@@ -1,0 +1,293 @@
+/* kivi_cpu_avx512_quant.c - AVX-512 work items of the cpu backend's KIVI
+ * quantizers (keys per channel, values per token).  The arithmetic is
+ * that of the AVX2 items, lane for lane (f32, true division, clamp before
+ * round-half-even in the default rounding mode, zero extremes made +0,
+ * f16 by round-to-nearest-even), so codes and f16 bits match the reference
+ * and the AVX2 items exactly; NaN, Inf and |x| > 65504 are found on the way
+ * with mask compares.  Zmm lanes hold 16 channels (keys) or, for the
+ * extremes of values, 16 groups. */
+#include "kivi_cpu_avx2.h"
+
+#if KIVI_CPU_X86
+
+#include "avx512_math.h"
+
+#include <string.h>
+
+#define AVX512_FN QKV_AVX512_FN
+#define AVX512_INLINE QKV_AVX512_INLINE
+
+/* ---- quantizer helpers ---------------------------------------------------------- */
+
+/* Lanes of v that are NaN (the min/max passes drop NaN; Inf and
+ * |x| > 65504 show in the extremes, see out_of_range16). */
+AVX512_INLINE __mmask16 nan_lanes(__m512 v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
+
+/* Whether `bad` has a lane set or an extreme lo/hi lies outside
+ * [-65504, 65504]: the input the quantizers reject. */
+AVX512_INLINE bool out_of_range16(__mmask16 bad, __m512 lo, __m512 hi)
+{
+    bad |= _mm512_cmp_ps_mask(hi, _mm512_set1_ps(65504.0f), _CMP_GT_OQ);
+    bad |= _mm512_cmp_ps_mask(lo, _mm512_set1_ps(-65504.0f), _CMP_LT_OQ);
+    return bad != 0;
+}
+
+/* Stored scales s as divisors: NaN where s == 0, so those codes come out 0
+ * (NaN quotient -> INT_MIN -> clamped to 0). */
+AVX512_INLINE __m512 quant_divisor16(__m512 s)
+{
+    return _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ),
+                              _mm512_set1_ps(NAN));
+}
+
+/* Codes of 16 values: rint(min(qmax, (v - m) / s)); negative results and
+ * INT_MIN (from a NaN quotient) are left for the caller's clamp at 0
+ * (integer max or unsigned saturation), which commutes with the rounding. */
+AVX512_INLINE __m512i quant16(__m512 v, __m512 m, __m512 s, __m512 qmax)
+{
+    return _mm512_cvtps_epi32(_mm512_min_ps(qmax, _mm512_div_ps(_mm512_sub_ps(v, m), s)));
+}
+
+/* Zero extremes of either sign made +0 (see canonical_zero). */
+AVX512_INLINE __m512 canonical_zero16(__m512 v) { return _mm512_add_ps(v, _mm512_setzero_ps()); }
+
+/* Elements i..i+15 of an f16 or f32 array as f32 lanes. */
+AVX512_INLINE __m512 load16(const void *x, size_t i, qkv_dtype dt)
+{
+    if (dt == QKV_F16)
+        return qkv_avx512_load_h16((const uint16_t *)x + i);
+    return _mm512_loadu_ps((const float *)x + i);
+}
+
+/* ---- quantize keys ------------------------------------------------------------ */
+
+/* Keys, token group g of head bh, channels d..d+31 (two zmm): as
+ * quant_keys32 of the AVX2 items, into slot k of the stage. */
+AVX512_INLINE bool quant_keys32_avx512(const qkv_kivi_quant_params *p, size_t bh, size_t g,
+                                       size_t d, qkv_dtype dt, int bits, size_t G, bool check,
+                                       key_stage *st, size_t k)
+{
+    const size_t D = p->head_dim, f = (size_t)(32 / bits);
+    const size_t base = (bh * p->in_capacity + g * G) * D + d;
+    const void *x = p->input->host;
+    __m512 lo[2], hi[2], s[2], m[2];
+    __mmask16 bad = 0;
+#pragma GCC unroll 2
+    for (int c = 0; c < 2; c++) {
+        lo[c] = hi[c] = load16(x, base + 16 * (size_t)c, dt);
+        bad |= nan_lanes(lo[c]);
+    }
+#pragma GCC unroll 4
+    for (size_t i = 1; i < G; i++)
+#pragma GCC unroll 2
+        for (int c = 0; c < 2; c++) {
+            const __m512 v = load16(x, base + i * D + 16 * (size_t)c, dt);
+            bad |= nan_lanes(v);
+            lo[c] = _mm512_min_ps(v, lo[c]);
+            hi[c] = _mm512_max_ps(v, hi[c]);
+        }
+    if (check && out_of_range16(bad, _mm512_min_ps(lo[0], lo[1]), _mm512_max_ps(hi[0], hi[1])))
+        return true;
+    const __m512 qmax = _mm512_set1_ps((float)((1 << bits) - 1));
+    uint16_t sb[KIVI_CPU_KEY_BLOCK], mb[KIVI_CPU_KEY_BLOCK];
+#pragma GCC unroll 2
+    for (int c = 0; c < 2; c++) {
+        lo[c] = canonical_zero16(lo[c]);
+        hi[c] = canonical_zero16(hi[c]);
+        const __m256i s16 = _mm512_cvtps_ph(_mm512_div_ps(_mm512_sub_ps(hi[c], lo[c]), qmax), 0);
+        const __m256i m16 = _mm512_cvtps_ph(lo[c], 0);
+        _mm256_storeu_si256((__m256i *)(sb + 16 * c), s16);
+        _mm256_storeu_si256((__m256i *)(mb + 16 * c), m16);
+        s[c] = quant_divisor16(_mm512_cvtph_ps(s16));
+        m[c] = _mm512_cvtph_ps(m16);
+    }
+    for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++) {
+        st->scale[j][k] = sb[j];
+        st->min[j][k] = mb[j];
+    }
+    for (size_t w = 0; w < G / f; w++) {
+        __m512i word[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+#pragma GCC unroll 16
+        for (size_t t = f; t-- > 0;) {
+            const size_t row = base + (w * f + t) * D;
+#pragma GCC unroll 2
+            for (int c = 0; c < 2; c++) {
+                const __m512i q = _mm512_max_epi32(
+                    quant16(load16(x, row + 16 * (size_t)c, dt), m[c], s[c], qmax),
+                    _mm512_setzero_si512());
+                word[c] = _mm512_or_si512(_mm512_slli_epi32(word[c], (unsigned)bits), q);
+            }
+        }
+        uint32_t wb[KIVI_CPU_KEY_BLOCK];
+        _mm512_storeu_si512(wb, word[0]);
+        _mm512_storeu_si512(wb + 16, word[1]);
+        for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++)
+            st->codes[j][k * (G / f) + w] = wb[j];
+    }
+    return false;
+}
+
+/* Token groups g0 .. g1-1 of key head bh, all channels, through the key
+ * stage as the AVX2 item does (see quant_keys_groups_t). */
+AVX512_INLINE bool quant_keys_groups_avx512(const qkv_kivi_quant_params *p, size_t bh,
+                                            size_t g0, size_t g1, qkv_dtype dt, int bits,
+                                            size_t G, bool check)
+{
+    const size_t D = p->head_dim, esz = dt == QKV_F16 ? 2 : 4, rows = G * D * esz;
+    const size_t run = KEY_STAGE_WORDS / (G * (size_t)bits / 32);
+    const char *in = (const char *)p->input->host + bh * p->in_capacity * D * esz;
+    key_stage st;
+    for (size_t gs = g0; gs < g1; gs += run)
+        for (size_t d = 0; d < D; d += KIVI_CPU_KEY_BLOCK) {
+            const size_t n = g1 - gs < run ? g1 - gs : run;
+            for (size_t g = gs; g < gs + n; g++) {
+                if (d == 0 && g + 1 < g1)
+                    for (size_t b = 0; b < rows; b += 64)
+                        _mm_prefetch(in + (g + 1) * rows + b, _MM_HINT_T1);
+                if (quant_keys32_avx512(p, bh, g, d, dt, bits, G, check, &st, g - gs))
+                    return true;
+            }
+            copy_out_keys(p, bh, d, gs, n, G, bits, &st);
+        }
+    return false;
+}
+
+AVX512_FN bool kivi_avx512_quant_keys_groups(const qkv_kivi_quant_params *p, size_t bh,
+                                             size_t g0, size_t g1, bool check)
+{
+    bool bad = false;
+#define QK(DT, B, GG) bad = quant_keys_groups_avx512(p, bh, g0, g1, DT, B, GG, check)
+    QUANT_DISPATCH(p, QK)
+#undef QK
+    return bad;
+}
+
+/* ---- quantize values ---------------------------------------------------------- */
+
+/* Lane j = min (is_max: max) over the 16 lanes of v[j]: the shuffle tree
+ * of hsum16 (dense_cpu_avx512.c) with min/max, reading its inputs in the
+ * tree's order so lane j ends up with v[j]. */
+AVX512_INLINE __m512 reduce16(const __m512 v[16], int is_max)
+{
+#define RED(a, b) (is_max ? _mm512_max_ps(a, b) : _mm512_min_ps(a, b))
+    static const int TREE[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
+    __m512 x[8], y[4], z[2];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        x[i] = RED(_mm512_shuffle_f32x4(v[TREE[i]], v[TREE[i + 8]], 0x44),
+                   _mm512_shuffle_f32x4(v[TREE[i]], v[TREE[i + 8]], 0xEE));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        y[i] = RED(_mm512_shuffle_f32x4(x[i], x[i + 4], 0x88),
+                   _mm512_shuffle_f32x4(x[i], x[i + 4], 0xDD));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++)
+        z[i] = RED(_mm512_shuffle_ps(y[i], y[i + 2], 0x44), _mm512_shuffle_ps(y[i], y[i + 2], 0xEE));
+    return RED(_mm512_shuffle_ps(z[0], z[1], 0x88), _mm512_shuffle_ps(z[0], z[1], 0xDD));
+#undef RED
+}
+
+/* Scale and min of groups 0..ng-1 (ng <= 16) of a contiguous stream of
+ * G-element value groups at element x[base]: per group the lane-wise
+ * extremes of its G / 16 vectors, then one reduction tree puts group j in
+ * lane j (lanes j >= ng repeat group 0); f16 bits stored to scale[j],
+ * mn[j]; *s16 gets the divisors, *m16 the minima.  With `check`, groups
+ * holding rejected input write nothing: true. */
+AVX512_INLINE bool values_scale16(const void *x, size_t base, size_t ng, qkv_dtype dt, int bits,
+                                  size_t G, uint16_t *scale, uint16_t *mn, __m512 *s16,
+                                  __m512 *m16, bool check)
+{
+    __m512 vlo[16], vhi[16];
+    __mmask16 bad = 0;
+#pragma GCC unroll 16
+    for (size_t j = 0; j < 16; j++) {
+        const size_t off = base + (j < ng ? j : 0) * G;
+        vlo[j] = vhi[j] = load16(x, off, dt);
+        bad |= nan_lanes(vlo[j]);
+#pragma GCC unroll 8
+        for (size_t i = 16; i < G; i += 16) {
+            const __m512 v = load16(x, off + i, dt);
+            bad |= nan_lanes(v);
+            vlo[j] = _mm512_min_ps(v, vlo[j]);
+            vhi[j] = _mm512_max_ps(v, vhi[j]);
+        }
+    }
+    const __m512 lo = canonical_zero16(reduce16(vlo, 0)), hi = canonical_zero16(reduce16(vhi, 1));
+    if (check && out_of_range16(bad, lo, hi))
+        return true;
+    const __m512 qmax = _mm512_set1_ps((float)((1 << bits) - 1));
+    const __m256i sh = _mm512_cvtps_ph(_mm512_div_ps(_mm512_sub_ps(hi, lo), qmax), 0);
+    const __m256i mh = _mm512_cvtps_ph(lo, 0);
+    const __mmask16 keep = (__mmask16)((1u << ng) - 1u);
+    _mm256_mask_storeu_epi16(scale, keep, sh);
+    _mm256_mask_storeu_epi16(mn, keep, mh);
+    *s16 = quant_divisor16(_mm512_cvtph_ps(sh));
+    *m16 = _mm512_cvtph_ps(mh);
+    return false;
+}
+
+/* Codes of one value group x[base .. base+G) against lane-broadcast
+ * divisor s and minimum m, packed into words[0 .. G*bits/32): 32 codes
+ * narrowed to bytes by two unsigned-saturating packs (negative codes
+ * become 0) and one dword permute back into order, then packed as the
+ * AVX2 items do. */
+AVX512_INLINE void quant_values_codes16(const void *x, size_t base, qkv_dtype dt, int bits,
+                                        size_t G, __m512 s, __m512 m, __m512 qmax,
+                                        uint32_t *words)
+{
+#pragma GCC unroll 4
+    for (size_t i = 0; i < G; i += 32) {
+        const __m512i q0 = quant16(load16(x, base + i, dt), m, s, qmax);
+        const __m512i q1 = quant16(load16(x, base + i + 16, dt), m, s, qmax);
+        const __m512i w16 = _mm512_packus_epi32(q0, q1); /* per 128-bit lane: 4 of q0, 4 of q1 */
+        const __m512i b = _mm512_permutexvar_epi32(
+            _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0),
+            _mm512_packus_epi16(w16, w16)); /* dword 4k: q0[4k..], 4k + 1: q1[4k..] */
+        pack32_bytes(_mm512_castsi512_si256(b), bits, words + i / 32 * (size_t)bits);
+    }
+}
+
+/* Value groups k0 .. k0+ng-1 (ng <= KIVI_CPU_VALUE_BATCH) of head bh,
+ * counting the head's T * D/G groups in memory order: all scales first,
+ * then the codes group by group; with `check`, stops before the codes if
+ * any group holds rejected input: true. */
+AVX512_INLINE bool quant_values_avx512(const qkv_kivi_quant_params *p, size_t bh, size_t k0,
+                                       size_t ng, qkv_dtype dt, int bits, size_t G, bool check)
+{
+    const size_t D = p->head_dim, f = (size_t)(32 / bits), wpg = G / f;
+    const size_t orow = bh * p->out_capacity + p->out_offset;
+    const void *x = p->input->host;
+    const size_t base = bh * p->in_capacity * D + k0 * G;
+    uint16_t *scale = (uint16_t *)p->scale->host + orow * (D / G) + k0;
+    uint16_t *mn = (uint16_t *)p->min->host + orow * (D / G) + k0;
+    uint32_t *words = (uint32_t *)p->codes->host + orow * (D / f) + k0 * wpg;
+    __m512 s16[KIVI_CPU_VALUE_BATCH / 16], m16[KIVI_CPU_VALUE_BATCH / 16];
+    for (size_t b = 0; b * 16 < ng; b++)
+        if (values_scale16(x, base + b * 16 * G, ng - b * 16 < 16 ? ng - b * 16 : 16, dt, bits,
+                           G, scale + b * 16, mn + b * 16, &s16[b], &m16[b], check))
+            return true;
+    const __m512 qmax = _mm512_set1_ps((float)((1 << bits) - 1));
+    for (size_t j = 0; j < ng; j++) {
+        const __m512i lane = _mm512_set1_epi32((int)(j % 16));
+        quant_values_codes16(x, base + j * G, dt, bits, G,
+                             _mm512_permutexvar_ps(lane, s16[j / 16]),
+                             _mm512_permutexvar_ps(lane, m16[j / 16]), qmax, words + j * wpg);
+    }
+    return false;
+}
+
+AVX512_FN bool kivi_avx512_quant_values_groups(const qkv_kivi_quant_params *p, size_t bh,
+                                               size_t k0, size_t k1, bool check)
+{
+    bool bad = false;
+#define QV(DT, B, GG)                                                                          \
+    for (size_t k = k0; k < k1 && !bad; k += KIVI_CPU_VALUE_BATCH)                             \
+        bad = quant_values_avx512(                                                             \
+            p, bh, k, k1 - k < KIVI_CPU_VALUE_BATCH ? k1 - k : KIVI_CPU_VALUE_BATCH, DT, B, GG, \
+            check);
+    QUANT_DISPATCH(p, QV)
+#undef QV
+    return bad;
+}
+
+#endif /* KIVI_CPU_X86 */
