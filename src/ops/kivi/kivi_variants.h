@@ -19,4 +19,7 @@ KIVI_VARIANTS_OF(kivi_decode_attention)
 
 #undef KIVI_VARIANTS_OF
 
+/* Decode attention in fast precision only (kernels/cpu/kivi_cpu_fast_decode.c). */
+extern const qkv_variant qkv_kivi_decode_attention_avx512bf16;
+
 #endif
