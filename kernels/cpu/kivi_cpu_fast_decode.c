@@ -167,7 +167,7 @@ BF16_INLINE void key_group_scores(const uint32_t *codes, size_t wpr, size_t tok0
 }
 
 /* key_group_scores with nh (1..4) and bits (2, 4) made constants. */
-static BF16_FN void key_group_scores_of(const uint32_t *codes, size_t wpr, size_t tok0,
+static BF16_FN __attribute__((noinline)) void key_group_scores_of(const uint32_t *codes, size_t wpr, size_t tok0,
                                         size_t G, size_t D, const uint16_t *pairs,
                                         const float *bias, float *sc, size_t n, int nh, int bits)
 {
@@ -194,7 +194,8 @@ typedef struct fast_tables {
                         * [FAST_HEADS, D/G, vblock] bf16: a value block's p x scale */
     float *vscale;     /* [D/G, vblock]: value scales of a block, group-major */
     float *vmin;       /* [D/G, vblock] */
-    float *zmin;       /* [nq, D/G]: sum_t p_t min_t of each head and value group */
+    float *zmin;       /* [nq, D/G, 16]: sum_t p_t min_t of each head and value group,
+                        * in 16 lanes */
 } fast_tables;
 
 /* Floats of the tables (see fast_tables) for decode context c. */
@@ -202,7 +203,7 @@ static size_t fast_table_floats(const kivi_cpu_decode *c)
 {
     const size_t D = c->D, ng = D / c->G, vb = c->vblock;
     const size_t pairs = FAST_HEADS * (D > ng * vb ? D : ng * vb) / 2;
-    return D * FAST_KEY_CHUNK / 8 + 16 * D + pairs + 2 * ng * vb + c->nq * ng;
+    return D * FAST_KEY_CHUNK / 8 + 16 * D + pairs + 2 * ng * vb + 16 * c->nq * ng;
 }
 
 static fast_tables tables_of(const kivi_cpu_decode *c, float *table)
@@ -251,13 +252,54 @@ BF16_INLINE void stage_rows(const uint32_t *src, size_t stride, size_t nw, size_
 }
 
 /* Key scales or minima of groups gc..gc+ng-1 (ng <= 8) of kv head bkv,
- * src [D, gcap] f16, into dst[j * D + d] f32. */
+ * src [D, gcap] f16, into dst[j * D + d] f32: per 16 channels, their 8
+ * f16 each (masked to ng) transposed by word permutes (rows r, groups j:
+ * word 8r + j of a pair of 4-row vectors), then converted. */
 BF16_INLINE void key_params_transpose(const uint16_t *src, size_t gcap, size_t D, size_t gc,
                                       size_t ng, float *dst)
 {
-    for (size_t d = 0; d < D; d++)
-        for (size_t j = 0; j < ng; j++)
-            dst[j * D + d] = _cvtsh_ss(src[d * gcap + gc + j]);
+    /* (rows 0-7, groups 0-3 | 4-7) from two 4-row vectors: word 8j + r */
+    static const uint16_t by_group[2][32] = {
+        {0, 8, 16, 24, 32, 40, 48, 56, 1, 9, 17, 25, 33, 41, 49, 57,
+         2, 10, 18, 26, 34, 42, 50, 58, 3, 11, 19, 27, 35, 43, 51, 59},
+        {4, 12, 20, 28, 36, 44, 52, 60, 5, 13, 21, 29, 37, 45, 53, 61,
+         6, 14, 22, 30, 38, 46, 54, 62, 7, 15, 23, 31, 39, 47, 55, 63}};
+    /* (rows 0-15 of group 2k | of group 2k + 1) from rows 0-7 and 8-15 */
+    static const uint16_t by_row[2][32] = {
+        {0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39,
+         8, 9, 10, 11, 12, 13, 14, 15, 40, 41, 42, 43, 44, 45, 46, 47},
+        {16, 17, 18, 19, 20, 21, 22, 23, 48, 49, 50, 51, 52, 53, 54, 55,
+         24, 25, 26, 27, 28, 29, 30, 31, 56, 57, 58, 59, 60, 61, 62, 63}};
+    const __mmask8 m = (__mmask8)((1u << ng) - 1);
+    for (size_t d = 0; d < D; d += 16) {
+        __m512i quad[4];
+        for (int k = 0; k < 4; k++) {
+            const uint16_t *r = src + (d + 4 * (size_t)k) * gcap + gc;
+            const __m512i r01 = _mm512_castsi256_si512(_mm256_inserti32x4(
+                _mm256_castsi128_si256(_mm_maskz_loadu_epi16(m, r)),
+                _mm_maskz_loadu_epi16(m, r + gcap), 1));
+            const __m256i r23 = _mm256_inserti32x4(
+                _mm256_castsi128_si256(_mm_maskz_loadu_epi16(m, r + 2 * gcap)),
+                _mm_maskz_loadu_epi16(m, r + 3 * gcap), 1);
+            quad[k] = _mm512_inserti64x4(r01, r23, 1);
+        }
+        for (int half = 0; half < 2; half++) {
+            const __m512i sel = _mm512_loadu_si512(by_group[half]);
+            const __m512i lo = _mm512_permutex2var_epi16(quad[0], sel, quad[1]);
+            const __m512i hi = _mm512_permutex2var_epi16(quad[2], sel, quad[3]);
+            for (int k = 0; k < 2; k++) {
+                const size_t j = (size_t)(4 * half + 2 * k);
+                if (j >= ng)
+                    break;
+                const __m512i g2 =
+                    _mm512_permutex2var_epi16(lo, _mm512_loadu_si512(by_row[k]), hi);
+                _mm512_storeu_ps(dst + j * D + d, _mm512_cvtph_ps(_mm512_castsi512_si256(g2)));
+                if (j + 1 < ng)
+                    _mm512_storeu_ps(dst + (j + 1) * D + d,
+                                     _mm512_cvtph_ps(_mm512_extracti64x4_epi64(g2, 1)));
+            }
+        }
+    }
 }
 
 /* Scores of quantized key tokens [t0, te) (whole groups) for all nq heads
@@ -314,34 +356,44 @@ BF16_INLINE void key_resid_scores(const kivi_cpu_decode *c, size_t bkv, size_t t
 
 /* ---- values ---------------------------------------------------------------------- */
 
-/* acc[h][ch..ch+15] += sum over token pairs q < np of pairs[h][q] x codes
- * for NH heads; codes: row of the block's first token, wrow words per row,
- * nb tokens (an odd last token pairs with itself, its partner's
- * probability being 0); pairs[h] of head h at pairs + h * pstride. */
+/* acc[h][ch..ch+31] += sum over token pairs q < (nb + 1) / 2 of
+ * pairs[h][q] x codes for NH heads (32 channels: one group); codes: row of
+ * the block's first token, wrow words per row, nb tokens (an odd last
+ * token pairs with itself, its partner's probability being 0); pairs[h]
+ * of head h at pairs + h * pstride. */
 BF16_INLINE void value_channels(const uint32_t *codes, size_t wrow, size_t nb, size_t ch,
                                 const uint16_t *pairs, size_t pstride, float *acc, size_t D,
                                 int nh, int bits)
 {
     const uint32_t *pw = (const uint32_t *)(const void *)pairs;
-    __m512 o[FAST_HEADS];
+    __m512 o[FAST_HEADS][2];
 #pragma GCC unroll 4
-    for (int h = 0; h < nh; h++)
-        o[h] = _mm512_loadu_ps(acc + (size_t)h * D + ch);
+    for (int h = 0; h < nh; h++) {
+        o[h][0] = _mm512_loadu_ps(acc + (size_t)h * D + ch);
+        o[h][1] = _mm512_loadu_ps(acc + (size_t)h * D + ch + 16);
+    }
     const uint32_t *r0 = codes;
     for (size_t q = 0; q < (nb + 1) / 2; q++, r0 += 2 * wrow) {
         const uint32_t *r1 = 2 * q + 1 < nb ? r0 + wrow : r0;
-        const __m512i cv = code_pairs(code_words(r0, ch, bits), code_words(r1, ch, bits), bits);
+        const __m512i c0 = code_pairs(code_words(r0, ch, bits), code_words(r1, ch, bits), bits);
+        const __m512i c1 =
+            code_pairs(code_words(r0, ch + 16, bits), code_words(r1, ch + 16, bits), bits);
 #pragma GCC unroll 4
-        for (int h = 0; h < nh; h++)
-            o[h] = dot_pairs(o[h], cv, _mm512_set1_epi32((int)pw[(size_t)h * pstride / 2 + q]));
+        for (int h = 0; h < nh; h++) {
+            const __m512i b = _mm512_set1_epi32((int)pw[(size_t)h * pstride / 2 + q]);
+            o[h][0] = dot_pairs(o[h][0], c0, b);
+            o[h][1] = dot_pairs(o[h][1], c1, b);
+        }
     }
 #pragma GCC unroll 4
-    for (int h = 0; h < nh; h++)
-        _mm512_storeu_ps(acc + (size_t)h * D + ch, o[h]);
+    for (int h = 0; h < nh; h++) {
+        _mm512_storeu_ps(acc + (size_t)h * D + ch, o[h][0]);
+        _mm512_storeu_ps(acc + (size_t)h * D + ch + 16, o[h][1]);
+    }
 }
 
 /* value_channels with nh (1..4) and bits (2, 4) made constants. */
-static BF16_FN void value_channels_of(const uint32_t *codes, size_t wrow, size_t nb, size_t ch,
+static BF16_FN __attribute__((noinline)) void value_channels_of(const uint32_t *codes, size_t wrow, size_t nb, size_t ch,
                                       const uint16_t *pairs, size_t pstride, float *acc,
                                       size_t D, int nh, int bits)
 {
@@ -361,7 +413,7 @@ static BF16_FN void value_channels_of(const uint32_t *codes, size_t wrow, size_t
 
 /* For nh heads from h0 and a block of nb tokens (probabilities pr[h * n +
  * i], the block's scales and minima sf/mf [ng, vb] f32): pairs[h][g][vb]
- * of bf16(p x scale), 0 past nb, and zmin[h][g] += sum_i p x min. */
+ * of bf16(p x scale), 0 past nb, and zmin[h][g][16] += p x min in lanes. */
 BF16_INLINE void value_block_table(const float *pr, size_t n, size_t nb, size_t vb, size_t ng,
                                    const float *sf, const float *mf, int nh, uint16_t *pairs,
                                    float *zmin)
@@ -377,8 +429,41 @@ BF16_INLINE void value_block_table(const float *pr, size_t n, size_t nb, size_t 
                            _mm512_mul_ps(p, _mm512_maskz_loadu_ps(m, sf + g * vb + i)));
                 z = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m, mf + g * vb + i), z);
             }
-            zmin[(size_t)h * ng + g] += _mm512_reduce_add_ps(z);
+            float *zs = zmin + ((size_t)h * ng + g) * 16;
+            _mm512_storeu_ps(zs, _mm512_add_ps(_mm512_loadu_ps(zs), z));
         }
+}
+
+/* Value scales or minima of nb tokens, src [nb, ng] f16, into dst[g * vb +
+ * i] f32: 16 tokens at a time by a word permute where their 16 x ng words
+ * fit two vectors (ng <= 4), else one by one. */
+BF16_INLINE void value_params_transpose(const uint16_t *src, size_t nb, size_t ng, size_t vb,
+                                        float *dst)
+{
+    if (ng > 4) {
+        for (size_t i = 0; i < nb; i++)
+            for (size_t g = 0; g < ng; g++)
+                dst[g * vb + i] = _cvtsh_ss(src[i * ng + g]);
+        return;
+    }
+    const __m256i token =
+        _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (size_t i = 0; i < nb; i += 16) {
+        const size_t words = (nb - i < 16 ? nb - i : 16) * ng;
+        const __mmask32 m0 = (__mmask32)(words >= 32 ? ~0u : (1u << words) - 1);
+        const __mmask32 m1 =
+            (__mmask32)(words >= 64 ? ~0u : words > 32 ? (1u << (words - 32)) - 1 : 0);
+        const __m512i a = _mm512_maskz_loadu_epi16(m0, src + i * ng);
+        const __m512i b = _mm512_maskz_loadu_epi16(m1, src + i * ng + 32);
+        for (size_t g = 0; g < ng; g++) {
+            /* word t * ng + g of token t into word t (the upper 16 unused) */
+            const __m256i idx = _mm256_add_epi16(
+                _mm256_mullo_epi16(token, _mm256_set1_epi16((short)ng)),
+                _mm256_set1_epi16((short)g));
+            const __m512i w = _mm512_permutex2var_epi16(a, _mm512_castsi256_si512(idx), b);
+            _mm512_storeu_ps(dst + g * vb + i, _mm512_cvtph_ps(_mm512_castsi512_si256(w)));
+        }
+    }
 }
 
 /* Quantized value tokens [ta, te) of kv head bkv into s->acc (without
@@ -392,16 +477,13 @@ BF16_INLINE void value_quant_accum(const kivi_cpu_decode *c, const fast_tables *
     const size_t vb = c->vblock;
     for (size_t t = ta; t < te; t += vb) {
         const size_t nb = te - t < vb ? te - t : vb, row = bkv * p->v_quant_capacity + t;
-        for (size_t i = 0; i < nb; i++)
-            for (size_t g = 0; g < ng; g++) {
-                tb->vscale[g * vb + i] = _cvtsh_ss(c->v_scale[(row + i) * ng + g]);
-                tb->vmin[g * vb + i] = _cvtsh_ss(c->v_min[(row + i) * ng + g]);
-            }
+        value_params_transpose(c->v_scale + row * ng, nb, ng, vb, tb->vscale);
+        value_params_transpose(c->v_min + row * ng, nb, ng, vb, tb->vmin);
         for (size_t h0 = 0; h0 < c->nq; h0 += FAST_HEADS) {
             const int nh = c->nq - h0 < FAST_HEADS ? (int)(c->nq - h0) : FAST_HEADS;
             value_block_table(s->score + h0 * n + t - t0, n, nb, vb, ng, tb->vscale, tb->vmin,
-                              nh, tb->pairs, tb->zmin + h0 * ng);
-            for (size_t ch = 0; ch < D; ch += 16)
+                              nh, tb->pairs, tb->zmin + h0 * ng * 16);
+            for (size_t ch = 0; ch < D; ch += 32)
                 value_channels_of(c->v_codes + row * wrow, wrow, nb, ch,
                                   tb->pairs + ch / G * vb, ng * vb, s->acc + h0 * D, D, nh,
                                   c->bits);
@@ -444,12 +526,18 @@ static BF16_FN void fast_decode_item(const void *ctx, size_t bkv, size_t t0, siz
     for (size_t h = 0; h < c->nq; h++)
         qkv_avx2_softmax_partial(s->score + h * n, n, &part[h * (D + 2)], &part[h * (D + 2) + 1]);
     memset(s->acc, 0, c->nq * D * sizeof *s->acc);
-    memset(tb.zmin, 0, c->nq * ng * sizeof *tb.zmin);
+    memset(tb.zmin, 0, c->nq * ng * 16 * sizeof *tb.zmin);
     if (t0 < vq) {
         value_quant_accum(c, &tb, bkv, t0, t0, vq, n, s);
         for (size_t h = 0; h < c->nq; h++)
-            for (size_t d = 0; d < D; d++)
-                s->acc[h * D + d] += tb.zmin[h * ng + d / c->G];
+            for (size_t g = 0; g < ng; g++) {
+                const __m512 z = _mm512_set1_ps(_mm512_reduce_add_ps(
+                    _mm512_loadu_ps(tb.zmin + (h * ng + g) * 16)));
+                for (size_t d = g * c->G; d < (g + 1) * c->G; d += 16) {
+                    float *o = s->acc + h * D + d;
+                    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), z));
+                }
+            }
     }
     value_resid_accum(c, bkv, t0, vq > t0 ? vq : t0, t1, n, s);
     for (size_t h = 0; h < c->nq; h++)
