@@ -270,6 +270,7 @@ KIVI_OP(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, "packed per-token value
  * (their `supports` refuses it); every other variant takes both modes. */
 static const qkv_variant *const kivi_decode_attention_variants[] = {
     &qkv_kivi_decode_attention_avx512bf16,
+    QKV_GPU_VARIANT(qkv_kivi_decode_attention_fast)
     &qkv_kivi_decode_attention_ref,
     &qkv_kivi_decode_attention_avx2,
     &qkv_kivi_decode_attention_scalar,

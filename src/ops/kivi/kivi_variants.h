@@ -19,7 +19,8 @@ KIVI_VARIANTS_OF(kivi_decode_attention)
 
 #undef KIVI_VARIANTS_OF
 
-/* Decode attention in fast precision only (kernels/cpu/kivi_cpu_fast_decode.c). */
-extern const qkv_variant qkv_kivi_decode_attention_avx512bf16;
+/* Decode attention in fast precision only: cpu (kernels/cpu/kivi_cpu_fast_decode.c)
+ * and OpenCL/CUDA (gpu_kivi.c). */
+extern const qkv_variant qkv_kivi_decode_attention_avx512bf16, qkv_kivi_decode_attention_fast;
 
 #endif
