@@ -198,18 +198,24 @@ typedef struct fast_tables {
                         * in 16 lanes */
 } fast_tables;
 
+/* Floats of fast_tables.pairs: a key group's or a value block's bf16. */
+static size_t pairs_floats(const kivi_cpu_decode *c)
+{
+    const size_t D = c->D, ng = D / c->G, vb = c->vblock;
+    return FAST_HEADS * (D > ng * vb ? D : ng * vb) / 2;
+}
+
 /* Floats of the tables (see fast_tables) for decode context c. */
 static size_t fast_table_floats(const kivi_cpu_decode *c)
 {
     const size_t D = c->D, ng = D / c->G, vb = c->vblock;
-    const size_t pairs = FAST_HEADS * (D > ng * vb ? D : ng * vb) / 2;
-    return D * FAST_KEY_CHUNK / 8 + 16 * D + pairs + 2 * ng * vb + 16 * c->nq * ng;
+    return D * FAST_KEY_CHUNK / 8 + 16 * D + pairs_floats(c) + 2 * ng * vb + 16 * c->nq * ng;
 }
 
+/* The tables in a thread's scratch `table` (fast_table_floats of them). */
 static fast_tables tables_of(const kivi_cpu_decode *c, float *table)
 {
-    const size_t D = c->D, ng = D / c->G, vb = c->vblock;
-    const size_t pairs = FAST_HEADS * (D > ng * vb ? D : ng * vb) / 2;
+    const size_t D = c->D, ng = D / c->G, vb = c->vblock, pairs = pairs_floats(c);
     fast_tables t;
     t.codes = (uint32_t *)(void *)table;
     t.kscale = table + D * FAST_KEY_CHUNK / 8;

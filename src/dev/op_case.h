@@ -128,10 +128,19 @@ typedef struct qkv_op_desc {
     /* The NMSE bound of float outputs of shape s, where it depends on the
      * call (e.g. its precision mode); NULL: nmse_bound. */
     double (*shape_nmse_bound)(const qkv_op_shape *s);
+    /* Whether variant v runs a call of shape s on ctx (its `supports` with
+     * the call's params, capacities not yet resolved), where a variant
+     * takes some calls only (e.g. one precision mode); NULL: whether v runs
+     * on ctx's device. */
+    bool (*variant_runs)(const qkv_variant *v, const qkv_context *ctx, const qkv_op_shape *s);
 } qkv_op_desc;
 
 /* The NMSE bound of op's float outputs for shape s. */
 double qkv_case_nmse_bound(const qkv_op_desc *op, const qkv_op_shape *s);
+/* Whether variant v of op runs a call of shape s on ctx (the benchmarks and
+ * the tuner pick their shapes and cases by it). */
+bool qkv_case_variant_runs(const qkv_op_desc *op, const qkv_variant *v, const qkv_context *ctx,
+                           const qkv_op_shape *s);
 
 /* Each op's qkv_op_case_<name>. */
 #define QKV_OP(ID, name) extern const qkv_op_desc qkv_op_case_##name;

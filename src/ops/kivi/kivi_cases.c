@@ -420,11 +420,11 @@ static void decode_fill(qkv_op_case *c, uint64_t seed)
     }
 }
 
-static qkv_status decode_launch(qkv_context *ctx, const qkv_op_shape *shape,
-                                qkv_buffer *const *b)
+/* The params of a call of shape `shape` on buffers b (capacities 0). */
+static qkv_kivi_decode_params decode_params(const qkv_op_shape *shape, qkv_buffer *const *b)
 {
     const kivi_decode_case *s = QKV_CARGS(kivi_decode_case, shape);
-    const qkv_kivi_decode_params p = {
+    return (qkv_kivi_decode_params){
         .batch = s->batch, .q_heads = s->q_heads, .kv_heads = s->kv_heads,
         .head_dim = s->head_dim, .k_quant = s->k_quant, .k_resid = s->k_resid,
         .v_quant = s->v_quant, .v_resid = s->v_resid, .bits = s->bits, .group = s->group,
@@ -433,7 +433,22 @@ static qkv_status decode_launch(qkv_context *ctx, const qkv_op_shape *shape,
         .v_scale = b[A_VSCALE], .v_min = b[A_VMIN], .v_resid_data = b[A_VRESID],
         .output = b[A_OUTPUT], .precision = (qkv_precision)s->precision,
     };
+}
+
+static qkv_status decode_launch(qkv_context *ctx, const qkv_op_shape *shape,
+                                qkv_buffer *const *b)
+{
+    const qkv_kivi_decode_params p = decode_params(shape, b);
     return qkv_kivi_decode_attention(ctx, &p);
+}
+
+/* Whether v takes a call of this shape (its precision mode, head dim). */
+static bool decode_variant_runs(const qkv_variant *v, const qkv_context *ctx,
+                                const qkv_op_shape *shape)
+{
+    qkv_buffer *const none[A_NTENSORS] = {NULL};
+    const qkv_kivi_decode_params p = decode_params(shape, none);
+    return qkv_variant_supports(v, ctx, &p);
 }
 
 /* Sizes from the query [B, Hq, D] and the cache parts given; a part not
@@ -621,4 +636,4 @@ const qkv_op_desc qkv_op_case_kivi_decode_attention = {
     .example = decode_example, .describe = decode_describe, .fill_inputs = decode_fill,
     .launch = decode_launch, .infer_shape = decode_infer, .shapes = decode_shapes,
     .bytes = decode_bytes, .flops = decode_flops, .class_size = decode_class_size,
-    .shape_nmse_bound = decode_nmse_bound};
+    .shape_nmse_bound = decode_nmse_bound, .variant_runs = decode_variant_runs};
