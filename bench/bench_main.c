@@ -136,10 +136,23 @@ static void measure_roofs(bench_backend *b, int trials)
     qkv_bench_add_context(key, value);
 }
 
+/* Whether v is the variant a call of shape s runs on ctx by default (the
+ * first in the op's list that runs it and needs no selection): its items
+ * are named without "@variant". */
+static bool default_for(const qkv_op_desc *op, const qkv_variant *v, const qkv_context *ctx,
+                        const qkv_op_shape *s)
+{
+    const qkv_variant *w;
+    for (int k = 0; (w = qkv_variant_nth(op->info->id, ctx, k)); k++)
+        if (!w->needs_selection && qkv_case_variant_runs(op, w, ctx, s))
+            return w == v;
+    return false;
+}
+
 /* Items of every backend x op x variant the device supports x shape (the
- * op's "llm" and "bench" sets), in that order: one device at a time, so
- * devices sharing the host (OpenMP cpu, a CPU OpenCL runtime) do not
- * disturb each other; the count. */
+ * op's "llm" and "bench" sets) that the variant runs, in that order: one
+ * device at a time, so devices sharing the host (OpenMP cpu, a CPU OpenCL
+ * runtime) do not disturb each other; the count. */
 static int make_items(bench_backend *backends, int nb, bench_item *items, int max)
 {
     int n = 0;
@@ -150,9 +163,12 @@ static int make_items(bench_backend *backends, int nb, bench_item *items, int ma
             int ns = op->shapes("llm", shapes, BENCH_MAX_SHAPES);
             ns += op->shapes("bench", shapes + ns, BENCH_MAX_SHAPES - ns);
             const qkv_variant *v;
-            for (int k = 0; (v = qkv_variant_nth(op->info->id, backends[b].ctx, k)); k++)
+            const qkv_context *ctx = backends[b].ctx;
+            for (int k = 0; (v = qkv_variant_nth(op->info->id, ctx, k)); k++)
                 for (int s = 0; s < ns && n < max; s++)
-                    items[n++] = (bench_item){op, v, k == 0, shapes[s], &backends[b]};
+                    if (qkv_case_variant_runs(op, v, ctx, &shapes[s]))
+                        items[n++] = (bench_item){op, v, default_for(op, v, ctx, &shapes[s]),
+                                                  shapes[s], &backends[b]};
         }
     return n;
 }

@@ -218,6 +218,20 @@ typedef struct qkv_kivi_dequant_params {
 qkv_status qkv_kivi_dequant_keys(qkv_context *ctx, const qkv_kivi_dequant_params *p);
 qkv_status qkv_kivi_dequant_values(qkv_context *ctx, const qkv_kivi_dequant_params *p);
 
+/* Arithmetic precision of an attention call (docs/kivi.md has the errors
+ * measured per mode and shape):
+ *  EXACT: f32 products and f32 accumulation (NMSE <= 1e-10 against the
+ *         double reference).
+ *  FAST:  the kernel may round its multiplicands before multiplying (query
+ *         x scale in bf16 or f16, or int8 with an f32 scale) while it still
+ *         accumulates in f32 (or exact int32) and keeps the softmax f32:
+ *         NMSE <= 1e-4, no NaN where EXACT has none.  A backend without a
+ *         faster kernel runs the exact one. */
+typedef enum qkv_precision {
+    QKV_PRECISION_EXACT = 0,
+    QKV_PRECISION_FAST = 1
+} qkv_precision;
+
 /* Fused decode attention for one query per sequence.
  *  query  f32 [B, Hq, D]; output f32 [B, Hq, D]; Hq % Hkv == 0 (GQA).
  *  Token t of a sequence (N = k_quant + k_resid = v_quant + v_resid tokens):
@@ -225,7 +239,9 @@ qkv_status qkv_kivi_dequant_values(qkv_context *ctx, const qkv_kivi_dequant_para
  *         t >= k_quant: k_resid f16 [B, Hkv, k_resid_capacity, D], row t-k_quant
  *  value  t <  v_quant: packed values [B, Hkv, v_quant_capacity, D/f] etc.
  *         t >= v_quant: v_resid f16 [B, Hkv, v_resid_capacity, D], row t-v_quant
- *  Capacities of 0 mean "equal to the count".  softmax_scale 0 = 1/sqrt(D). */
+ *  Capacities of 0 mean "equal to the count".  softmax_scale 0 = 1/sqrt(D).
+ *  precision: QKV_PRECISION_EXACT (0, the default of a zeroed struct) or
+ *  QKV_PRECISION_FAST (see qkv_precision); other values are rejected. */
 typedef struct qkv_kivi_decode_params {
     size_t batch, q_heads, kv_heads, head_dim;
     size_t k_quant, k_resid, v_quant, v_resid;
@@ -236,6 +252,7 @@ typedef struct qkv_kivi_decode_params {
     qkv_buffer *k_codes, *k_scale, *k_min, *k_resid_data;
     qkv_buffer *v_codes, *v_scale, *v_min, *v_resid_data;
     qkv_buffer *output;
+    qkv_precision precision;
 } qkv_kivi_decode_params;
 
 qkv_status qkv_kivi_decode_attention(qkv_context *ctx, const qkv_kivi_decode_params *p);

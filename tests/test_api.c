@@ -427,6 +427,8 @@ START_TEST(test_dequant_and_decode_errors)
         .output = f.output};
     qkv_kivi_decode_params p = good;
     ck_assert_int_eq(qkv_kivi_decode_attention(f.ctx, &p), QKV_OK);
+    p.precision = QKV_PRECISION_FAST;
+    ck_assert_int_eq(qkv_kivi_decode_attention(f.ctx, &p), QKV_OK);
     uint8_t *fill = malloc(BUF_BYTES);
     memset(fill, SENTINEL, BUF_BYTES);
     ck_assert(qkv_buffer_write(f.output, 0, fill, BUF_BYTES) == QKV_OK);
@@ -444,6 +446,8 @@ START_TEST(test_dequant_and_decode_errors)
     p = good, p.k_resid_capacity = 4;
     EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_SHAPE);
     p = good, p.softmax_scale = NAN;
+    EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.precision = (qkv_precision)2;
     EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_INVALID_ARG);
     p = good, p.k_quant = SIZE_MAX - 4;
     EXPECT_FAIL(&f, qkv_kivi_decode_attention(f.ctx, &p), QKV_ERR_OVERFLOW);

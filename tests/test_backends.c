@@ -15,7 +15,8 @@ static char targets[TEST_MAX_TARGETS][32];
 static int ntargets;
 
 /* Check case c of op on ctx with every variant the device supports
- * (a shape a variant does not support must be refused, not run). */
+ * (a shape a variant does not support must be refused, not run; one that
+ * qkv_case_variant_runs says it does not run is). */
 static void check_variants(const qkv_op_desc *op, const qkv_op_case *c, qkv_context *ctx,
                            const char *target)
 {
@@ -26,6 +27,10 @@ static void check_variants(const qkv_op_desc *op, const qkv_op_case *c, qkv_cont
         qkv_case_check(op, c, ctx, &r);
         ck_assert_msg(r.pass || r.status == QKV_ERR_UNSUPPORTED, "%s/%s on %s, shape %s: %s",
                       op->info->name, v->name, target, c->shape.label, r.message);
+        ck_assert_msg(qkv_case_variant_runs(op, v, ctx, &c->shape) ||
+                          r.status == QKV_ERR_UNSUPPORTED,
+                      "%s/%s on %s ran shape %s, which it does not run by variant_runs",
+                      op->info->name, v->name, target, c->shape.label);
     }
     ck_assert(qkv_set_variant(ctx, op->info->name, NULL) == QKV_OK);
 }

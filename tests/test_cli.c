@@ -158,13 +158,13 @@ START_TEST(test_run_decode_residual_only)
     ck_assert(qkv_npy_save(qp, QKV_F32, 3, qs, q) == QKV_OK);
     ck_assert(qkv_npy_save(kp, QKV_F16, 4, rs, kr) == QKV_OK);
     ck_assert(qkv_npy_save(vp, QKV_F16, 4, rs, vr) == QKV_OK);
-    float out[2][B * HQ * D];
-    const char *backends[] = {"ref", "cpu"};
-    for (int b = 0; b < 2; b++) {
+    float out[3][B * HQ * D];
+    const char *runs[] = {"--backend ref", "--backend cpu", "--backend cpu --precision fast"};
+    for (int b = 0; b < 3; b++) {
         snprintf(args, sizeof args,
                  "run kivi_decode_attention --in query=%s --in k_resid=%s --in v_resid=%s "
-                 "--out %s/d%d --backend %s",
-                 qp, kp, vp, dir, b, backends[b]);
+                 "--out %s/d%d %s",
+                 qp, kp, vp, dir, b, runs[b]);
         ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
         char path[300];
         snprintf(path, sizeof path, "%s/d%d/output.npy", dir, b);
@@ -174,8 +174,10 @@ START_TEST(test_run_decode_residual_only)
         memcpy(out[b], t.data, sizeof out[b]);
         qkv_npy_free(&t);
     }
-    for (int i = 0; i < B * HQ * D; i++)
+    for (int i = 0; i < B * HQ * D; i++) {
         ck_assert_float_eq_tol(out[0][i], out[1][i], 1e-5f);
+        ck_assert_float_eq_tol(out[0][i], out[2][i], 1e-3f);
+    }
     snprintf(args, sizeof args,
              "run kivi_decode_attention --in k_resid=%s --in v_resid=%s --out %s/e", kp, vp,
              dir);
@@ -193,6 +195,12 @@ START_TEST(test_run_decode_residual_only)
              qp, kp, vp, dir);
     ck_assert_int_eq(run_qkv(args), 2);
     ck_assert(output_has("bad --bits"));
+    snprintf(args, sizeof args,
+             "run kivi_decode_attention --in query=%s --in k_resid=%s --in v_resid=%s "
+             "--precision 1 --out %s/e",
+             qp, kp, vp, dir);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("bad --precision '1' (one of exact fast)"));
     snprintf(args, sizeof args, "run f16_decode_attention --in query=%s --bits 2 --out %s/e",
              qp, dir);
     ck_assert_int_eq(run_qkv(args), 2); /* the dense op has no --bits */

@@ -17,6 +17,17 @@ typedef struct named_input {
     qkv_npy npy;
 } named_input;
 
+/* The values option opt accepts, each after a space. */
+static void print_values(FILE *out, const qkv_op_option *opt)
+{
+    for (int k = 0; opt->names[0] ? opt->names[k] != NULL : opt->allowed[k] != 0; k++) {
+        if (opt->names[0])
+            fprintf(out, " %s", opt->names[k]);
+        else
+            fprintf(out, " %d", opt->allowed[k]);
+    }
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -40,10 +51,13 @@ static void usage(FILE *out)
         }
         fprintf(out, "\n");
         for (const qkv_op_option *opt = op->options; opt->name; opt++) {
-            fprintf(out, "      --%-6s %s (default %d; one of", opt->name, opt->help,
-                    opt->default_value);
-            for (int k = 0; opt->allowed[k]; k++)
-                fprintf(out, " %d", opt->allowed[k]);
+            fprintf(out, "      --%-9s %s (default ", opt->name, opt->help);
+            if (opt->names[0])
+                fprintf(out, "%s", opt->names[opt->default_value]);
+            else
+                fprintf(out, "%d", opt->default_value);
+            fprintf(out, "; one of");
+            print_values(out, opt);
             fprintf(out, ")\n");
         }
     }
@@ -155,14 +169,17 @@ static int parse_option(const qkv_op_desc *op, const char *flag, const char *val
             continue;
         char *end;
         const long v = strtol(value, &end, 10);
-        for (int k = 0; *value && !*end && opt->allowed[k]; k++)
-            if (opt->allowed[k] == v) {
-                memcpy(shape->args.bytes + opt->offset, &(int){(int)v}, sizeof(int));
+        for (int k = 0; opt->names[0] ? opt->names[k] != NULL : opt->allowed[k] != 0; k++) {
+            const bool match = opt->names[0] ? strcmp(value, opt->names[k]) == 0
+                                             : *value && !*end && opt->allowed[k] == v;
+            if (match) {
+                const int stored = opt->names[0] ? k : opt->allowed[k];
+                memcpy(shape->args.bytes + opt->offset, &stored, sizeof stored);
                 return 0;
             }
+        }
         fprintf(stderr, "qkv run: bad %s '%s' (one of", flag, value);
-        for (int k = 0; opt->allowed[k]; k++)
-            fprintf(stderr, " %d", opt->allowed[k]);
+        print_values(stderr, opt);
         fprintf(stderr, ")\n");
         return 2;
     }

@@ -35,7 +35,8 @@ static void usage(FILE *out)
             "  --max-evals N    budget in evaluations per op (default 40; 0 = none)\n"
             "  --max-seconds S  budget in seconds per op (default 0 = none)\n"
             "  --shape S        tuning shape: the first of an op's 'llm' (default) or 'small'\n"
-            "                   validation shapes, or a shape label from qkv validate\n"
+            "                   validation shapes that the variant runs (a fast-precision\n"
+            "                   variant: a '-fast' one), or a shape label from qkv validate\n"
             "  --cache FILE     resumable cache of every measurement (default\n"
             "                   DIR/cache-<device-key>.log); a rerun skips measured points\n"
             "  --out DIR        table directory (default results/tuning)\n"
@@ -43,15 +44,19 @@ static void usage(FILE *out)
             "  --seed N         seed of random and anneal (default 1)\n");
 }
 
-/* The tuning shape of op named by `which`, or false. */
-static bool find_shape(const qkv_op_desc *op, const char *which, qkv_op_shape *out)
+/* The tuning shape of variant v of op named by `which` (a set: its first
+ * shape v runs on ctx; or a label), or false. */
+static bool find_shape(const qkv_op_desc *op, const qkv_variant *v, const qkv_context *ctx,
+                       const char *which, qkv_op_shape *out)
 {
     qkv_op_shape shapes[32];
     const char *sets[] = {"llm", "small"};
     for (int s = 0; s < 2; s++) {
         const int n = op->shapes(sets[s], shapes, 32);
+        const bool set = strcmp(which, sets[s]) == 0;
         for (int k = 0; k < n; k++)
-            if ((strcmp(which, sets[s]) == 0 && k == 0) || strcmp(which, shapes[k].label) == 0) {
+            if (set ? qkv_case_variant_runs(op, v, ctx, &shapes[k])
+                    : strcmp(which, shapes[k].label) == 0) {
                 *out = shapes[k];
                 return true;
             }
@@ -64,7 +69,7 @@ static int tune_one(qkv_context *ctx, const qkv_op_desc *op, const qkv_variant *
                     const char *shape_name, const char *out_dir, qkv_tune_options *opt)
 {
     qkv_op_shape shape;
-    if (!find_shape(op, shape_name, &shape)) {
+    if (!find_shape(op, v, ctx, shape_name, &shape)) {
         fprintf(stderr, "qkv tune: %s has no shape '%s'\n", op->info->name, shape_name);
         return 2;
     }

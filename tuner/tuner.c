@@ -379,10 +379,19 @@ static qkv_status tuner_setup(tuner *t, const qkv_op_shape *shape)
     const int ns = t->op->shapes("small", small, 32);
     if (!ns)
         return qkv_fail(QKV_ERR_UNSUPPORTED, "%s has no small validation shape", t->op->info->name);
+    int odd = -1; /* the second small shape the variant runs, else the first */
+    for (int k = 0; k < ns && odd < 0; k++) {
+        const int i = k == 0 && ns > 1 ? 1 : k == 1 ? 0 : k;
+        if (qkv_case_variant_runs(t->op, t->variant, t->ctx, &small[i]))
+            odd = i;
+    }
+    if (odd < 0)
+        return qkv_fail(QKV_ERR_UNSUPPORTED, "%s/%s runs none of its small validation shapes",
+                        t->op->info->name, t->variant->name);
     qkv_status st = qkv_case_prepare(t->op, shape, 1, &t->tune_case);
     if (st != QKV_OK)
         return st;
-    if ((st = qkv_case_prepare(t->op, &small[ns > 1 ? 1 : 0], 2, &t->odd_case)) != QKV_OK) {
+    if ((st = qkv_case_prepare(t->op, &small[odd], 2, &t->odd_case)) != QKV_OK) {
         qkv_case_free(&t->tune_case);
         return st;
     }

@@ -16,6 +16,8 @@
  *   HEADS     query heads per work-group (divides Hq/Hkv)
  *   TPI       key tokens per work-item        KSLICES  channel slices of D
  *   VCH       value channels per work-item (VCH <= GROUP)
+ *   FAST      1: fast precision (the "fast" variant; keys of 2-bit codes with
+ *             TPI 16 scored in integers, see key_scores_swar)
  * Layouts are the interchange format of qkv.h; every size argument is a
  * 32-bit int checked by the host, offsets are computed in 64 bits.  All the
  * tile macros are powers of two. */
@@ -56,6 +58,9 @@
 #endif
 #ifndef VCH
 #define VCH 16
+#endif
+#ifndef FAST
+#define FAST 0
 #endif
 
 #define PER_WORD (32 / BITS) /* codes per uint32 word */
@@ -381,6 +386,107 @@ __kernel void kivi_dequant_values(__global const uint *restrict codes,
 #define CHANNEL_AT(pos) (((pos) % V_CHUNKS) * VCH + (pos) / V_CHUNKS)
 
 
+#define KEY_SWAR (FAST && BITS == 2 && TPI == 16)
+#if KEY_SWAR
+/* Integer levels of query x scale, and channels summed in 16-bit fields
+ * before they are widened: 2 x SWAR_LEVELS x 3 x SWAR_FLUSH < 2^16. */
+#define SWAR_LEVELS 1365
+#define SWAR_FLUSH 8
+/* A pointer parameter into local memory (CUDA reaches shared memory
+ * through generic pointers, and __shared__ does not qualify a parameter). */
+#ifdef __OPENCL_VERSION__
+#define LOCAL_PARAM __local
+#else
+#define LOCAL_PARAM
+#endif
+
+/* Fast precision: partial scores acc[h][j] of the 16 quantized key tokens
+ * of one code word per channel (tokens of one group), over channels
+ * dlo .. dlo + SLICE_DIM - 1 (scale/min at sidx0 + d * sstride, words at
+ * widx0 + d * wstride), queries qv (x softmax scale) in local memory.
+ * Per head, a_d = q_d s_d is rounded to an integer multiple of alpha =
+ * max_d |a_d| / SWAR_LEVELS (offset by SWAR_LEVELS to be >= 0) and
+ * multiplied with two tokens' codes at once (tokens j and j + 8 in the
+ * 16-bit halves of one word), exact in integers; the offset is taken out
+ * with the tokens' code sums, then acc = alpha x sum + sum_d q_d m_d (f32). */
+QKV_FN void key_scores_swar(LOCAL_PARAM const float *qv, __global const uint *restrict k_codes,
+                            __global const ushort *restrict k_scale,
+                            __global const ushort *restrict k_min, int dlo, ulong sidx0,
+                            ulong sstride, ulong widx0, ulong wstride, float acc[HEADS][TPI])
+{
+    float alpha[HEADS], inv[HEADS], bias[HEADS];
+#pragma unroll
+    for (int h = 0; h < HEADS; h++)
+        alpha[h] = bias[h] = 0.0f;
+    for (int d = 0; d < SLICE_DIM; d++) {
+        const float sc = f16_bits_to_f32(k_scale[sidx0 + (ulong)d * sstride]);
+#pragma unroll
+        for (int h = 0; h < HEADS; h++)
+            alpha[h] = fmax(alpha[h], fabs(qv[h * HEAD_DIM + dlo + d] * sc));
+    }
+#pragma unroll
+    for (int h = 0; h < HEADS; h++) {
+        alpha[h] /= (float)SWAR_LEVELS;
+        inv[h] = alpha[h] > 0.0f ? 1.0f / alpha[h] : 0.0f;
+    }
+    int isum[HEADS][TPI], csum[TPI];
+#pragma unroll
+    for (int j = 0; j < TPI; j++) {
+        csum[j] = 0;
+#pragma unroll
+        for (int h = 0; h < HEADS; h++)
+            isum[h][j] = 0;
+    }
+    for (int d0 = 0; d0 < SLICE_DIM; d0 += SWAR_FLUSH) {
+        uint pair[HEADS][TPI / 2], cpair[TPI / 2];
+#pragma unroll
+        for (int j = 0; j < TPI / 2; j++) {
+            cpair[j] = 0u;
+#pragma unroll
+            for (int h = 0; h < HEADS; h++)
+                pair[h][j] = 0u;
+        }
+        for (int d = d0; d < MIN_OF(d0 + SWAR_FLUSH, SLICE_DIM); d++) {
+            const ulong sidx = sidx0 + (ulong)d * sstride;
+            const float sc = f16_bits_to_f32(k_scale[sidx]);
+            const float mn = f16_bits_to_f32(k_min[sidx]);
+            uint qi[HEADS];
+#pragma unroll
+            for (int h = 0; h < HEADS; h++) {
+                const float q = qv[h * HEAD_DIM + dlo + d];
+                bias[h] += q * mn;
+                qi[h] = (uint)((int)rint(q * sc * inv[h]) + SWAR_LEVELS);
+            }
+            const uint word = k_codes[widx0 + (ulong)d * wstride];
+#pragma unroll
+            for (int j = 0; j < TPI / 2; j++) {
+                const uint x = (word >> (2 * j)) & 0x00030003u;
+                cpair[j] += x;
+#pragma unroll
+                for (int h = 0; h < HEADS; h++)
+                    pair[h][j] += qi[h] * x;
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < TPI / 2; j++) {
+            csum[j] += (int)(cpair[j] & 0xffffu);
+            csum[j + TPI / 2] += (int)(cpair[j] >> 16);
+#pragma unroll
+            for (int h = 0; h < HEADS; h++) {
+                isum[h][j] += (int)(pair[h][j] & 0xffffu);
+                isum[h][j + TPI / 2] += (int)(pair[h][j] >> 16);
+            }
+        }
+    }
+#pragma unroll
+    for (int h = 0; h < HEADS; h++) {
+#pragma unroll
+        for (int j = 0; j < TPI; j++)
+            acc[h][j] = alpha[h] * (float)(isum[h][j] - SWAR_LEVELS * csum[j]) + bias[h];
+    }
+}
+#endif
+
 /* Decode attention, pass 1 (FlashDecoding): work-group (split s, head group
  * g) with g = (b*Hkv + h) * (Hq/Hkv / HEADS) + j serves query heads bq0 + 0 ..
  * HEADS-1, bq0 = b*Hq + h*Hq/Hkv + j*HEADS, over tokens [s*SPLIT, min(N,
@@ -434,6 +540,14 @@ __kernel void kivi_decode_partial(
                 acc[h][j] = 0.0f;
         }
         if (i0 < nt && t < k_quant) { /* k_quant is a multiple of GROUP >= TPI */
+#if KEY_SWAR
+            const ulong row0 = bkv * HEAD_DIM + (ulong)dlo;
+            key_scores_swar(qv, k_codes, k_scale, k_min, dlo,
+                            row0 * (ulong)(kcap / GROUP) + (ulong)(t / GROUP),
+                            (ulong)(kcap / GROUP),
+                            row0 * (ulong)(kcap / PER_WORD) + (ulong)(t / PER_WORD),
+                            (ulong)(kcap / PER_WORD), acc);
+#else
             float bias[HEADS];
 #pragma unroll
             for (int h = 0; h < HEADS; h++)
@@ -472,6 +586,7 @@ __kernel void kivi_decode_partial(
                 for (int j = 0; j < TPI; j++)
                     acc[h][j] += bias[h];
             }
+#endif
         } else if (i0 < nt) { /* residual keys, f16 rows of tokens [t, t + nj) */
             const int nj = min(TPI, nt - i0);
             const ulong row0 = (bkv * (ulong)krcap + (ulong)(t - k_quant)) * HEAD_DIM;

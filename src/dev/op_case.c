@@ -18,6 +18,17 @@ const qkv_op_desc *qkv_op_by_name(const char *name)
     return info ? qkv_op_descs[info->id] : NULL;
 }
 
+double qkv_case_nmse_bound(const qkv_op_desc *op, const qkv_op_shape *s)
+{
+    return op->shape_nmse_bound ? op->shape_nmse_bound(s) : op->nmse_bound;
+}
+
+bool qkv_case_variant_runs(const qkv_op_desc *op, const qkv_variant *v, const qkv_context *ctx,
+                           const qkv_op_shape *s)
+{
+    return op->variant_runs ? op->variant_runs(v, ctx, s) : qkv_variant_supports(v, ctx, NULL);
+}
+
 qkv_op_shape qkv_make_shape(const char *label, const void *args, size_t size)
 {
     qkv_op_shape s;

@@ -84,20 +84,23 @@ typedef struct qkv_op_case {
 } qkv_op_case;
 
 /* An integer option of an op's case struct that `qkv run` takes as
- * --NAME VALUE (e.g. --bits 4). */
+ * --NAME VALUE: a number among `allowed` (e.g. --bits 4), or for a named
+ * option (names[0] set) one of `names`, stored as its index (e.g.
+ * --precision fast stores 1). */
 typedef struct qkv_op_option {
     const char *name;
     const char *help;
     size_t offset;      /* of the int in the op's case struct */
     int default_value;
-    int allowed[8];     /* the values accepted, 0-terminated */
+    int allowed[8];     /* numeric option: the values accepted, 0-terminated */
+    const char *names[8]; /* named option: value k is names[k], NULL-terminated */
 } qkv_op_option;
 
 #define QKV_MAX_OP_OPTIONS 4
 
 typedef struct qkv_op_desc {
     const qkv_op_info *info; /* id, name, summary, variants */
-    double nmse_bound;       /* for float outputs */
+    double nmse_bound;       /* for float outputs (see shape_nmse_bound) */
     qkv_op_option options[QKV_MAX_OP_OPTIONS]; /* qkv run's, name NULL-terminated */
     /* The shape `qkv run` starts from (options at their defaults), and the
      * one `qkv run --help` describes the tensors of. */
@@ -122,7 +125,22 @@ typedef struct qkv_op_desc {
     double (*flops)(const qkv_op_shape *s);
     /* The tuning class size of a call of shape s (qkv_op_info.class_size). */
     size_t (*class_size)(const qkv_op_shape *s);
+    /* The NMSE bound of float outputs of shape s, where it depends on the
+     * call (e.g. its precision mode); NULL: nmse_bound. */
+    double (*shape_nmse_bound)(const qkv_op_shape *s);
+    /* Whether variant v runs a call of shape s on ctx (its `supports` with
+     * the call's params, capacities not yet resolved), where a variant
+     * takes some calls only (e.g. one precision mode); NULL: whether v runs
+     * on ctx's device. */
+    bool (*variant_runs)(const qkv_variant *v, const qkv_context *ctx, const qkv_op_shape *s);
 } qkv_op_desc;
+
+/* The NMSE bound of op's float outputs for shape s. */
+double qkv_case_nmse_bound(const qkv_op_desc *op, const qkv_op_shape *s);
+/* Whether variant v of op runs a call of shape s on ctx (the benchmarks and
+ * the tuner pick their shapes and cases by it). */
+bool qkv_case_variant_runs(const qkv_op_desc *op, const qkv_variant *v, const qkv_context *ctx,
+                           const qkv_op_shape *s);
 
 /* Each op's qkv_op_case_<name>. */
 #define QKV_OP(ID, name) extern const qkv_op_desc qkv_op_case_##name;

@@ -235,6 +235,17 @@ static const qkv_tile_param_def decode_space[] = {
     {"vch", 16, {8, 16, 0}, false},
 };
 
+/* The fast variant's space: tpi 16 only (a work-item's tokens are one
+ * 2-bit code word per channel, which its integer path splits in halves). */
+static const qkv_tile_param_def decode_fast_space[] = {
+    {"wg", 64, {64, 128, 256, 0}, false},
+    {"split", 256, {128, 256, 512, 1024, 0}, false},
+    {"heads", 4, {1, 2, 4, 8, 0}, false},
+    {"tpi", 16, {16, 0}, false},
+    {"kslices", 4, {1, 2, 4, 8, 0}, false},
+    {"vch", 16, {8, 16, 0}, false},
+};
+
 #define MAX_HEAD_DIM 256
 #define MAX_ACCUMULATORS 64 /* heads x tpi and heads x vch: f32 sums a work-item keeps */
 
@@ -263,19 +274,22 @@ static bool decode_valid(const qkv_tile_params *t, const qkv_device_info *dev)
 }
 
 /* -D options of a decode build: the tile with HEADS the query heads per
- * work-group `qg`, bits, group and head dim D. */
+ * work-group `qg`, bits, group and head dim D; `fast`: FAST=1 (the fast
+ * variant, whose space has the same parameters). */
 static qkv_status decode_defines(char *out, size_t size, const qkv_tile_params *tile, int qg,
-                                 int bits, int group, size_t D)
+                                 int bits, int group, size_t D, bool fast)
 {
     qkv_tile_params t = *tile;
     t.value[DECODE_HEADS] = qg;
-    char head_dim[32];
-    snprintf(head_dim, sizeof head_dim, "-DHEAD_DIM=%zu", D);
-    return kivi_defines(out, size, SPACE(decode_space), &t, bits, group, head_dim);
+    char more[48];
+    snprintf(more, sizeof more, "-DHEAD_DIM=%zu%s", D, fast ? " -DFAST=1" : "");
+    return kivi_defines(out, size, SPACE(decode_space), &t, bits, group, more);
 }
 
-/* Decode: pass 1 over (split, head group), pass 2 merges per query head. */
-static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
+/* Decode: pass 1 over (split, head group), pass 2 merges per query head;
+ * `fast`: the kernel built for fast precision. */
+static qkv_status gpu_decode_run(qkv_context *ctx, const void *params,
+                                 const qkv_tile_params *tile, bool fast)
 {
     const qkv_kivi_decode_params *p = params;
     const char *fn = "kivi_decode_attention";
@@ -297,7 +311,7 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     char defines[256];
     qkv_gpu_kernel *partial, *merge;
     qkv_buffer *part;
-    if ((st = decode_defines(defines, sizeof defines, tile, qg, p->bits, p->group, D)) ||
+    if ((st = decode_defines(defines, sizeof defines, tile, qg, p->bits, p->group, D, fast)) ||
         (st = kivi_kernel(ctx, "kivi_decode_partial", defines, &partial)) ||
         (st = kivi_kernel(ctx, "attention_decode_merge", defines, &merge)) ||
         (st = qkv_gpu_scratch(ctx, bq * nsplit * (D + 2) * sizeof(float), &part)))
@@ -320,6 +334,25 @@ static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_til
     if (st != QKV_OK)
         return st;
     return qkv_gpu_launch_merge(ctx, merge, part, p->output, nsplit, D, bq);
+}
+
+static qkv_status gpu_decode(qkv_context *ctx, const void *params, const qkv_tile_params *tile)
+{
+    return gpu_decode_run(ctx, params, tile, false);
+}
+
+static qkv_status gpu_decode_fast(qkv_context *ctx, const void *params,
+                                  const qkv_tile_params *tile)
+{
+    return gpu_decode_run(ctx, params, tile, true);
+}
+
+/* The fast variant runs any device (params NULL) and fast calls only. */
+static bool decode_fast_supports(const qkv_context *ctx, const void *params)
+{
+    (void)ctx;
+    const qkv_kivi_decode_params *p = params;
+    return !p || p->precision == QKV_PRECISION_FAST;
 }
 
 /* ---- builds and variants ----------------------------------------------- */
@@ -387,8 +420,8 @@ static int dequant_values_builds(qkv_gpu_build *out, int max)
 }
 
 /* Decode builds with default tiles: 2 and 4 bits x group x head dim, and
- * each head group at one shape. */
-static int decode_builds(qkv_gpu_build *out, int max)
+ * each head group at one shape, exact or `fast`. */
+static int decode_builds_of(qkv_gpu_build *out, int max, bool fast)
 {
     static const char *const kernels[] = {"kivi_decode_partial", "attention_decode_merge", NULL};
     qkv_tile_params tile;
@@ -401,13 +434,20 @@ static int decode_builds(qkv_gpu_build *out, int max)
             for (int k = 0; k < 2; k++)
                 qkv_gpu_build_add(out, max, &n,
                                   decode_defines(d, sizeof d, &tile, heads, build_bits[b],
-                                                 build_groups[g], (size_t)build_dims[k]),
+                                                 build_groups[g], (size_t)build_dims[k], fast),
                                   "kivi", d, kernels);
     for (int qg = 1; qg <= 8; qg *= 2)
         if (qg != heads)
-            qkv_gpu_build_add(out, max, &n, decode_defines(d, sizeof d, &tile, qg, 2, 32, 128),
-                              "kivi", d, kernels);
+            qkv_gpu_build_add(out, max, &n,
+                              decode_defines(d, sizeof d, &tile, qg, 2, 32, 128, fast), "kivi",
+                              d, kernels);
     return n;
+}
+
+static int decode_builds(qkv_gpu_build *out, int max) { return decode_builds_of(out, max, false); }
+static int decode_fast_builds(qkv_gpu_build *out, int max)
+{
+    return decode_builds_of(out, max, true);
 }
 
 /* The "generic" variant of op OP_NAME: the OpenCL C kernels, run by
@@ -428,3 +468,12 @@ GPU_VARIANT(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, gpu_dequant_values,
             dequant_values_space, qkv_gpu_wg_valid, dequant_values_builds)
 GPU_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, decode_space,
             decode_valid, decode_builds)
+
+/* Decode attention in fast precision (kivi.cl with FAST=1: 2-bit keys
+ * scored in integers); not yet run on a GPU, so only a tuning entry or the
+ * user selects it. */
+const qkv_variant qkv_kivi_decode_attention_fast = {
+    .name = "fast", .op = QKV_OP_KIVI_DECODE_ATTENTION, .backends = QKV_ON_GPU,
+    .run = gpu_decode_fast, .supports = decode_fast_supports,
+    .nparams = QKV_NPARAMS(decode_fast_space), .params = decode_fast_space,
+    .valid = decode_valid, .needs_selection = true, .gpu_builds = decode_fast_builds};

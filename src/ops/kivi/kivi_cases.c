@@ -420,20 +420,35 @@ static void decode_fill(qkv_op_case *c, uint64_t seed)
     }
 }
 
-static qkv_status decode_launch(qkv_context *ctx, const qkv_op_shape *shape,
-                                qkv_buffer *const *b)
+/* The params of a call of shape `shape` on buffers b (capacities 0). */
+static qkv_kivi_decode_params decode_params(const qkv_op_shape *shape, qkv_buffer *const *b)
 {
     const kivi_decode_case *s = QKV_CARGS(kivi_decode_case, shape);
-    const qkv_kivi_decode_params p = {
+    return (qkv_kivi_decode_params){
         .batch = s->batch, .q_heads = s->q_heads, .kv_heads = s->kv_heads,
         .head_dim = s->head_dim, .k_quant = s->k_quant, .k_resid = s->k_resid,
         .v_quant = s->v_quant, .v_resid = s->v_resid, .bits = s->bits, .group = s->group,
         .query = b[A_QUERY], .k_codes = b[A_KCODES], .k_scale = b[A_KSCALE],
         .k_min = b[A_KMIN], .k_resid_data = b[A_KRESID], .v_codes = b[A_VCODES],
         .v_scale = b[A_VSCALE], .v_min = b[A_VMIN], .v_resid_data = b[A_VRESID],
-        .output = b[A_OUTPUT],
+        .output = b[A_OUTPUT], .precision = (qkv_precision)s->precision,
     };
+}
+
+static qkv_status decode_launch(qkv_context *ctx, const qkv_op_shape *shape,
+                                qkv_buffer *const *b)
+{
+    const qkv_kivi_decode_params p = decode_params(shape, b);
     return qkv_kivi_decode_attention(ctx, &p);
+}
+
+/* Whether v takes a call of this shape (its precision mode, head dim). */
+static bool decode_variant_runs(const qkv_variant *v, const qkv_context *ctx,
+                                const qkv_op_shape *shape)
+{
+    qkv_buffer *const none[A_NTENSORS] = {NULL};
+    const qkv_kivi_decode_params p = decode_params(shape, none);
+    return qkv_variant_supports(v, ctx, &p);
 }
 
 /* Sizes from the query [B, Hq, D] and the cache parts given; a part not
@@ -494,6 +509,20 @@ static qkv_op_shape decode_sweep_shape(const char *label, size_t B, size_t N)
     return cache_shape(label, B, 32, 8, 128, N, 128, 2, 32);
 }
 
+/* Shapes out[first .. *n) again in fast precision, labelled "<label>-fast". */
+static void push_fast_copies(qkv_op_shape *out, int max, int *n, int first)
+{
+    const int last = *n;
+    for (int i = first; i < last; i++) {
+        qkv_op_shape fast = out[i];
+        QKV_ARGS(kivi_decode_case, &fast)->precision = QKV_PRECISION_FAST;
+        snprintf(fast.label, sizeof fast.label, "%.26s-fast", out[i].label);
+        qkv_shape_push(out, max, n, fast);
+    }
+}
+
+/* The shapes of a set, the small and llm ones in both precision modes
+ * (exact first), the benchmarks' sweep too. */
 static int decode_shapes(const char *set, qkv_op_shape *out, int max)
 {
     int n = 0;
@@ -507,16 +536,25 @@ static int decode_shapes(const char *set, qkv_op_shape *out, int max)
         kivi_decode_case *u = QKV_ARGS(kivi_decode_case, &uneven);
         u->k_quant = 64, u->k_resid = 33, u->v_quant = 90, u->v_resid = 7;
         qkv_shape_push(out, max, &n, uneven);
+        push_fast_copies(out, max, &n, 0);
     } else if (strcmp(set, "llm") == 0) {
         qkv_shape_push(out, max, &n, cache_shape("llm-gqa-4k", 1, 32, 8, 128, 4100, 128, 2, 32));
         qkv_shape_push(out, max, &n, cache_shape("llm-b8-1k", 8, 32, 8, 128, 1000, 128, 2, 32));
         qkv_shape_push(out, max, &n,
                        cache_shape("llm-mha-4bit", 2, 32, 32, 128, 777, 128, 4, 128));
         qkv_shape_push(out, max, &n, cache_shape("llm-32k", 1, 32, 8, 128, 32768, 128, 2, 32));
+        push_fast_copies(out, max, &n, 0);
     } else if (strcmp(set, "bench") == 0) {
         qkv_decode_sweep(out, max, &n, decode_sweep_shape);
+        push_fast_copies(out, max, &n, 0);
     }
     return n;
+}
+
+/* The bound of the precision mode (spec kivi.md, "Precision modes"). */
+static double decode_nmse_bound(const qkv_op_shape *shape)
+{
+    return QKV_CARGS(kivi_decode_case, shape)->precision == QKV_PRECISION_FAST ? 1e-4 : 1e-10;
 }
 
 /* Bytes: the packed cache and residuals read once, query and output once. */
@@ -554,28 +592,48 @@ QKV_CASE_TYPE_FITS(kivi_quant_case);
 QKV_CASE_TYPE_FITS(kivi_decode_case);
 
 /* --bits and --group of a case struct TYPE. */
-#define KIVI_OPTIONS(TYPE)                                                                     \
-    {{"bits", "bits per code", offsetof(TYPE, bits), 2, {2, 4, 8}},                            \
-     {"group", "group size G (tokens per key group, channels per value group)",               \
-      offsetof(TYPE, group), 32, {32, 64, 128}}}
+#define KIVI_OPTION_BITS(TYPE)                                                                 \
+    {.name = "bits", .help = "bits per code", .offset = offsetof(TYPE, bits),                 \
+     .default_value = 2, .allowed = {2, 4, 8}}
+#define KIVI_OPTION_GROUP(TYPE)                                                                \
+    {.name = "group", .help = "group size G (tokens per key group, channels per value group)", \
+     .offset = offsetof(TYPE, group), .default_value = 32, .allowed = {32, 64, 128}}
+
+#define KIVI_QUANT_OPTIONS                                                                     \
+    {KIVI_OPTION_BITS(kivi_quant_case), KIVI_OPTION_GROUP(kivi_quant_case)}
 
 const qkv_op_desc qkv_op_case_kivi_quant_keys = {
-    &qkv_op_info_kivi_quant_keys, 0.0, KIVI_OPTIONS(kivi_quant_case), quant_example,
-    quant_keys_describe, quant_fill, quant_keys_launch, quant_keys_ties, quant_infer,
-    quant_keys_shapes, quant_bytes, quant_flops, quant_class_size};
+    .info = &qkv_op_info_kivi_quant_keys, .nmse_bound = 0.0, .options = KIVI_QUANT_OPTIONS,
+    .example = quant_example, .describe = quant_keys_describe, .fill_inputs = quant_fill,
+    .launch = quant_keys_launch, .mark_ties = quant_keys_ties, .infer_shape = quant_infer,
+    .shapes = quant_keys_shapes, .bytes = quant_bytes, .flops = quant_flops,
+    .class_size = quant_class_size};
 const qkv_op_desc qkv_op_case_kivi_quant_values = {
-    &qkv_op_info_kivi_quant_values, 0.0, KIVI_OPTIONS(kivi_quant_case), quant_example,
-    quant_values_describe, quant_fill, quant_values_launch, quant_values_ties, quant_infer,
-    quant_values_shapes, quant_bytes, quant_flops, quant_class_size};
+    .info = &qkv_op_info_kivi_quant_values, .nmse_bound = 0.0, .options = KIVI_QUANT_OPTIONS,
+    .example = quant_example, .describe = quant_values_describe, .fill_inputs = quant_fill,
+    .launch = quant_values_launch, .mark_ties = quant_values_ties, .infer_shape = quant_infer,
+    .shapes = quant_values_shapes, .bytes = quant_bytes, .flops = quant_flops,
+    .class_size = quant_class_size};
 const qkv_op_desc qkv_op_case_kivi_dequant_keys = {
-    &qkv_op_info_kivi_dequant_keys, 1e-12, KIVI_OPTIONS(kivi_quant_case), quant_example,
-    dequant_keys_describe, dequant_fill, dequant_keys_launch, NULL, dequant_keys_infer,
-    dequant_keys_shapes, dequant_bytes, dequant_flops, quant_class_size};
+    .info = &qkv_op_info_kivi_dequant_keys, .nmse_bound = 1e-12, .options = KIVI_QUANT_OPTIONS,
+    .example = quant_example, .describe = dequant_keys_describe, .fill_inputs = dequant_fill,
+    .launch = dequant_keys_launch, .infer_shape = dequant_keys_infer,
+    .shapes = dequant_keys_shapes, .bytes = dequant_bytes, .flops = dequant_flops,
+    .class_size = quant_class_size};
 const qkv_op_desc qkv_op_case_kivi_dequant_values = {
-    &qkv_op_info_kivi_dequant_values, 1e-12, KIVI_OPTIONS(kivi_quant_case), quant_example,
-    dequant_values_describe, dequant_fill, dequant_values_launch, NULL, dequant_values_infer,
-    dequant_values_shapes, dequant_bytes, dequant_flops, quant_class_size};
+    .info = &qkv_op_info_kivi_dequant_values, .nmse_bound = 1e-12,
+    .options = KIVI_QUANT_OPTIONS, .example = quant_example,
+    .describe = dequant_values_describe, .fill_inputs = dequant_fill,
+    .launch = dequant_values_launch, .infer_shape = dequant_values_infer,
+    .shapes = dequant_values_shapes, .bytes = dequant_bytes, .flops = dequant_flops,
+    .class_size = quant_class_size};
 const qkv_op_desc qkv_op_case_kivi_decode_attention = {
-    &qkv_op_info_kivi_decode_attention, 1e-10, KIVI_OPTIONS(kivi_decode_case), decode_example,
-    decode_describe, decode_fill, decode_launch, NULL, decode_infer, decode_shapes,
-    decode_bytes, decode_flops, decode_class_size};
+    .info = &qkv_op_info_kivi_decode_attention, .nmse_bound = 1e-10,
+    .options = {KIVI_OPTION_BITS(kivi_decode_case), KIVI_OPTION_GROUP(kivi_decode_case),
+                {.name = "precision", .help = "arithmetic precision mode (qkv_precision)",
+                 .offset = offsetof(kivi_decode_case, precision),
+                 .default_value = QKV_PRECISION_EXACT, .names = {"exact", "fast"}}},
+    .example = decode_example, .describe = decode_describe, .fill_inputs = decode_fill,
+    .launch = decode_launch, .infer_shape = decode_infer, .shapes = decode_shapes,
+    .bytes = decode_bytes, .flops = decode_flops, .class_size = decode_class_size,
+    .shape_nmse_bound = decode_nmse_bound, .variant_runs = decode_variant_runs};

@@ -16,11 +16,13 @@ typedef struct kivi_quant_case {
 } kivi_quant_case;
 
 /* A decode-attention call over a KIVI cache split into packed and residual
- * parts (tokens = k_quant + k_resid = v_quant + v_resid). */
+ * parts (tokens = k_quant + k_resid = v_quant + v_resid), in precision mode
+ * `precision` (a qkv_precision, an int for qkv run's options). */
 typedef struct kivi_decode_case {
     size_t batch, q_heads, kv_heads, head_dim;
     size_t k_quant, k_resid, v_quant, v_resid;
     int bits, group;
+    int precision;
 } kivi_decode_case;
 
 /* The split of an n-token KIVI cache with residual window r (keys:

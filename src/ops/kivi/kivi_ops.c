@@ -196,6 +196,10 @@ qkv_status qkv_kivi_decode_attention(qkv_context *ctx, const qkv_kivi_decode_par
         return qkv_fail(QKV_ERR_SHAPE,
                         "%s: quantized key count and capacity must be multiples of group %zu",
                         fn, G);
+    if (p->precision != QKV_PRECISION_EXACT && p->precision != QKV_PRECISION_FAST)
+        return qkv_fail(QKV_ERR_INVALID_ARG,
+                        "%s: precision must be QKV_PRECISION_EXACT or QKV_PRECISION_FAST (got %d)",
+                        fn, (int)p->precision);
     if (!(p->softmax_scale >= 0.0f) || p->softmax_scale == __builtin_inff())
         return qkv_fail(QKV_ERR_INVALID_ARG, "%s: softmax_scale must be finite and >= 0", fn);
     const size_t B = p->batch, Hkv = p->kv_heads, D = p->head_dim;
@@ -240,15 +244,19 @@ static size_t decode_class_size(const void *params)
     return p->k_quant + p->k_resid;
 }
 
-/* qkv_op_info_OP_NAME with the ref, avx512, avx2, scalar and generic
+/* qkv_op_info_OP_NAME over the list OP_NAME_variants. */
+#define KIVI_OP_INFO(OP_NAME, OP, SUMMARY, CLASS_SIZE)                                         \
+    const qkv_op_info qkv_op_info_##OP_NAME = {OP, #OP_NAME, SUMMARY, CLASS_SIZE,              \
+                                              OP_NAME##_variants};
+
+/* qkv_op_info_OP_NAME with the ref, avx512, avx2, scalar, generic and cuda
  * variants. */
 #define KIVI_OP(OP_NAME, OP, SUMMARY, CLASS_SIZE)                                              \
     static const qkv_variant *const OP_NAME##_variants[] = {                                   \
         &qkv_##OP_NAME##_ref, &qkv_##OP_NAME##_avx512, &qkv_##OP_NAME##_avx2,                 \
         &qkv_##OP_NAME##_scalar, QKV_GPU_VARIANT(qkv_##OP_NAME##_generic)                      \
         QKV_CUDA_VARIANT(qkv_##OP_NAME##_cuda) NULL};                                          \
-    const qkv_op_info qkv_op_info_##OP_NAME = {OP, #OP_NAME, SUMMARY, CLASS_SIZE,              \
-                                              OP_NAME##_variants};
+    KIVI_OP_INFO(OP_NAME, OP, SUMMARY, CLASS_SIZE)
 
 KIVI_OP(kivi_quant_keys, QKV_OP_KIVI_QUANT_KEYS,
         "KIVI keys -> packed per-channel codes, f16 scale/min", quant_class_size)
@@ -258,6 +266,19 @@ KIVI_OP(kivi_dequant_keys, QKV_OP_KIVI_DEQUANT_KEYS, "packed per-channel keys ->
         dequant_class_size)
 KIVI_OP(kivi_dequant_values, QKV_OP_KIVI_DEQUANT_VALUES, "packed per-token values -> f32",
         dequant_class_size)
-KIVI_OP(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION,
-        "fused decode attention over packed + f16 residual KV (GQA, batched)",
-        decode_class_size)
+
+/* Decode attention: the variants that take only fast-precision calls come
+ * first, so a fast call runs them by default and an exact one never does
+ * (their `supports` refuses it); every other variant takes both modes. */
+static const qkv_variant *const kivi_decode_attention_variants[] = {
+    &qkv_kivi_decode_attention_avx512bf16,
+    QKV_GPU_VARIANT(qkv_kivi_decode_attention_fast)
+    &qkv_kivi_decode_attention_ref,
+    &qkv_kivi_decode_attention_avx512,
+    &qkv_kivi_decode_attention_avx2,
+    &qkv_kivi_decode_attention_scalar,
+    QKV_GPU_VARIANT(qkv_kivi_decode_attention_generic)
+    QKV_CUDA_VARIANT(qkv_kivi_decode_attention_cuda) NULL};
+KIVI_OP_INFO(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION,
+             "fused decode attention over packed + f16 residual KV (GQA, batched)",
+             decode_class_size)

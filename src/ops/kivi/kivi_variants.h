@@ -22,5 +22,8 @@ KIVI_VARIANTS_OF(kivi_decode_attention)
 /* The native CUDA variants (src/ops/kivi/cuda_kivi.c). */
 extern const qkv_variant qkv_kivi_quant_keys_cuda, qkv_kivi_quant_values_cuda,
     qkv_kivi_dequant_keys_cuda, qkv_kivi_dequant_values_cuda, qkv_kivi_decode_attention_cuda;
+/* Decode attention in fast precision only: cpu (kernels/cpu/kivi_cpu_fast_decode.c)
+ * and OpenCL/CUDA (gpu_kivi.c). */
+extern const qkv_variant qkv_kivi_decode_attention_avx512bf16, qkv_kivi_decode_attention_fast;
 
 #endif
