@@ -57,9 +57,10 @@ static void print_registry(void)
                     qkv_get_tile_params(ctx[b], name, 4096, params, sizeof params, NULL, &level);
                 else
                     params[0] = '\0';
-                printf("      %-7s %c%-8s %-44s %s\n", qkv_backend_name(kind),
+                printf("      %-7s %c%-8s %-44s %s%s\n", qkv_backend_name(kind),
                        chosen && strcmp(chosen, (*v)->name) == 0 ? '*' : ' ', (*v)->name,
-                       (*v)->nparams && *params ? params : "-", level);
+                       (*v)->nparams && *params ? params : "-", level,
+                       (*v)->fast_only ? ", fast-precision calls only" : "");
             }
         }
     }

@@ -580,24 +580,13 @@ static qkv_status fast_decode(qkv_context *ctx, const void *params, const qkv_ti
 
 #endif /* KIVI_FAST_BF16 */
 
-/* Whether this CPU has AVX-512 BF16 (CPUID asked once: a trap in a VM). */
-static bool cpu_has_bf16(void)
-{
-    static atomic_int known; /* 0 not asked, 1 no, 2 yes */
-    int v = atomic_load_explicit(&known, memory_order_relaxed);
-    if (!v) {
-        v = qkv_cpu_has(QKV_CPU_AVX512_BF16) ? 2 : 1;
-        atomic_store_explicit(&known, v, memory_order_relaxed);
-    }
-    return v == 2;
-}
-
 /* The device (params NULL): an avx512 context on a CPU with AVX-512 BF16;
  * a call: one in fast precision. */
 static bool fast_supports(const qkv_context *ctx, const void *params)
 {
     const qkv_kivi_decode_params *p = params;
-    return KIVI_FAST_BF16 && ctx->cpu_isa >= QKV_CPU_ISA_AVX512 && cpu_has_bf16() &&
+    return KIVI_FAST_BF16 && ctx->cpu_isa >= QKV_CPU_ISA_AVX512 &&
+           qkv_cpu_has(QKV_CPU_AVX512_BF16) &&
            (!p || p->precision == QKV_PRECISION_FAST);
 }
 
@@ -615,4 +604,4 @@ static qkv_status fast_decode(qkv_context *ctx, const void *params, const qkv_ti
 const qkv_variant qkv_kivi_decode_attention_avx512bf16 = {
     .name = "avx512bf16", .op = QKV_OP_KIVI_DECODE_ATTENTION,
     .backends = QKV_ON(QKV_BACKEND_CPU), .run = fast_decode, .supports = fast_supports,
-    .nparams = QKV_NPARAMS(fast_decode_space), .params = fast_decode_space};
+    .fast_only = true, .nparams = QKV_NPARAMS(fast_decode_space), .params = fast_decode_space};

@@ -2,6 +2,7 @@
  * and XGETBV on x86; everything scalar elsewhere). */
 #include "cpu_features.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,8 @@ qkv_cpu_isa qkv_cpu_isa_detected(void)
 #endif
 }
 
-bool qkv_cpu_has(qkv_cpu_feature feature)
+/* The answer of CPUID for `feature` (see qkv_cpu_has). */
+static bool ask_cpu(qkv_cpu_feature feature)
 {
 #if QKV_X86
     unsigned r[4];
@@ -76,6 +78,18 @@ bool qkv_cpu_has(qkv_cpu_feature feature)
     (void)feature;
 #endif
     return false;
+}
+
+bool qkv_cpu_has(qkv_cpu_feature feature)
+{
+    /* CPUID traps to the hypervisor in a VM: ask once per feature */
+    static _Atomic int known[QKV_CPU_AVX512_VBMI + 1]; /* 0 not asked, 1 no, 2 yes */
+    int v = atomic_load_explicit(&known[feature], memory_order_relaxed);
+    if (!v) {
+        v = ask_cpu(feature) ? 2 : 1;
+        atomic_store_explicit(&known[feature], v, memory_order_relaxed);
+    }
+    return v == 2;
 }
 
 const char *qkv_cpu_isa_name(qkv_cpu_isa isa)

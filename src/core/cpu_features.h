@@ -29,7 +29,8 @@ typedef enum qkv_cpu_feature {
 
 /* The highest level this CPU and OS offer. */
 qkv_cpu_isa qkv_cpu_isa_detected(void);
-/* Whether the CPU offers `feature` (false off x86 or below avx512). */
+/* Whether the CPU offers `feature` (false off x86 or below avx512); CPUID
+ * is asked once per feature and process. */
 bool qkv_cpu_has(qkv_cpu_feature feature);
 /* "scalar", "avx2", "avx512". */
 const char *qkv_cpu_isa_name(qkv_cpu_isa isa);

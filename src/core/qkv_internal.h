@@ -149,6 +149,10 @@ typedef struct qkv_variant {
     /* Never chosen by default (e.g. not yet verified on hardware of its
      * kind): only a table entry or the user selects it. */
     bool needs_selection;
+    /* Takes only calls in fast precision (its `supports` refuses exact ones),
+     * so it is never the default of a question without a call (qkv info's
+     * choice, qkv_get_tile_params). */
+    bool fast_only;
     /* GPU variants: the programs their host code builds with default tiles
      * over the op's options (for compile tests), as qkv_gpu_builds (gpu.h);
      * NULL elsewhere. */

@@ -565,6 +565,13 @@ static bool entry_usable(qkv_context *ctx, tuning_entry *e)
     return e->verified > 0;
 }
 
+/* Whether v may answer the call (params NULL: a question about the
+ * device's default, which a fast-only variant never is). */
+static bool choosable(const qkv_variant *v, const qkv_context *ctx, const void *params)
+{
+    return qkv_variant_supports(v, ctx, params) && (params || !v->fast_only);
+}
+
 /* The table entry of op at `level` nearest to size class `want` whose
  * variant is `only` (NULL: any) and supports the call; among entries of
  * one class the fastest.  NULL if none. */
@@ -576,7 +583,7 @@ static tuning_entry *nearest_entry(qkv_context *ctx, qkv_op_id op, int level, in
     for (int i = 0; i < tu->n; i++) {
         tuning_entry *e = &tu->entries[i];
         if (e->op != op || (int)e->level != level || e->verified < 0 ||
-            (only && e->variant != only) || !qkv_variant_supports(e->variant, ctx, params))
+            (only && e->variant != only) || !choosable(e->variant, ctx, params))
             continue;
         const int d = abs(e->size_class - want), bd = best ? abs(best->size_class - want) : 99;
         if (d < bd || (best && d == bd && (e->size_class < best->size_class ||
@@ -593,7 +600,7 @@ static const qkv_variant *first_supporting(const qkv_context *ctx, qkv_op_id op,
                                            const void *params)
 {
     for (const qkv_variant *const *v = qkv_ops[op]->variants; *v; v++)
-        if (!(*v)->needs_selection && qkv_variant_supports(*v, ctx, params))
+        if (!(*v)->needs_selection && choosable(*v, ctx, params))
             return *v;
     return NULL;
 }

@@ -474,6 +474,6 @@ GPU_VARIANT(kivi_decode_attention, QKV_OP_KIVI_DECODE_ATTENTION, gpu_decode, dec
  * user selects it. */
 const qkv_variant qkv_kivi_decode_attention_fast = {
     .name = "fast", .op = QKV_OP_KIVI_DECODE_ATTENTION, .backends = QKV_ON_GPU,
-    .run = gpu_decode_fast, .supports = decode_fast_supports,
+    .run = gpu_decode_fast, .supports = decode_fast_supports, .fast_only = true,
     .nparams = QKV_NPARAMS(decode_fast_space), .params = decode_fast_space,
     .valid = decode_valid, .needs_selection = true, .gpu_builds = decode_fast_builds};
