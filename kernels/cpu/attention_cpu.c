@@ -2,7 +2,6 @@
  * attention kernels (see attention_cpu.h). */
 #include "attention_cpu.h"
 
-#include "cpu_parallel.h"
 #include "softmax.h"
 
 #include <stdlib.h>
@@ -45,11 +44,8 @@ qkv_status cpu_attention_run(const cpu_attn_job *job)
     if (!part)
         return qkv_fail(QKV_ERR_NO_MEMORY, "%s: out of host memory", job->op);
     int failed = 0;
-    cpu_region region;
-    cpu_region_begin(&region);
-#pragma omp parallel num_threads(region.threads)
+#pragma omp parallel
     {
-        const int64_t cpu0 = cpu_region_enter(&region);
         float *buf = malloc(scratch * sizeof *buf);
         if (!buf) {
 #pragma omp atomic write
@@ -67,9 +63,7 @@ qkv_status cpu_attention_run(const cpu_attn_job *job)
             job->item(job->ctx, bkv, t0, t1, &s, part + i * nq * (D + 2));
         }
         free(buf);
-        cpu_region_leave(&region, cpu0);
     }
-    cpu_region_end(&region);
     if (failed) {
         free(part);
         return qkv_fail(QKV_ERR_NO_MEMORY, "%s: out of host memory", job->op);

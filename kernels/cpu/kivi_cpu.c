@@ -11,7 +11,6 @@
 #include "kivi_cpu.h"
 
 #include "cpu_features.h"
-#include "cpu_parallel.h"
 #include "kivi/kivi_variants.h"
 #include "kivi/quant_input_check.h"
 #include "softmax.h"
@@ -188,19 +187,14 @@ static qkv_status run_quant(const qkv_kivi_quant_params *p, const qkv_tile_param
     const int chunk = tile_value(t, QUANT_CHUNK);
     const bool check = !p->unchecked;
     bool bad = false;
-    cpu_region region;
-    cpu_region_begin(&region);
-#pragma omp parallel num_threads(region.threads) reduction(| : bad)
+#pragma omp parallel reduction(| : bad)
     {
-        const int64_t cpu0 = cpu_region_enter(&region);
 #pragma omp for schedule(static, chunk) nowait
         for (size_t i = 0; i < items; i++) {
             const size_t k0 = i % nb * per;
             bad |= fn(p, i / nb, k0, k0 + per < ng ? k0 + per : ng, check);
         }
-        cpu_region_leave(&region, cpu0);
     }
-    cpu_region_end(&region);
     return quant_status(p, bad, name);
 }
 
@@ -301,18 +295,13 @@ static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t,
     const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t ng = p->tokens / (size_t)p->group, items = p->batch * p->heads * ng;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
-    cpu_region region;
-    cpu_region_begin(&region);
-#pragma omp parallel num_threads(region.threads)
+#pragma omp parallel
     {
-        const int64_t cpu0 = cpu_region_enter(&region);
 #pragma omp for schedule(static, chunk) nowait
         for (size_t i = 0; i < items; i++)
             fn(p, i / ng, i % ng, stream);
         store_fence(stream);
-        cpu_region_leave(&region, cpu0);
     }
-    cpu_region_end(&region);
     return QKV_OK;
 }
 
@@ -325,18 +314,13 @@ static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *
     const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t rows = p->batch * p->heads * p->tokens;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
-    cpu_region region;
-    cpu_region_begin(&region);
-#pragma omp parallel num_threads(region.threads)
+#pragma omp parallel
     {
-        const int64_t cpu0 = cpu_region_enter(&region);
 #pragma omp for schedule(static, chunk) nowait
         for (size_t r = 0; r < rows; r++)
             fn(p, r, stream);
         store_fence(stream);
-        cpu_region_leave(&region, cpu0);
     }
-    cpu_region_end(&region);
     return QKV_OK;
 }
 
