@@ -2,6 +2,7 @@
  * attention kernels (see attention_cpu.h). */
 #include "attention_cpu.h"
 
+#include "cpu_team.h"
 #include "softmax.h"
 
 #include <stdlib.h>
@@ -44,7 +45,7 @@ qkv_status cpu_attention_run(const cpu_attn_job *job)
     if (!part)
         return qkv_fail(QKV_ERR_NO_MEMORY, "%s: out of host memory", job->op);
     int failed = 0;
-#pragma omp parallel
+#pragma omp parallel num_threads(cpu_team_size())
     {
         float *buf = malloc(scratch * sizeof *buf);
         if (!buf) {

@@ -11,6 +11,7 @@
 #include "kivi_cpu.h"
 
 #include "cpu_features.h"
+#include "cpu_team.h"
 #include "kivi/kivi_variants.h"
 #include "kivi/quant_input_check.h"
 #include "softmax.h"
@@ -187,7 +188,7 @@ static qkv_status run_quant(const qkv_kivi_quant_params *p, const qkv_tile_param
     const int chunk = tile_value(t, QUANT_CHUNK);
     const bool check = !p->unchecked;
     bool bad = false;
-#pragma omp parallel reduction(| : bad)
+#pragma omp parallel num_threads(cpu_team_size()) reduction(| : bad)
     {
 #pragma omp for schedule(static, chunk) nowait
         for (size_t i = 0; i < items; i++) {
@@ -295,7 +296,7 @@ static qkv_status cpu_dequant_keys(const void *params, const qkv_tile_params *t,
     const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t ng = p->tokens / (size_t)p->group, items = p->batch * p->heads * ng;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
-#pragma omp parallel
+#pragma omp parallel num_threads(cpu_team_size())
     {
 #pragma omp for schedule(static, chunk) nowait
         for (size_t i = 0; i < items; i++)
@@ -314,7 +315,7 @@ static qkv_status cpu_dequant_values(const void *params, const qkv_tile_params *
     const bool stream = dequant_streams(t, p->output->host, isa);
     const size_t rows = p->batch * p->heads * p->tokens;
     const int chunk = tile_value(t, DEQUANT_CHUNK);
-#pragma omp parallel
+#pragma omp parallel num_threads(cpu_team_size())
     {
 #pragma omp for schedule(static, chunk) nowait
         for (size_t r = 0; r < rows; r++)

@@ -4,6 +4,8 @@
 #ifndef QKV_CPU_SOFTMAX_H
 #define QKV_CPU_SOFTMAX_H
 
+#include "cpu_team.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -33,6 +35,10 @@ static inline void cpu_softmax_partial(float *x, size_t n, float *mx, float *sum
     *sum = l;
 }
 
+/* Partial floats below which the merge runs on the calling thread: a
+ * parallel region costs more than it saves (about 0.1 ms of work). */
+#define CPU_MERGE_PARALLEL_FLOATS ((size_t)1 << 18)
+
 /* Merge the nsplit partials of each of `rows` query heads into out
  * [rows, D]: part holds, per (kv head, split), nq records {m, l, o[D]} of
  * the kv head's query heads (row r = kv head * nq + h); output =
@@ -40,7 +46,8 @@ static inline void cpu_softmax_partial(float *x, size_t n, float *mx, float *sum
 static inline void cpu_merge_splits(const float *part, float *out, size_t rows, size_t nq,
                                     size_t nsplit, size_t D)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_team_size())                         \
+    if (rows * nsplit * (D + 2) >= CPU_MERGE_PARALLEL_FLOATS)
     for (size_t r = 0; r < rows; r++) {
         const size_t bkv = r / nq, h = r % nq;
         const float *ps = part + (bkv * nsplit * nq + h) * (D + 2);
