@@ -127,26 +127,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     }
     __syncthreads();
 
-    /* Softmax statistics per head (warp h, h + WARPS, ...): m = max,
-     * l = sum of e^(x - m); the scores become e^(x - m). */
-    for (int h = warp; h < HEADS; h += WARPS) {
-        float m = NEG_INFINITY;
-        for (int i = lane; i < nt; i += 32)
-            m = fmaxf(m, score[h * SPLIT + i]);
-        m = warp_max(m);
-        float l = 0.0f;
-        for (int i = lane; i < nt; i += 32) {
-            const float e = expf(score[h * SPLIT + i] - m);
-            score[h * SPLIT + i] = e;
-            l += e;
-        }
-        l = warp_sum(l);
-        if (lane == 0) {
-            float *out = part_at(part, bq0 + (u64)h, nsplit, s);
-            out[HEAD_DIM] = m;
-            out[HEAD_DIM + 1] = l;
-        }
-    }
+    /* Softmax statistics per head; the scores become e^(x - m). */
+    split_softmax_stats(score, nt, HEADS, WARPS, SPLIT, warp, lane, part, bq0, nsplit, s);
     __syncthreads();
 
     /* Values: team vt = warp * V_ROWS + lane / V_LANES takes rows vt,

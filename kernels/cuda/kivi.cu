@@ -474,26 +474,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         score_word(a, qs, codes, score, bkv, t0, nt, w, tl, mask);
     __syncthreads();
 
-    /* Softmax statistics per head (warp h, h + WARPS, ...): m = max,
-     * l = sum of e^(x - m); the scores become e^(x - m). */
-    for (int h = warp; h < HEADS; h += WARPS) {
-        float m = NEG_INFINITY;
-        for (int i = lane; i < nt; i += 32)
-            m = fmaxf(m, score[h * SPLIT + i]);
-        m = warp_max(m);
-        float l = 0.0f;
-        for (int i = lane; i < nt; i += 32) {
-            const float e = expf(score[h * SPLIT + i] - m);
-            score[h * SPLIT + i] = e;
-            l += e;
-        }
-        l = warp_sum(l);
-        if (lane == 0) {
-            float *out = part_at(a.part, bq0 + (u64)h, nsplit, s);
-            out[HEAD_DIM] = m;
-            out[HEAD_DIM + 1] = l;
-        }
-    }
+    /* Softmax statistics per head; the scores become e^(x - m). */
+    split_softmax_stats(score, nt, HEADS, WARPS, SPLIT, warp, lane, a.part, bq0, nsplit, s);
     const int vrows = max(0, min(a.v_quant - t0, nt));
     if (vrows > 0)
         stage_span(codes, a.v_codes + (bkv * (u64)a.vcap + (u64)t0) * ROW_WORDS,
