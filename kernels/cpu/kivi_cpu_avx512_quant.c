@@ -61,94 +61,212 @@ AVX512_INLINE __m512 load16(const void *x, size_t i, qkv_dtype dt)
 
 /* ---- quantize keys ------------------------------------------------------------ */
 
-/* Keys, token group g of head bh, channels d..d+31 (two zmm): as
- * quant_keys32 of the AVX2 items, into slot k of the stage. */
-AVX512_INLINE bool quant_keys32_avx512(const qkv_kivi_quant_params *p, size_t bh, size_t g,
-                                       size_t d, qkv_dtype dt, int bits, size_t G, bool check,
-                                       key_stage *st, size_t k)
+/* The key quantizer visits a token group row by row (G rows of D
+ * channels, contiguous in the input, so the reads stream), up to
+ * KEY_PASS channels per pass: 8 zmm of minima and 8 of maxima.  A run of
+ * groups is staged per channel (the output rows lie a power-of-two
+ * capacity apart and would share a few L1 sets) and written out with one
+ * masked store per channel and array. */
+#define KEY_PASS 128
+#define KEY_RUN_WORDS 32  /* staged code words per channel: one 8-bit group of 128 */
+#define KEY_RUN_GROUPS 16 /* staged groups per channel: 16 words of 2-bit, G 32 */
+typedef struct key_pass_stage {
+    uint32_t codes[KEY_PASS][KEY_RUN_WORDS];
+    uint16_t scale[KEY_PASS][KEY_RUN_GROUPS];
+    uint16_t min[KEY_PASS][KEY_RUN_GROUPS];
+} key_pass_stage;
+
+/* Groups per staged run: 16 words per channel (one line), at least one
+ * group. */
+static inline size_t key_run_groups(size_t G, int bits)
 {
-    const size_t D = p->head_dim, f = (size_t)(32 / bits);
-    const size_t base = (bh * p->in_capacity + g * G) * D + d;
-    const void *x = p->input->host;
-    __m512 lo[2], hi[2], s[2], m[2];
-    __mmask16 bad = 0;
+    const size_t wpg = G * (size_t)bits / 32;
+    return wpg >= 16 ? 1 : 16 / wpg;
+}
+
+/* f16 bits as signed 16-bit keys in the order of the values they encode
+ * (NaN aside; -0 just below +0): the magnitude bits of negative values
+ * flipped.  The map is its own inverse. */
+AVX512_INLINE __m512i f16_order_key(__m512i h)
+{
+    return _mm512_xor_si512(h, _mm512_srli_epi16(_mm512_srai_epi16(h, 15), 1));
+}
+
+/* Extremes of G f16 rows at x (D elements apart), channels 16 NB from x:
+ * lo[c], hi[c] = min and max of channels 16c..16c+15 as f32, found on the
+ * f16 bits as order keys, 32 channels per instruction.  True when a value
+ * is NaN or Inf (|bits| >= 0x7C00; no finite f16 exceeds 65504). */
+AVX512_INLINE bool key_extremes_f16(const uint16_t *x, size_t D, size_t G, int NB, __m512 *lo,
+                                    __m512 *hi)
+{
+    const __m512i abs_mask = _mm512_set1_epi16(0x7FFF);
+    __m512i klo[4], khi[4], amax = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int v = 0; v < NB / 2; v++) {
+        const __m512i h = _mm512_loadu_si512(x + 32 * (size_t)v);
+        klo[v] = khi[v] = f16_order_key(h);
+        amax = _mm512_max_epu16(amax, _mm512_and_si512(h, abs_mask));
+    }
 #pragma GCC unroll 2
-    for (int c = 0; c < 2; c++) {
-        lo[c] = hi[c] = load16(x, base + 16 * (size_t)c, dt);
+    for (size_t i = 1; i < G; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NB / 2; v++) {
+            const __m512i h = _mm512_loadu_si512(x + i * D + 32 * (size_t)v);
+            const __m512i k = f16_order_key(h);
+            klo[v] = _mm512_min_epi16(klo[v], k);
+            khi[v] = _mm512_max_epi16(khi[v], k);
+            amax = _mm512_max_epu16(amax, _mm512_and_si512(h, abs_mask));
+        }
+#pragma GCC unroll 4
+    for (int v = 0; v < NB / 2; v++) {
+        const __m512i l = f16_order_key(klo[v]), h = f16_order_key(khi[v]);
+        lo[2 * v] = _mm512_cvtph_ps(_mm512_castsi512_si256(l));
+        lo[2 * v + 1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(l, 1));
+        hi[2 * v] = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+        hi[2 * v + 1] = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+    }
+    return _mm512_cmpge_epu16_mask(amax, _mm512_set1_epi16(0x7C00)) != 0;
+}
+
+/* Extremes of G f32 rows at x (D elements apart), channels 16 NB from x,
+ * as key_extremes_f16; true when a value is NaN or an extreme lies outside
+ * [-65504, 65504]. */
+AVX512_INLINE bool key_extremes_f32(const float *x, size_t D, size_t G, int NB, __m512 *lo,
+                                    __m512 *hi)
+{
+    __mmask16 bad = 0;
+#pragma GCC unroll 8
+    for (int c = 0; c < NB; c++) {
+        lo[c] = hi[c] = _mm512_loadu_ps(x + 16 * (size_t)c);
         bad |= nan_lanes(lo[c]);
     }
-#pragma GCC unroll 4
-    for (size_t i = 1; i < G; i++)
 #pragma GCC unroll 2
-        for (int c = 0; c < 2; c++) {
-            const __m512 v = load16(x, base + i * D + 16 * (size_t)c, dt);
+    for (size_t i = 1; i < G; i++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NB; c++) {
+            const __m512 v = _mm512_loadu_ps(x + i * D + 16 * (size_t)c);
             bad |= nan_lanes(v);
             lo[c] = _mm512_min_ps(v, lo[c]);
             hi[c] = _mm512_max_ps(v, hi[c]);
         }
-    if (check && out_of_range16(bad, _mm512_min_ps(lo[0], lo[1]), _mm512_max_ps(hi[0], hi[1])))
+    __m512 l = lo[0], h = hi[0];
+#pragma GCC unroll 8
+    for (int c = 1; c < NB; c++) {
+        l = _mm512_min_ps(l, lo[c]);
+        h = _mm512_max_ps(h, hi[c]);
+    }
+    return out_of_range16(bad, l, h);
+}
+
+/* Token group at x[base] (G rows, D elements apart), channels
+ * 16 NB from the row start, into slot k of the stage: the extremes,
+ * scale and min as quant_keys32 of the AVX2 items lane for lane, then the
+ * codes, one word of 16 channels at a time in a register.  With `check`, a
+ * group holding rejected input writes nothing: true (without it, such
+ * input gives unspecified codes). */
+AVX512_INLINE bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dtype dt,
+                                   int bits, size_t G, bool check, int NB,
+                                   key_pass_stage *st, size_t k)
+{
+    const size_t f = (size_t)(32 / bits), wpg = G / f;
+    __m512 lo[8], hi[8];
+    const bool bad = dt == QKV_F16
+                         ? key_extremes_f16((const uint16_t *)x + base, D, G, NB, lo, hi)
+                         : key_extremes_f32((const float *)x + base, D, G, NB, lo, hi);
+    if (check && bad)
         return true;
     const __m512 qmax = _mm512_set1_ps((float)((1 << bits) - 1));
-    uint16_t sb[KIVI_CPU_KEY_BLOCK], mb[KIVI_CPU_KEY_BLOCK];
-#pragma GCC unroll 2
-    for (int c = 0; c < 2; c++) {
-        lo[c] = canonical_zero16(lo[c]);
-        hi[c] = canonical_zero16(hi[c]);
-        const __m256i s16 = _mm512_cvtps_ph(_mm512_div_ps(_mm512_sub_ps(hi[c], lo[c]), qmax), 0);
-        const __m256i m16 = _mm512_cvtps_ph(lo[c], 0);
-        _mm256_storeu_si256((__m256i *)(sb + 16 * c), s16);
-        _mm256_storeu_si256((__m256i *)(mb + 16 * c), m16);
-        s[c] = quant_divisor16(_mm512_cvtph_ps(s16));
-        m[c] = _mm512_cvtph_ps(m16);
-    }
-    for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++) {
-        st->scale[j][k] = sb[j];
-        st->min[j][k] = mb[j];
-    }
-    for (size_t w = 0; w < G / f; w++) {
-        __m512i word[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
-#pragma GCC unroll 16
-        for (size_t t = f; t-- > 0;) {
-            const size_t row = base + (w * f + t) * D;
-#pragma GCC unroll 2
-            for (int c = 0; c < 2; c++) {
-                const __m512i q = _mm512_max_epi32(
-                    quant16(load16(x, row + 16 * (size_t)c, dt), m[c], s[c], qmax),
-                    _mm512_setzero_si512());
-                word[c] = _mm512_or_si512(_mm512_slli_epi32(word[c], (unsigned)bits), q);
-            }
+#pragma GCC unroll 1
+    for (int c = 0; c < NB; c++) {
+        const __m512 l = canonical_zero16(lo[c]), h = canonical_zero16(hi[c]);
+        const __m256i s16 = _mm512_cvtps_ph(_mm512_div_ps(_mm512_sub_ps(h, l), qmax), 0);
+        const __m256i m16 = _mm512_cvtps_ph(l, 0);
+        uint16_t sb[16], mb[16];
+        _mm256_storeu_si256((__m256i *)sb, s16);
+        _mm256_storeu_si256((__m256i *)mb, m16);
+        for (size_t j = 0; j < 16; j++) {
+            st->scale[16 * c + j][k] = sb[j];
+            st->min[16 * c + j][k] = mb[j];
         }
-        uint32_t wb[KIVI_CPU_KEY_BLOCK];
-        _mm512_storeu_si512(wb, word[0]);
-        _mm512_storeu_si512(wb + 16, word[1]);
-        for (size_t j = 0; j < KIVI_CPU_KEY_BLOCK; j++)
-            st->codes[j][k * (G / f) + w] = wb[j];
+        const __m512 s = quant_divisor16(_mm512_cvtph_ps(s16)), m = _mm512_cvtph_ps(m16);
+        for (size_t w = 0; w < wpg; w++) {
+            const size_t row0 = base + w * f * D + 16 * (size_t)c;
+            __m512i word = _mm512_setzero_si512();
+#pragma GCC unroll 16
+            for (size_t t = 0; t < f; t++) {
+                const __m512i q = _mm512_max_epi32(
+                    quant16(load16(x, row0 + t * D, dt), m, s, qmax), _mm512_setzero_si512());
+                word = _mm512_or_si512(word, _mm512_slli_epi32(q, (unsigned)(bits * (int)t)));
+            }
+            uint32_t wb[16];
+            _mm512_storeu_si512(wb, word);
+            for (size_t j = 0; j < 16; j++)
+                st->codes[16 * c + j][k * wpg + w] = wb[j];
+        }
     }
     return false;
 }
 
-/* Token groups g0 .. g1-1 of key head bh, all channels, through the key
- * stage as the AVX2 item does (see quant_keys_groups_t). */
+/* quant_keys_pass with NB (2, 4, 6, 8 zmm per side: D % 32 == 0) a
+ * constant. */
+AVX512_INLINE bool quant_keys_pass_nb(const void *x, size_t base, size_t D, qkv_dtype dt,
+                                      int bits, size_t G, bool check, size_t nb,
+                                      key_pass_stage *st, size_t k)
+{
+    switch (nb) {
+    case 2: return quant_keys_pass(x, base, D, dt, bits, G, check, 2, st, k);
+    case 4: return quant_keys_pass(x, base, D, dt, bits, G, check, 4, st, k);
+    case 6: return quant_keys_pass(x, base, D, dt, bits, G, check, 6, st, k);
+    default: return quant_keys_pass(x, base, D, dt, bits, G, check, 8, st, k);
+    }
+}
+
+/* Write staged groups g .. g+n-1 of channels d .. d+nc-1 of head bh to
+ * the output rows: per channel one masked store of n * G*bits/32 code
+ * words (<= 32) and one of n f16 scales and minima (<= 16). */
+AVX512_INLINE void copy_out_keys_pass(const qkv_kivi_quant_params *p, size_t bh, size_t d,
+                                      size_t nc, size_t g, size_t n, size_t G, int bits,
+                                      const key_pass_stage *st)
+{
+    const size_t D = p->head_dim, f = (size_t)(32 / bits), nw = n * (G / f);
+    const size_t wcap = p->out_capacity / f, gcap = p->out_capacity / G;
+    const size_t gout = p->out_offset / G + g;
+    const __mmask16 w0 = (__mmask16)(nw >= 16 ? 0xFFFFu : (1u << nw) - 1u);
+    const __mmask16 w1 = (__mmask16)(nw >= 32 ? 0xFFFFu : nw > 16 ? (1u << (nw - 16)) - 1u : 0u);
+    const __mmask16 gm = (__mmask16)(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
+    for (size_t j = 0; j < nc; j++) {
+        const size_t row = bh * D + d + j;
+        uint32_t *codes = (uint32_t *)p->codes->host + row * wcap + gout * (G / f);
+        _mm512_mask_storeu_epi32(codes, w0, _mm512_loadu_si512(st->codes[j]));
+        if (w1)
+            _mm512_mask_storeu_epi32(codes + 16, w1, _mm512_loadu_si512(st->codes[j] + 16));
+        _mm256_mask_storeu_epi16((uint16_t *)p->scale->host + row * gcap + gout, gm,
+                                 _mm256_loadu_si256((const __m256i *)st->scale[j]));
+        _mm256_mask_storeu_epi16((uint16_t *)p->min->host + row * gcap + gout, gm,
+                                 _mm256_loadu_si256((const __m256i *)st->min[j]));
+    }
+}
+
+/* Token groups g0 .. g1-1 of key head bh, all channels: per run of staged
+ * groups and pass of up to KEY_PASS channels, each group's rows in order. */
 AVX512_INLINE bool quant_keys_groups_avx512(const qkv_kivi_quant_params *p, size_t bh,
                                             size_t g0, size_t g1, qkv_dtype dt, int bits,
                                             size_t G, bool check)
 {
-    const size_t D = p->head_dim, esz = dt == QKV_F16 ? 2 : 4, rows = G * D * esz;
-    const size_t run = KEY_STAGE_WORDS / (G * (size_t)bits / 32);
-    const char *in = (const char *)p->input->host + bh * p->in_capacity * D * esz;
-    key_stage st;
-    for (size_t gs = g0; gs < g1; gs += run)
-        for (size_t d = 0; d < D; d += KIVI_CPU_KEY_BLOCK) {
-            const size_t n = g1 - gs < run ? g1 - gs : run;
-            for (size_t g = gs; g < gs + n; g++) {
-                if (d == 0 && g + 1 < g1)
-                    for (size_t b = 0; b < rows; b += 64)
-                        _mm_prefetch(in + (g + 1) * rows + b, _MM_HINT_T1);
-                if (quant_keys32_avx512(p, bh, g, d, dt, bits, G, check, &st, g - gs))
+    const size_t D = p->head_dim, run = key_run_groups(G, bits);
+    const size_t head = bh * p->in_capacity * D;
+    key_pass_stage st;
+    for (size_t gs = g0; gs < g1; gs += run) {
+        const size_t n = g1 - gs < run ? g1 - gs : run;
+        for (size_t d = 0; d < D; d += KEY_PASS) {
+            const size_t nc = D - d < KEY_PASS ? D - d : KEY_PASS;
+            for (size_t g = gs; g < gs + n; g++)
+                if (quant_keys_pass_nb(p->input->host, head + g * G * D + d, D, dt, bits, G,
+                                       check, nc / 16, &st, g - gs))
                     return true;
-            }
-            copy_out_keys(p, bh, d, gs, n, G, bits, &st);
+            copy_out_keys_pass(p, bh, d, nc, gs, n, G, bits, &st);
         }
+    }
     return false;
 }
 

@@ -200,6 +200,10 @@ static int quant_shapes(const char *set, qkv_op_shape *out, int max, bool keys,
         }
         qkv_shape_push(out, max, &n,
                        quant_shape("b2g128-d128", 2, 3, keys ? 256 : 1, 128, 2, 128, QKV_F16));
+        /* D = 128 + 32 (a full and a short channel pass); keys: 9 groups,
+         * a staged run of 8 and one of 1 */
+        qkv_shape_push(out, max, &n,
+                       quant_shape("b2g32-d160", 1, 2, keys ? 288 : 37, 160, 2, 32, QKV_F16));
     } else if (strcmp(set, "llm") == 0) {
         qkv_shape_push(out, max, &n, quant_shape("b2-8x4096", 1, 8, 4096, 128, 2, 32, QKV_F16));
         qkv_shape_push(out, max, &n,
