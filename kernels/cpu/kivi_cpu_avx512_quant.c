@@ -166,7 +166,7 @@ AVX512_INLINE bool key_extremes_f32(const float *x, size_t D, size_t G, int NB, 
  * input gives unspecified codes). */
 AVX512_INLINE bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dtype dt,
                                    int bits, size_t G, bool check, int NB,
-                                   key_pass_stage *st, size_t k)
+                                   key_pass_stage *st, size_t k, const char *pf, size_t pf_bytes)
 {
     const size_t f = (size_t)(32 / bits), wpg = G / f;
     __m512 lo[8], hi[8];
@@ -189,6 +189,9 @@ AVX512_INLINE bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dty
             st->min[16 * c + j][k] = mb[j];
         }
         const __m512 s = quant_divisor16(_mm512_cvtph_ps(s16)), m = _mm512_cvtph_ps(m16);
+        for (size_t b = pf_bytes * (size_t)c / (size_t)NB; b < pf_bytes * (size_t)(c + 1) / (size_t)NB;
+             b += 64)
+            _mm_prefetch(pf + b, _MM_HINT_T1);
         for (size_t w = 0; w < wpg; w++) {
             const size_t row0 = base + w * f * D + 16 * (size_t)c;
             __m512i word = _mm512_setzero_si512();
@@ -211,13 +214,14 @@ AVX512_INLINE bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dty
  * constant. */
 AVX512_INLINE bool quant_keys_pass_nb(const void *x, size_t base, size_t D, qkv_dtype dt,
                                       int bits, size_t G, bool check, size_t nb,
-                                      key_pass_stage *st, size_t k)
+                                      key_pass_stage *st, size_t k, const char *pf,
+                                      size_t pf_bytes)
 {
     switch (nb) {
-    case 2: return quant_keys_pass(x, base, D, dt, bits, G, check, 2, st, k);
-    case 4: return quant_keys_pass(x, base, D, dt, bits, G, check, 4, st, k);
-    case 6: return quant_keys_pass(x, base, D, dt, bits, G, check, 6, st, k);
-    default: return quant_keys_pass(x, base, D, dt, bits, G, check, 8, st, k);
+    case 2: return quant_keys_pass(x, base, D, dt, bits, G, check, 2, st, k, pf, pf_bytes);
+    case 4: return quant_keys_pass(x, base, D, dt, bits, G, check, 4, st, k, pf, pf_bytes);
+    case 6: return quant_keys_pass(x, base, D, dt, bits, G, check, 6, st, k, pf, pf_bytes);
+    default: return quant_keys_pass(x, base, D, dt, bits, G, check, 8, st, k, pf, pf_bytes);
     }
 }
 
@@ -254,16 +258,22 @@ AVX512_INLINE bool quant_keys_groups_avx512(const qkv_kivi_quant_params *p, size
                                             size_t G, bool check)
 {
     const size_t D = p->head_dim, run = key_run_groups(G, bits);
-    const size_t head = bh * p->in_capacity * D;
+    const size_t head = bh * p->in_capacity * D, esz = dt == QKV_F16 ? 2 : 4;
     key_pass_stage st;
     for (size_t gs = g0; gs < g1; gs += run) {
         const size_t n = g1 - gs < run ? g1 - gs : run;
         for (size_t d = 0; d < D; d += KEY_PASS) {
             const size_t nc = D - d < KEY_PASS ? D - d : KEY_PASS;
-            for (size_t g = gs; g < gs + n; g++)
+            for (size_t g = gs; g < gs + n; g++) {
+                /* the group after next, spread over this one's code passes */
+                const bool ahead = g + 2 < g1 && D == nc;
+                const char *pf = ahead ? (const char *)p->input->host +
+                                             (head + (g + 2) * G * D) * esz
+                                       : NULL;
                 if (quant_keys_pass_nb(p->input->host, head + g * G * D + d, D, dt, bits, G,
-                                       check, nc / 16, &st, g - gs))
+                                       check, nc / 16, &st, g - gs, pf, ahead ? G * D * esz : 0))
                     return true;
+            }
             copy_out_keys_pass(p, bh, d, nc, gs, n, G, bits, &st);
         }
     }
