@@ -311,6 +311,29 @@ typedef struct qkv_f16_decode_params {
 
 qkv_status qkv_f16_decode_attention(qkv_context *ctx, const qkv_f16_decode_params *p);
 
+/* ---- FireQ INT4 x FP8 GEMM (spec: w4a8-gemm.md, docs/fireq.md) -----------
+ * Offline weight quantization, on host arrays: per-tensor power-of-two
+ * pre-scale 2^i (i in 0..14), per-group E4M3 scales (saturating, floored at
+ * 2^-9), INT4 codes rounded half to even against the decoded scale.
+ *  weights  [N, K] of dtype f32, f16 or bf16 (converted exactly), finite.
+ *  codes    [N, K/2] bytes: INT4 two's complement, element k in the low
+ *           nibble when k is even (qkv_i4_pack per row).
+ *  scales   [N, K/G] E4M3 bytes.
+ *  prescale_exp: i; the GEMM's output is multiplied by 2^-i.
+ * group G is 64, 128 or 256 with K % G == 0; N >= 1.  NaN or Inf in the
+ * weights gives QKV_ERR_NONFINITE; a rejected call writes nothing. */
+typedef struct qkv_w4a8_weight_quant_params {
+    size_t n, k;          /* N (out features) and K (in features) */
+    int group;            /* G */
+    qkv_dtype dtype;      /* of weights: QKV_F32, QKV_F16 or QKV_BF16 */
+    const void *weights;
+    uint8_t *codes;
+    uint8_t *scales;
+    int *prescale_exp;
+} qkv_w4a8_weight_quant_params;
+
+qkv_status qkv_w4a8_quantize_weights(const qkv_w4a8_weight_quant_params *p);
+
 /* ---- variants and tile parameters ----------------------------------------
  * An op may have several implementations ("variants") on a backend, e.g.
  * "avx2" and "scalar" on cpu, "generic" on OpenCL and CUDA; `qkv info`
