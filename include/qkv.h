@@ -316,7 +316,7 @@ qkv_status qkv_f16_decode_attention(qkv_context *ctx, const qkv_f16_decode_param
  *  x  [m, k] of dtype f32, f16 or bf16 (k contiguous)
  *  xq [m, k] E4M3 bytes, sx [m] bf16 bits (the per-token scale).
  * Per row: amax = max |x| (f32); s = amax / 448 (f32), or 1 where that is
- * 0 (an all-zero row, or amax below 448 * 2^-150); xq = E4M3 satfinite of
+ * 0 (an all-zero row, or amax <= 448 * 2^-150); xq = E4M3 satfinite of
  * clamp(x / s, -448, 448) (true f32 division, round to nearest even);
  * sx = bf16(s), round to nearest even.  NaN or Inf in x gives
  * QKV_ERR_NONFINITE (unless `unchecked`: then codes and scale of a row
