@@ -38,9 +38,9 @@ QKV_AVX2_INLINE uint32_t amax_bits8(const void *x, qkv_dtype dtype, size_t k)
     __m256i m = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 8 <= k; i += 8) {
-        const __m256i v =
-            f32 ? _mm256_loadu_si256((const __m256i *)((const float *)x + i))
-                : _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)x + i)));
+        const __m256i v = f32 ? _mm256_loadu_si256((const __m256i *)((const float *)x + i))
+                              : _mm256_cvtepu16_epi32(
+                                    _mm_loadu_si128((const __m128i *)((const uint16_t *)x + i)));
         m = _mm256_max_epu32(m, _mm256_and_si256(v, abs));
     }
     uint32_t best = hmax_epu32(m);
@@ -50,7 +50,8 @@ QKV_AVX2_INLINE uint32_t amax_bits8(const void *x, qkv_dtype dtype, size_t k)
     }
     if (f32)
         return best;
-    const float f = dtype == QKV_F16 ? qkv_f16_to_f32((uint16_t)best) : qkv_bf16_to_f32((uint16_t)best);
+    const float f =
+        dtype == QKV_F16 ? qkv_f16_to_f32((uint16_t)best) : qkv_bf16_to_f32((uint16_t)best);
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
@@ -78,7 +79,8 @@ QKV_AVX2_INLINE __m256i e4m3_encode8(__m256i u)
         _mm256_set1_epi32(25));
     const __m256i base = _mm256_sub_epi32(_mm256_min_epu32(e, _mm256_set1_epi32(121)), one);
     const __m256i v = _mm256_sub_epi32(a, _mm256_slli_epi32(base, 23));
-    const __m256i half_less = _mm256_sub_epi32(_mm256_sllv_epi32(one, _mm256_sub_epi32(shift, one)), one);
+    const __m256i half_less =
+        _mm256_sub_epi32(_mm256_sllv_epi32(one, _mm256_sub_epi32(shift, one)), one);
     const __m256i odd = _mm256_and_si256(_mm256_srlv_epi32(v, shift), one);
     __m256i code = _mm256_srlv_epi32(_mm256_add_epi32(_mm256_add_epi32(v, half_less), odd), shift);
     code = _mm256_min_epu32(code, _mm256_set1_epi32((int)FIREQ_E4M3_MAX));

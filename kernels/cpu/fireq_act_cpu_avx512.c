@@ -13,7 +13,10 @@
 #include <string.h>
 
 /* Mask of the first n (< 16) lanes, or all 16. */
-QKV_AVX512_INLINE __mmask16 lanes16(size_t n) { return n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1u); }
+QKV_AVX512_INLINE __mmask16 lanes16(size_t n)
+{
+    return n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1u);
+}
 
 /* Largest magnitude of x[0..k-1] as f32 bits (f16 and bf16 widened). */
 QKV_AVX512_INLINE uint32_t amax_bits16(const void *x, qkv_dtype dtype, size_t k)
@@ -66,7 +69,8 @@ QKV_AVX512_INLINE __m512i e4m3_encode16(__m512i u)
         _mm512_set1_epi32(25));
     const __m512i base = _mm512_sub_epi32(_mm512_min_epu32(e, _mm512_set1_epi32(121)), one);
     const __m512i v = _mm512_sub_epi32(a, _mm512_slli_epi32(base, 23));
-    const __m512i half_less = _mm512_sub_epi32(_mm512_sllv_epi32(one, _mm512_sub_epi32(shift, one)), one);
+    const __m512i half_less =
+        _mm512_sub_epi32(_mm512_sllv_epi32(one, _mm512_sub_epi32(shift, one)), one);
     const __m512i odd = _mm512_and_si512(_mm512_srlv_epi32(v, shift), one);
     __m512i code = _mm512_srlv_epi32(_mm512_add_epi32(_mm512_add_epi32(v, half_less), odd), shift);
     code = _mm512_min_epu32(code, _mm512_set1_epi32((int)FIREQ_E4M3_MAX));
