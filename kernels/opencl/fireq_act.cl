@@ -60,22 +60,24 @@ __kernel void fireq_quant_activations(__global const IN_TYPE *restrict x,
                                       __global int *flag)
 {
     __local uint red[WG];
-    const int lid = (int)get_local_id(0), i = lid % LANES;
-    const int row = (int)get_group_id(0) * ROWS + lid / LANES;
-    const ulong base = (ulong)(row < m ? row : 0) * (ulong)k;
+    /* unsigned: rows and columns up to INT_MAX plus a tile stay in range */
+    const uint lid = (uint)get_local_id(0), i = lid % LANES, n = (uint)k;
+    const uint row = (uint)get_group_id(0) * ROWS + lid / LANES;
+    const bool live = row < (uint)m;
+    const ulong base = (ulong)(live ? row : 0u) * (ulong)n;
     uint amax = 0u;
-    if (row < m)
-        for (int j = i; j < k; j += LANES)
-            amax = max(amax, as_uint(LOAD_IN(x, base + (ulong)j)) & 0x7fffffffu);
+    if (live)
+        for (uint j = i; j < n; j += LANES)
+            amax = max(amax, as_uint(LOAD_IN(x, base + j)) & 0x7fffffffu);
     red[lid] = amax;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = LANES / 2; w > 0; w /= 2) {
+    for (uint w = LANES / 2; w > 0u; w /= 2u) {
         if (i < w)
             red[lid] = max(red[lid], red[lid + w]);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     amax = red[lid - i];
-    if (row >= m)
+    if (!live)
         return;
     if (check && amax >= 0x7f800000u) {
         if (i == 0)
@@ -83,9 +85,9 @@ __kernel void fireq_quant_activations(__global const IN_TYPE *restrict x,
         return;
     }
     const float q = as_float(amax) / 448.0f, s = q > 0.0f ? q : 1.0f;
-    for (int j = i; j < k; j += LANES) {
-        const float v = fmin(fmax(LOAD_IN(x, base + (ulong)j) / s, -448.0f), 448.0f);
-        xq[base + (ulong)j] = fp8_e4m3_from_bits(as_uint(v));
+    for (uint j = i; j < n; j += LANES) {
+        const float v = fmin(fmax(LOAD_IN(x, base + j) / s, -448.0f), 448.0f);
+        xq[base + j] = fp8_e4m3_from_bits(as_uint(v));
     }
     if (i == 0)
         sx[row] = f32_to_bf16_bits(s);
