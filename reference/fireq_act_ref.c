@@ -4,7 +4,8 @@
 
 #include <math.h>
 
-float fireq_ref_act_load(const void *x, qkv_dtype dtype, size_t i)
+/* Element i of an f32, f16 or bf16 array as f32 (exact). */
+static float load(const void *x, qkv_dtype dtype, size_t i)
 {
     if (dtype == QKV_F16)
         return qkv_f16_to_f32(((const uint16_t *)x)[i]);
@@ -16,12 +17,14 @@ float fireq_ref_act_load(const void *x, qkv_dtype dtype, size_t i)
 bool fireq_ref_act_nonfinite(const qkv_w4a8_act_quant_params *p, const void *x)
 {
     for (size_t i = 0; i < p->m * p->k; i++)
-        if (!isfinite(fireq_ref_act_load(x, p->dtype, i)))
+        if (!isfinite(load(x, p->dtype, i)))
             return true;
     return false;
 }
 
-float fireq_ref_act_scale(float amax)
+/* The scale of a row whose largest magnitude is amax: amax / 448 in f32,
+ * or 1 where that is 0 (an all-zero row, or an underflowing quotient). */
+static float row_scale(float amax)
 {
     const float s = amax / 448.0f;
     return s > 0.0f ? s : 1.0f;
@@ -34,10 +37,10 @@ void fireq_ref_quant_activations(const qkv_w4a8_act_quant_params *p, const void 
         const size_t row = m * p->k;
         float amax = 0.0f;
         for (size_t k = 0; k < p->k; k++)
-            amax = fmaxf(amax, fabsf(fireq_ref_act_load(x, p->dtype, row + k)));
-        const float s = fireq_ref_act_scale(amax);
+            amax = fmaxf(amax, fabsf(load(x, p->dtype, row + k)));
+        const float s = row_scale(amax);
         for (size_t k = 0; k < p->k; k++) {
-            const float q = fireq_ref_act_load(x, p->dtype, row + k) / s;
+            const float q = load(x, p->dtype, row + k) / s;
             xq[row + k] = qkv_f32_to_e4m3(fminf(fmaxf(q, -448.0f), 448.0f), QKV_FP8_SATFINITE);
         }
         sx[m] = qkv_f32_to_bf16(s);
