@@ -333,6 +333,28 @@ typedef struct qkv_w4a8_weight_quant_params {
 } qkv_w4a8_weight_quant_params;
 
 qkv_status qkv_w4a8_quantize_weights(const qkv_w4a8_weight_quant_params *p);
+/* ---- FireQ: FP8 activations for the INT4 x FP8 GEMM (spec: w4a8-gemm.md) ----
+ * Per-token activation quantization, online before each GEMM:
+ *  x  [m, k] of dtype f32, f16 or bf16 (k contiguous)
+ *  xq [m, k] E4M3 bytes, sx [m] bf16 bits (the per-token scale).
+ * Per row: amax = max |x| (f32); s = amax / 448 (f32), or 1 where that is
+ * 0 (an all-zero row, or amax <= 448 * 2^-150); xq = E4M3 satfinite of
+ * clamp(x / s, -448, 448) (true f32 division, round to nearest even);
+ * sx = bf16(s), round to nearest even.  NaN or Inf in x gives
+ * QKV_ERR_NONFINITE (unless `unchecked`: then codes and scale of a row
+ * holding one are unspecified); nothing is written for a row holding one,
+ * and other rows may or may not hold their outputs (ref scans first and
+ * writes nothing; cpu and GPUs check each row as they quantize it). */
+typedef struct qkv_w4a8_act_quant_params {
+    size_t m, k;       /* tokens, features; both > 0 */
+    qkv_dtype dtype;   /* of x: QKV_F32, QKV_F16 or QKV_BF16 */
+    int unchecked;     /* 1: do not check x for NaN/Inf */
+    qkv_buffer *x;
+    qkv_buffer *xq;
+    qkv_buffer *sx;
+} qkv_w4a8_act_quant_params;
+
+qkv_status qkv_w4a8_quant_activations(qkv_context *ctx, const qkv_w4a8_act_quant_params *p);
 
 /* ---- variants and tile parameters ----------------------------------------
  * An op may have several implementations ("variants") on a backend, e.g.
