@@ -127,7 +127,8 @@ static qkv_status run_tiles(const qkv_w4a8_gemm_params *p, const fireq_gemm *c,
     int failed = 0;
 #pragma omp parallel num_threads(cpu_team_size()) reduction(| : failed)
     {
-        float *acc = malloc(rows * cols * sizeof *acc), *scratch = malloc(cols * c->G * sizeof *scratch);
+        float *acc = malloc(rows * cols * sizeof *acc);
+        float *scratch = malloc(cols * c->G * sizeof *scratch);
         failed = !acc || !scratch;
 #pragma omp for schedule(dynamic, 1)
         for (size_t t = 0; t < row_tiles * col_tiles; t++) {

@@ -258,9 +258,10 @@ static qkv_op_shape edge_shape(const char *label, size_t M, size_t N, size_t K, 
 }
 
 /* small: M 1/3/17, N 1/5/33, K = G and 3G for each G, both modes, both
- * outputs, pre-scales 1 ... 2^14, two shapes with random scale codes; llm: M 1/16/64 against 4096 x 4096
- * weights; bench: the issue's weights (4096 x 4096, 14336 x 4096,
- * 4096 x 14336) at M 1 ... 1024, lut mode, no acc. */
+ * outputs, pre-scales 1 ... 2^14, two shapes with random scale codes;
+ * llm: M 1/16/64 against 4096 x 4096 weights; bench: the issue's weights
+ * (4096 x 4096, 14336 x 4096, 4096 x 14336) at M 1 ... 1024, lut mode, no
+ * acc. */
 static int gemm_shapes(const char *set, qkv_op_shape *out, int max)
 {
     const qkv_w4a8_mode lut = QKV_W4A8_LUT, exact = QKV_W4A8_EXACT;
@@ -311,7 +312,8 @@ static double gemm_bytes(const qkv_op_shape *shape)
 {
     const w4a8_gemm_case *s = QKV_CARGS(w4a8_gemm_case, shape);
     const double M = (double)s->m, N = (double)s->n, K = (double)s->k;
-    return N * (K / 2 + K / s->group) + M * (K + 2) + M * N * ((s->y_f32 ? 4 : 2) + 4 * s->with_acc);
+    const double out = (s->y_f32 ? 4 : 2) + 4 * s->with_acc;
+    return N * (K / 2 + K / s->group) + M * (K + 2) + M * N * out;
 }
 
 /* One multiply-add per (token, output, channel). */
