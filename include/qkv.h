@@ -355,6 +355,43 @@ typedef struct qkv_w4a8_act_quant_params {
 } qkv_w4a8_act_quant_params;
 
 qkv_status qkv_w4a8_quant_activations(qkv_context *ctx, const qkv_w4a8_act_quant_params *p);
+/* ---- FireQ INT4 x FP8 GEMM (spec: w4a8-gemm.md) -----------------------------
+ * Y [M, N] = Xq [M, K] x W^T with W the INT4 weights Wq dequantized per group
+ * of G along K by the E4M3 scales Ws, then scaled per token by sx and by 1/ps
+ * (ps = 2^prescale_exp). */
+
+/* How the weights meet the activations. */
+typedef enum qkv_w4a8_mode {
+    /* FireQ (the default): per (n, group) the table L[q] = q == 0 ? -0.0 :
+     * e4m3_satfinite(q * scale); acc = sum_k xq * L[q] (every product exact
+     * in f32); Y = bf16(bf16(acc) * sx), then * 1/ps in bf16 when ps != 1.
+     * Y is bf16. */
+    QKV_W4A8_LUT = 0,
+    /* acc = sum_g scale_g * sum_{k in g} xq * q; Y = acc * sx / ps in f32,
+     * stored as f32 or rounded to bf16. */
+    QKV_W4A8_EXACT = 1
+} qkv_w4a8_mode;
+
+/*  xq   e4m3 [M, K]             quantized activations
+ *  sx   bf16 [M] (raw bits)     per-token activation scale
+ *  wq   int4 [N, K/2] bytes     two's complement, element k in the low nibble
+ *                               when k is even (QKV_I4 rows)
+ *  ws   e4m3 [N, K/G]           per-group weight scales
+ *  y    [M, N] of y_dtype       QKV_BF16; QKV_F32 also in the exact mode
+ *  acc  f32 [M, N] or NULL      the accumulator before sx and ps (optional)
+ * group G is 64, 128 or 256 with K % G == 0; prescale_exp is 0..14; any
+ * M, N >= 1. */
+typedef struct qkv_w4a8_gemm_params {
+    size_t m, n, k;
+    int group;
+    int prescale_exp;
+    qkv_w4a8_mode mode;
+    qkv_dtype y_dtype;
+    qkv_buffer *xq, *sx, *wq, *ws;
+    qkv_buffer *y, *acc;
+} qkv_w4a8_gemm_params;
+
+qkv_status qkv_w4a8_gemm(qkv_context *ctx, const qkv_w4a8_gemm_params *p);
 
 /* ---- variants and tile parameters ----------------------------------------
  * An op may have several implementations ("variants") on a backend, e.g.

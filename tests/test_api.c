@@ -491,6 +491,63 @@ START_TEST(test_f16_decode_errors)
 }
 END_TEST
 
+/* w4a8_gemm (M 4, N 8, K 128, G 64): a good call runs where the op has a
+ * variant, gives the same y without the optional acc, and every bad
+ * argument is refused before anything is written. */
+START_TEST(test_w4a8_gemm_errors)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    const qkv_w4a8_gemm_params good = {
+        .m = 4, .n = 8, .k = 128, .group = 64, .mode = QKV_W4A8_LUT, .y_dtype = QKV_BF16,
+        .xq = f.input, .sx = f.input, .wq = f.input, .ws = f.input, .y = f.output,
+        .acc = f.codes};
+    qkv_w4a8_gemm_params p = good;
+    const qkv_status st = qkv_w4a8_gemm(f.ctx, &p);
+    ck_assert_msg(st == QKV_OK || (st == QKV_ERR_UNSUPPORTED && strcmp(targets[_i], "cpu")),
+                  "%s: %s", targets[_i], qkv_last_error());
+    if (st == QKV_OK) {
+        uint16_t with_acc[32], without[32];
+        ck_assert(qkv_buffer_read(f.output, 0, with_acc, sizeof with_acc) == QKV_OK);
+        p.acc = NULL;
+        p.y = f.scale;
+        ck_assert_int_eq(qkv_w4a8_gemm(f.ctx, &p), QKV_OK);
+        ck_assert(qkv_buffer_read(f.scale, 0, without, sizeof without) == QKV_OK);
+        ck_assert(memcmp(with_acc, without, sizeof with_acc) == 0);
+    }
+    uint8_t *fill = malloc(BUF_BYTES);
+    memset(fill, SENTINEL, BUF_BYTES);
+    qkv_buffer *outs[] = {f.output, f.codes, f.scale};
+    for (int i = 0; i < 3; i++)
+        ck_assert(qkv_buffer_write(outs[i], 0, fill, BUF_BYTES) == QKV_OK);
+    free(fill);
+    p = good, p.m = 0;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.group = 32;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.group = 128, p.k = 192;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.prescale_exp = 15;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.prescale_exp = -1;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.mode = (qkv_w4a8_mode)2;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.y_dtype = QKV_F32; /* f32 y: exact mode only */
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.mode = QKV_W4A8_EXACT, p.y_dtype = QKV_F16;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.m = SIZE_MAX / 2;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_OVERFLOW);
+    p = good, p.ws = NULL;
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.n = 4096; /* y, acc and the weights too small */
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    EXPECT_FAIL(&f, qkv_w4a8_gemm(f.ctx, NULL), QKV_ERR_INVALID_ARG);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_cache_errors)
 {
     qkv_context *ctx;
@@ -586,7 +643,8 @@ START_TEST(test_cpu_avx512_variants)
 {
     static const char *const ops[] = {"kivi_quant_keys",     "kivi_quant_values",
                                       "kivi_dequant_keys",   "kivi_dequant_values",
-                                      "kivi_decode_attention", "f16_decode_attention"};
+                                      "kivi_decode_attention", "f16_decode_attention",
+                                      "w4a8_gemm"};
     qkv_device_info info;
     ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, &info), QKV_OK);
     if (strcmp(info.arch, "cpu:avx512") != 0) {
@@ -633,6 +691,7 @@ int main(void)
     tcase_add_loop_test(tc, test_quant_nonfinite_input, 0, ntargets);
     tcase_add_loop_test(tc, test_dequant_and_decode_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_f16_decode_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_w4a8_gemm_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_cache_errors, 0, ntargets);
     suite_add_tcase(s, tc);
     TCase *closed = tcase_create("after-close"); /* alone, for valgrind */

@@ -16,11 +16,14 @@ static int ntargets;
 
 /* Check case c of op on ctx with every variant the device supports
  * (a shape a variant does not support must be refused, not run; one that
- * qkv_case_variant_runs says it does not run is). */
+ * qkv_case_variant_runs says it does not run is).  An op with no variant
+ * on the device is skipped there, as qkv validate does. */
 static void check_variants(const qkv_op_desc *op, const qkv_op_case *c, qkv_context *ctx,
                            const char *target)
 {
     const qkv_variant *v;
+    if (!qkv_variant_nth(op->info->id, ctx, 0))
+        return;
     for (int j = 0; (v = qkv_variant_nth(op->info->id, ctx, j)); j++) {
         ck_assert(qkv_set_variant(ctx, op->info->name, v->name) == QKV_OK);
         qkv_check_result r;
@@ -116,6 +119,61 @@ START_TEST(test_harness_catches_errors)
     qkv_case_check(&op, &c, ctx, &r);
     ck_assert_msg(!r.pass, "corruption %d went unnoticed", _i);
     ck_assert(r.mismatches + r.guard_violations + r.nan_mismatches > 0 || r.nmse > 0);
+    qkv_close(ctx);
+    qkv_case_free(&c);
+}
+END_TEST
+
+/* ---- w4a8_gemm: the bf16 y against the backend's own acc --------------------- */
+
+enum { W4A8_Y = 4, W4A8_ACC = 5 }; /* tensor indices of gemm_cases.c */
+static int w4a8_damage;
+
+/* Run the real op, then (w4a8_damage) 1: y[0] one bf16 ulp up in
+ * magnitude, 2: two ulps, 3: acc[0] scaled by 1 + 2^-10 (else nothing). */
+static qkv_status w4a8_damaging_launch(qkv_context *ctx, const qkv_op_shape *s,
+                                       qkv_buffer *const *b)
+{
+    const qkv_status st = qkv_op_descs[QKV_OP_W4A8_GEMM]->launch(ctx, s, b);
+    if (w4a8_damage == 1 || w4a8_damage == 2) {
+        uint16_t y;
+        qkv_buffer_read(b[W4A8_Y], 0, &y, sizeof y);
+        y = (uint16_t)(y + w4a8_damage);
+        qkv_buffer_write(b[W4A8_Y], 0, &y, sizeof y);
+    } else if (w4a8_damage == 3) {
+        float a;
+        qkv_buffer_read(b[W4A8_ACC], 0, &a, sizeof a);
+        a *= 1.0f + 0x1p-10f;
+        qkv_buffer_write(b[W4A8_ACC], 0, &a, sizeof a);
+    }
+    return st;
+}
+
+/* The check passes y as written (no ties on cpu, whose epilogue is the
+ * check's), tolerates 1 ulp as a tie, fails 2 ulps and a wrong acc; and
+ * (_i 4) the reference's own y agrees with its acc (each bf16 rounding
+ * of its epilogue made once from the double value). */
+START_TEST(test_w4a8_y_check)
+{
+    w4a8_damage = _i;
+    qkv_op_desc op = *qkv_op_descs[QKV_OP_W4A8_GEMM];
+    qkv_op_shape shapes[MAX_SHAPES];
+    op.shapes("small", shapes, MAX_SHAPES);
+    qkv_op_case c;
+    ck_assert(qkv_case_prepare(&op, &shapes[1], SEED, &c) == QKV_OK);
+    op.launch = w4a8_damaging_launch;
+    qkv_context *ctx;
+    ck_assert(qkv_open(_i == 4 ? "ref" : "cpu", &ctx) == QKV_OK);
+    qkv_check_result r;
+    qkv_case_check(&op, &c, ctx, &r);
+    if (_i == 4)
+        ck_assert_msg(r.pass, "%s", r.message);
+    else if (_i == 0)
+        ck_assert_msg(r.pass && r.ties == 0, "%s (ties %zu)", r.message, r.ties);
+    else if (_i == 1)
+        ck_assert_msg(r.pass && r.ties == 1, "%s (ties %zu)", r.message, r.ties);
+    else
+        ck_assert_msg(!r.pass, "damage %d went unnoticed", _i);
     qkv_close(ctx);
     qkv_case_free(&c);
 }
@@ -284,6 +342,7 @@ int main(void)
     suite_add_tcase(s, zeros);
     TCase *harness = tcase_create("harness");
     tcase_add_loop_test(harness, test_harness_catches_errors, 0, 4);
+    tcase_add_loop_test(harness, test_w4a8_y_check, 0, 5);
     suite_add_tcase(s, harness);
 #if defined(QKV_HAVE_OPENCL)
     TCase *builds = tcase_create("opencl-builds");

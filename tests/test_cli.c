@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fireq_gemm_ref.h"
 #include "kivi_ref.h"
 #include "npy.h"
 #include "test_util.h"
@@ -83,6 +84,68 @@ START_TEST(test_run_quant_values)
         qkv_npy_free(&t);
         snprintf(path, sizeof path, "%s/v.npy", dir);
     }
+}
+END_TEST
+
+/* w4a8_gemm [M 2, K 128] x [N 3, K 128]^T, G 64, through `qkv run` with its
+ * options (--mode exact --y f32 --prescale 4) on ref and cpu: y within
+ * 1e-6 of the reference's, acc written beside it; then the defaults (lut,
+ * bf16 y). */
+START_TEST(test_run_w4a8_gemm)
+{
+    enum { M = 2, N = 3, K = 128, G = 64 };
+    uint8_t xq[M * K], wq[N * K / 2], ws[N * K / G];
+    uint16_t sx[M] = {0x3F80, 0x3E40}; /* 1, 0.1875 */
+    int8_t codes[N * K];
+    for (int i = 0; i < M * K; i++)
+        xq[i] = (uint8_t)((i * 37) % 0x7F);
+    for (int i = 0; i < N * K; i++)
+        codes[i] = (int8_t)((i * 5) % 16 - 8);
+    qkv_i4_pack(codes, N * K, wq);
+    for (int i = 0; i < N * K / G; i++)
+        ws[i] = (uint8_t)(0x28 + 3 * i);
+    const char *names[4] = {"xq", "sx", "wq", "ws"};
+    const qkv_dtype dtypes[4] = {QKV_E4M3, QKV_BF16, QKV_I4, QKV_E4M3};
+    const size_t shapes[4][2] = {{M, K}, {M, 1}, {N, K}, {N, K / G}};
+    const void *data[4] = {xq, sx, wq, ws};
+    char in[1024] = "", path[256], args[2048];
+    for (int t = 0; t < 4; t++) {
+        snprintf(path, sizeof path, "%s/%s.npy", dir, names[t]);
+        ck_assert(qkv_npy_save(path, dtypes[t], t == 1 ? 1 : 2, shapes[t], data[t]) == QKV_OK);
+        snprintf(in + strlen(in), sizeof in - strlen(in), " --in %s=%s", names[t], path);
+    }
+    const qkv_w4a8_gemm_params p = {.m = M, .n = N, .k = K, .group = G, .prescale_exp = 2,
+                                    .mode = QKV_W4A8_EXACT, .y_dtype = QKV_F32};
+    float want[M * N];
+    ck_assert(fireq_ref_w4a8_gemm(&p, xq, sx, wq, ws, want, NULL) == QKV_OK);
+    const char *backends[] = {"ref", "cpu"};
+    for (int b = 0; b < 2; b++) {
+        snprintf(args, sizeof args,
+                 "run w4a8_gemm%s --out %s/g%d --mode exact --y f32 --prescale 4 --backend %s",
+                 in, dir, b, backends[b]);
+        ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+        qkv_npy t;
+        snprintf(path, sizeof path, "%s/g%d/y.npy", dir, b);
+        ck_assert(qkv_npy_load(path, &t) == QKV_OK);
+        ck_assert(t.dtype == QKV_F32 && t.ndim == 2 && t.shape[0] == M && t.shape[1] == N);
+        for (int i = 0; i < M * N; i++)
+            ck_assert_float_eq_tol(((const float *)t.data)[i], want[i], 1e-6f * fabsf(want[i]));
+        qkv_npy_free(&t);
+        snprintf(path, sizeof path, "%s/g%d/acc.npy", dir, b);
+        ck_assert(qkv_npy_load(path, &t) == QKV_OK);
+        ck_assert(t.dtype == QKV_F32 && t.ndim == 2 && t.shape[1] == N);
+        qkv_npy_free(&t);
+    }
+    snprintf(args, sizeof args, "run w4a8_gemm%s --out %s/lut", in, dir);
+    ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+    qkv_npy t;
+    snprintf(path, sizeof path, "%s/lut/y.npy", dir);
+    ck_assert(qkv_npy_load(path, &t) == QKV_OK);
+    ck_assert(t.dtype == QKV_U16 && t.ndim == 2 && t.shape[0] == M && t.shape[1] == N);
+    qkv_npy_free(&t);
+    snprintf(args, sizeof args, "run w4a8_gemm%s --out %s/bad --y f32", in, dir);
+    ck_assert_int_ne(run_qkv(args), 0); /* f32 y: exact mode only */
+    ck_assert(output_has("y_dtype"));
 }
 END_TEST
 
@@ -241,6 +304,7 @@ int main(void)
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("qkv-command");
     tcase_add_test(tc, test_run_quant_values);
+    tcase_add_test(tc, test_run_w4a8_gemm);
     tcase_add_test(tc, test_bad_invocations);
     tcase_add_test(tc, test_run_decode_residual_only);
     tcase_add_test(tc, test_tune_output_checked_first);

@@ -1,10 +1,11 @@
 /* test_ref.c - the scalar reference against vectors worked by hand, with
- * the arithmetic written beside each expectation. */
+ * the arithmetic written beside each expectation (KIVI, FireQ's GEMM). */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fireq_gemm_ref.h"
 #include "kivi_ref.h"
 #include "qkv.h"
 #include "test_util.h"
@@ -224,6 +225,80 @@ START_TEST(test_decode_quantized_values)
 }
 END_TEST
 
+/* ---- w4a8_gemm: M = 1, N = 2, K = G = 64 ----------------------------------------
+ * x = (1, 1.5, -2, 0.5, 0 ...): E4M3 0x38, 0x3C, 0xC0, 0x30.
+ * Row 0: scale 1.625 (0x3D), codes (3, -5, 7, 1, 0 ...).  Its lut table
+ * rounds q * s to E4M3: 3 * 1.625 = 4.875 -> 5 (spacing 0.5 in [4, 8)),
+ * -5 * 1.625 = -8.125 -> -8, 7 * 1.625 = 11.375 -> 11 (spacing 1 in
+ * [8, 16)), 1.625 exact.  lut acc = 5 - 12 - 22 + 0.8125 = -28.1875;
+ * exact acc = 1.625 * (3 - 7.5 - 14 + 0.5) = -29.25.
+ * Row 1: scale 448 (0x7E), codes (-8, 2, 1, -1, 0 ...): the lut table
+ * saturates -3584 and 896 to -448 and 448.  lut acc = -448 + 672 - 896 -
+ * 224 = -896; exact acc = 448 * (-8 + 3 - 2 - 0.5) = -3360.
+ * sx = 0.375, ps = 4 (prescale_exp 2). */
+static void w4a8_tiny(qkv_w4a8_mode mode, qkv_dtype y_dtype, void *y, float *acc)
+{
+    uint8_t xq[64] = {0x38, 0x3C, 0xC0, 0x30}, wq[2 * 32] = {0}, ws[2] = {0x3D, 0x7E};
+    const int8_t codes[2][4] = {{3, -5, 7, 1}, {-8, 2, 1, -1}};
+    for (int n = 0; n < 2; n++)
+        qkv_i4_pack(codes[n], 4, wq + 32 * n);
+    const uint16_t sx = qkv_f32_to_bf16(0.375f);
+    const qkv_w4a8_gemm_params p = {.m = 1, .n = 2, .k = 64, .group = 64, .prescale_exp = 2,
+                                    .mode = mode, .y_dtype = y_dtype};
+    ck_assert(fireq_ref_w4a8_gemm(&p, xq, &sx, wq, ws, y, acc) == QKV_OK);
+}
+
+/* lut: bf16(-28.1875) ties between -28.125 and -28.25 (8 significant bits)
+ * and goes to the even -28.25; * 0.375 = -10.59375 ties between -10.5625
+ * and -10.625 and goes to the even -10.625; / 4 = -2.65625.  Row 1:
+ * -896 * 0.375 / 4 = -84. */
+START_TEST(test_w4a8_lut_tiny)
+{
+    uint16_t y[2];
+    float acc[2];
+    w4a8_tiny(QKV_W4A8_LUT, QKV_BF16, y, acc);
+    ck_assert_float_eq(acc[0], -28.1875f);
+    ck_assert_float_eq(acc[1], -896.0f);
+    ck_assert_float_eq(qkv_bf16_to_f32(y[0]), -2.65625f);
+    ck_assert_float_eq(qkv_bf16_to_f32(y[1]), -84.0f);
+}
+END_TEST
+
+/* exact: -29.25 * 0.375 / 4 = -2.7421875 and -3360 * 0.375 / 4 = -315,
+ * both exact in f32.  In bf16 (8 significant bits) both are ties:
+ * -2.7421875 = -10.1011111b lies between -10.101111b and -10.110000b and
+ * goes to the even -2.75; -315 = -100111011b between -314 and -316 goes
+ * to the even -316. */
+START_TEST(test_w4a8_exact_tiny)
+{
+    float y[2], acc[2];
+    uint16_t yb[2];
+    w4a8_tiny(QKV_W4A8_EXACT, QKV_F32, y, acc);
+    ck_assert_float_eq(acc[0], -29.25f);
+    ck_assert_float_eq(acc[1], -3360.0f);
+    ck_assert_float_eq(y[0], -2.7421875f);
+    ck_assert_float_eq(y[1], -315.0f);
+    w4a8_tiny(QKV_W4A8_EXACT, QKV_BF16, yb, NULL);
+    ck_assert_float_eq(qkv_bf16_to_f32(yb[0]), -2.75f);
+    ck_assert_float_eq(qkv_bf16_to_f32(yb[1]), -316.0f);
+}
+END_TEST
+
+/* One rounding from double to bf16: ties to even, the smallest subnormal
+ * 2^-133, overflow past the largest bf16 (0x7F7F = (2 - 2^-7) 2^127). */
+START_TEST(test_w4a8_round_bf16)
+{
+    ck_assert_double_eq(fireq_ref_round_bf16(1.0 + 0x1p-8), 1.0);
+    ck_assert_double_eq(fireq_ref_round_bf16(1.0 + 3 * 0x1p-8), 1.0 + 0x1p-6);
+    ck_assert_double_eq(fireq_ref_round_bf16(1.0 + 0x1p-8 + 0x1p-40), 1.0 + 0x1p-7);
+    ck_assert_double_eq(fireq_ref_round_bf16(0x1p-133 * 0.75), 0x1p-133);
+    ck_assert_double_eq(fireq_ref_round_bf16(-0x1p-134), -0.0);
+    ck_assert(signbit(fireq_ref_round_bf16(-0x1p-134)));
+    ck_assert_double_eq(fireq_ref_round_bf16(0x1.fep127), 0x1.fep127);
+    ck_assert(isinf(fireq_ref_round_bf16(0x1.ffp127)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reference");
@@ -237,5 +312,10 @@ int main(void)
     tcase_add_test(tc, test_decode_two_tokens);
     tcase_add_test(tc, test_decode_quantized_values);
     suite_add_tcase(s, tc);
+    TCase *gemm = tcase_create("w4a8_gemm");
+    tcase_add_test(gemm, test_w4a8_lut_tiny);
+    tcase_add_test(gemm, test_w4a8_exact_tiny);
+    tcase_add_test(gemm, test_w4a8_round_bf16);
+    suite_add_tcase(s, gemm);
     return test_run_suite(s);
 }

@@ -275,28 +275,37 @@ static qkv_status poison(qkv_buffer *whole, size_t bytes, size_t guard, uint8_t 
     return qkv_buffer_write(whole, 0, scratch, bytes + 2 * guard);
 }
 
-/* Read each output with its guards back and compare. */
+/* Read each output with its guards back and compare: each by its kind,
+ * then all together by the op's check_outputs. */
 static qkv_status compare_outputs(const qkv_op_desc *op, const qkv_op_case *c,
                                   qkv_buffer **whole, qkv_check_result *r)
 {
-    for (int i = 0; i < c->ntensors; i++) {
+    uint8_t *h[QKV_CASE_MAX_TENSORS] = {NULL};
+    const void *got[QKV_CASE_MAX_TENSORS] = {NULL};
+    qkv_status st = QKV_OK;
+    for (int i = 0; st == QKV_OK && i < c->ntensors; i++) {
         const size_t bytes = qkv_tensor_bytes(&c->t[i]);
         if (!c->t[i].output || !bytes)
             continue;
-        uint8_t *h = malloc(bytes + 2 * GUARD_BYTES);
-        if (!h)
-            return qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
-        qkv_status st = qkv_buffer_read(whole[i], 0, h, bytes + 2 * GUARD_BYTES);
-        if (st != QKV_OK) {
-            free(h);
-            return st;
+        h[i] = malloc(bytes + 2 * GUARD_BYTES);
+        if (!h[i]) {
+            st = qkv_fail(QKV_ERR_NO_MEMORY, "out of host memory");
+            break;
         }
-        r->guard_violations += guard_changes(h, bytes, GUARD_BYTES);
-        const void *got = h + GUARD_BYTES;
+        st = qkv_buffer_read(whole[i], 0, h[i], bytes + 2 * GUARD_BYTES);
+        if (st != QKV_OK)
+            break;
+        r->guard_violations += guard_changes(h[i], bytes, GUARD_BYTES);
+        got[i] = h[i] + GUARD_BYTES;
         if (compare_hooks[c->t[i].cmp])
-            compare_hooks[c->t[i].cmp](c, i, got, r);
-        free(h);
+            compare_hooks[c->t[i].cmp](c, i, got[i], r);
     }
+    if (st == QKV_OK && op->check_outputs)
+        op->check_outputs(c, got, r);
+    for (int i = 0; i < c->ntensors; i++)
+        free(h[i]);
+    if (st != QKV_OK)
+        return st;
     const double bound = qkv_case_nmse_bound(op, &c->shape);
     r->pass = r->mismatches == 0 && r->guard_violations == 0 && r->nan_mismatches == 0 &&
               r->nmse <= bound;

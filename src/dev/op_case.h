@@ -92,11 +92,13 @@ typedef struct qkv_op_option {
     const char *help;
     size_t offset;      /* of the int in the op's case struct */
     int default_value;
-    int allowed[8];     /* numeric option: the values accepted, 0-terminated */
+    int allowed[16];    /* numeric option: the values accepted, 0-terminated */
     const char *names[8]; /* named option: value k is names[k], NULL-terminated */
 } qkv_op_option;
 
 #define QKV_MAX_OP_OPTIONS 4
+
+struct qkv_check_result; /* harness.h */
 
 typedef struct qkv_op_desc {
     const qkv_op_info *info; /* id, name, summary, variants */
@@ -133,6 +135,13 @@ typedef struct qkv_op_desc {
      * takes some calls only (e.g. one precision mode); NULL: whether v runs
      * on ctx's device. */
     bool (*variant_runs)(const qkv_variant *v, const qkv_context *ctx, const qkv_op_shape *s);
+    /* Checks between outputs of one run where the spec ties one to another
+     * (e.g. a rounded output to the backend's own accumulator, which the
+     * reference's cannot stand in for): got[i] is output i as the backend
+     * wrote it (NULL for inputs); counts go to r (mismatches, ties, NaNs),
+     * after every output's own comparison.  NULL: none. */
+    void (*check_outputs)(const qkv_op_case *c, const void *const *got,
+                          struct qkv_check_result *r);
 } qkv_op_desc;
 
 /* The NMSE bound of op's float outputs for shape s. */

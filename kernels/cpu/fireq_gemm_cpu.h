@@ -1,0 +1,33 @@
+/* fireq_gemm_cpu.h - what the cpu backend's w4a8_gemm tiles share
+ * (fireq_gemm_cpu.c: the driver, the scalar tile and the variants;
+ * fireq_gemm_cpu_avx512.c: the AVX-512 tile): the resolved call. */
+#ifndef QKV_FIREQ_GEMM_CPU_H
+#define QKV_FIREQ_GEMM_CPU_H
+
+#include "qkv_internal.h"
+
+/* A validated call, resolved for the tiles.  Both modes are one sum of
+ * products x * T[q], each exact in f32: the lut mode's table holds
+ * e4m3_satfinite(q * s) (-0.0 for q = 0), the exact mode's q * s (exact in
+ * f32: at most 8 significant bits), so the exact mode's per-group scale is
+ * applied to each product instead of to each group's sum. */
+typedef struct fireq_gemm {
+    const float *x;               /* decoded activations f32 [M, K] */
+    const uint8_t *wq, *ws;       /* int4 [N, K/2], e4m3 scale codes [N, K/G] */
+    const float (*table)[16];     /* [256 scale codes][16 nibbles]: weight values */
+    size_t M, N, K, G;
+} fireq_gemm;
+
+/* acc[i * cols + j] = sum_k x[m0 + i, k] * W[n0 + j, k] for i < rows,
+ * j < cols (W: each weight through its group's table); scratch holds
+ * cols * G floats. */
+typedef void (*fireq_gemm_tile_fn)(const fireq_gemm *c, size_t m0, size_t rows, size_t n0,
+                                   size_t cols, float *acc, float *scratch);
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The AVX-512 tile (a fireq_gemm_tile_fn; scratch unused). */
+void fireq_gemm_avx512_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0,
+                            size_t cols, float *acc, float *scratch);
+#endif
+
+#endif
