@@ -35,6 +35,7 @@ typedef struct quant_weights {
     uint8_t *codes, *scales;
 } quant_weights;
 
+/* malloc that exits on failure. */
 static void *xmalloc(size_t bytes)
 {
     void *p = malloc(bytes ? bytes : 1);
@@ -45,6 +46,7 @@ static void *xmalloc(size_t bytes)
     return p;
 }
 
+/* Exit with the library's message unless st is QKV_OK. */
 static void check(qkv_status st, const char *what)
 {
     if (st != QKV_OK) {
@@ -131,6 +133,7 @@ static quant_weights alloc_weights(size_t n, size_t k, int group)
     return (quant_weights){group, 0, xmalloc(n * k / 2), xmalloc(n * k / (size_t)group)};
 }
 
+/* Free what alloc_weights allocated. */
 static void free_weights(quant_weights *q)
 {
     free(q->codes);
@@ -151,6 +154,7 @@ static void dequantize_weights(const quant_weights *q, size_t n, size_t k, float
     }
 }
 
+/* A buffer of `bytes` on ctx holding data (NULL: left unset). */
 static qkv_buffer *upload(qkv_context *ctx, const void *data, size_t bytes)
 {
     qkv_buffer *b;
@@ -223,7 +227,6 @@ static quant_weights library_weights(const problem *pr, int group)
         .n = pr->n, .k = pr->k, .group = group, .dtype = QKV_F32, .weights = pr->w,
         .codes = q.codes, .scales = q.scales, .prescale_exp = &q.prescale_exp};
     check(qkv_w4a8_quantize_weights(&p), "w4a8_quantize_weights");
-    q.group = group;
     quantize_weights_with_exp(pr->w, pr->n, pr->k, group, q.prescale_exp, &mine);
     if (memcmp(q.codes, mine.codes, pr->n * pr->k / 2) ||
         memcmp(q.scales, mine.scales, pr->n * pr->k / (size_t)group)) {
@@ -277,6 +280,7 @@ static problem make_problem(size_t m, size_t n, size_t k, float x_factor, float 
     return pr;
 }
 
+/* Free what make_problem allocated. */
 static void free_problem(problem *pr)
 {
     free(pr->x);
@@ -344,8 +348,7 @@ static void prescale_table(qkv_context *ctx)
     double *y = xmalloc((size_t)M * N * sizeof *y);
     for (int e = 4; e <= 12; e++) {
         problem pr = make_problem(M, N, K, OUTLIER_FACTOR, OUTLIER_FACTOR, -e);
-        if (e == 4)
-            quant_activations(ctx, pr.x, M, K, xq, sx);
+        quant_activations(ctx, pr.x, M, K, xq, sx);
         quant_weights q = library_weights(&pr, G), q0 = alloc_weights(N, K, G);
         quantize_weights_with_exp(pr.w, N, K, G, 0, &q0);
         gemm(ctx, &pr, xq, sx, &q, QKV_W4A8_LUT, y);
