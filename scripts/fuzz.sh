@@ -48,7 +48,7 @@ cflags="-std=c11 -g -O1 -Wall -Wextra $san $omp"
 libs="$build/src/.libs/libqkv_dev.a $build/src/.libs/libqkv_core.a -lm -ldl"
 for t in $targets; do
     extra=
-    [ "$t" = fuzz_run ] && extra="$top/tools/cmd_run.c $top/tools/cmd_info.c $top/tools/cmd_validate.c $top/tools/cmd_tune.c $top/tools/qkv.c -Dmain=qkv_cli_main"
+    [ "$t" = fuzz_run ] && extra="$top/tools/cmd_run.c $top/tools/cmd_info.c $top/tools/cmd_validate.c $top/tools/cmd_tune.c $top/tools/cmd_quantize_weights.c $top/tools/qkv.c -Dmain=qkv_cli_main"
     echo "== build $t"
     # shellcheck disable=SC2086
     $cc $cflags -fsanitize=fuzzer $inc -o "$t" "$top/tests/fuzz/$t.c" $extra $libs

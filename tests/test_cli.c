@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fireq_act_ref.h"
 #include "fireq_gemm_ref.h"
 #include "kivi_ref.h"
 #include "npy.h"
@@ -149,6 +150,167 @@ START_TEST(test_run_w4a8_gemm)
 }
 END_TEST
 
+/* Whether dir/SUB/NAME.npy holds `bytes` bytes equal to want, stored as
+ * file_dtype. */
+static bool npy_output_is(const char *sub, const char *name, qkv_dtype file_dtype,
+                          const void *want, size_t bytes)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s.npy", dir, sub, name);
+    qkv_npy t;
+    if (qkv_npy_load(path, &t) != QKV_OK)
+        return false;
+    const bool same = t.dtype == file_dtype && t.count * qkv_dtype_size(t.dtype) == bytes &&
+                      memcmp(t.data, want, bytes) == 0;
+    qkv_npy_free(&t);
+    return same;
+}
+
+/* w4a8_quant_activations through `qkv run` from x [3, 100] in f32 (<f4),
+ * f16 (<f2) and bf16 (<u2) on ref and cpu: xq (|u1 [3, 100]) and sx (<u2
+ * [3]) equal the reference's. */
+START_TEST(test_run_w4a8_quant_activations)
+{
+    enum { M = 3, K = 100 };
+    float x[M * K];
+    uint16_t half[M * K];
+    for (int i = 0; i < M * K; i++)
+        x[i] = sinf((float)i * 0.71f) * (i % 37 == 5 ? 40.0f : 1.5f);
+    const qkv_dtype dtypes[3] = {QKV_F32, QKV_F16, QKV_BF16};
+    const char *backends[] = {"ref", "cpu"};
+    const size_t shape[2] = {M, K};
+    for (int d = 0; d < 3; d++) {
+        for (int i = 0; i < M * K; i++)
+            half[i] = dtypes[d] == QKV_F16 ? qkv_f32_to_f16(x[i]) : qkv_f32_to_bf16(x[i]);
+        const void *data = dtypes[d] == QKV_F32 ? (const void *)x : half;
+        char path[256], args[1024], sub[32];
+        snprintf(path, sizeof path, "%s/x%d.npy", dir, d);
+        ck_assert(qkv_npy_save(path, dtypes[d], 2, shape, data) == QKV_OK);
+        const qkv_w4a8_act_quant_params p = {.m = M, .k = K, .dtype = dtypes[d]};
+        uint8_t xq[M * K];
+        uint16_t sx[M];
+        fireq_ref_quant_activations(&p, data, xq, sx);
+        for (int b = 0; b < 2; b++) {
+            snprintf(sub, sizeof sub, "a%d%d", d, b);
+            snprintf(args, sizeof args,
+                     "run w4a8_quant_activations --in x=%s --out %s/%s --backend %s", path,
+                     dir, sub, backends[b]);
+            ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+            ck_assert(npy_output_is(sub, "xq", QKV_U8, xq, sizeof xq));
+            ck_assert(npy_output_is(sub, "sx", QKV_U16, sx, sizeof sx));
+        }
+    }
+}
+END_TEST
+
+/* `qkv quantize-weights` on W [5, 256] of small magnitude (so i > 0) in
+ * f32 and bf16 (<u2), G 64 and the default 128: wq, ws and prescale_exp
+ * equal qkv_w4a8_quantize_weights's; then its bad invocations. */
+START_TEST(test_quantize_weights)
+{
+    enum { N = 5, K = 256 };
+    float w[N * K];
+    uint16_t wb[N * K];
+    for (int i = 0; i < N * K; i++) {
+        w[i] = cosf((float)i * 1.3f) * 0x1p-10f * (i % 64 == 9 ? 8.0f : 1.0f);
+        wb[i] = qkv_f32_to_bf16(w[i]);
+    }
+    const size_t shape[2] = {N, K};
+    char path[256], args[1024], sub[32];
+    for (int d = 0; d < 2; d++) {
+        const qkv_dtype dtype = d ? QKV_BF16 : QKV_F32;
+        const void *data = d ? (const void *)wb : w;
+        snprintf(path, sizeof path, "%s/w%d.npy", dir, d);
+        ck_assert(qkv_npy_save(path, dtype, 2, shape, data) == QKV_OK);
+        for (int g = 64; g <= 128; g *= 2) {
+            uint8_t codes[N * K / 2], scales[N * K / 64];
+            int exp = -1;
+            const qkv_w4a8_weight_quant_params p = {.n = N, .k = K, .group = g, .dtype = dtype,
+                                                    .weights = data, .codes = codes,
+                                                    .scales = scales, .prescale_exp = &exp};
+            ck_assert(qkv_w4a8_quantize_weights(&p) == QKV_OK);
+            ck_assert_int_gt(exp, 0);
+            snprintf(sub, sizeof sub, "q%d%d", d, g);
+            snprintf(args, sizeof args, "quantize-weights --in %s --out %s/%s%s", path, dir, sub,
+                     g == 64 ? " --group 64" : "");
+            ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+            char hint[64];
+            snprintf(hint, sizeof hint, "--prescale %d", 1 << exp);
+            ck_assert(output_has(hint));
+            const int32_t exp32 = exp;
+            ck_assert(npy_output_is(sub, "wq", QKV_U8, codes, N * K / 2));
+            ck_assert(npy_output_is(sub, "ws", QKV_U8, scales, N * (K / g)));
+            ck_assert(npy_output_is(sub, "prescale_exp", QKV_I32, &exp32, sizeof exp32));
+        }
+    }
+    snprintf(args, sizeof args, "quantize-weights --in %s --out %s/b --group 32", path, dir);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("--group"));
+    snprintf(args, sizeof args, "quantize-weights --in %s", path);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("--out"));
+    const size_t odd[2] = {N, K - 64}; /* K = 192: not a multiple of 128 */
+    ck_assert(qkv_npy_save(path, QKV_F32, 2, odd, w) == QKV_OK);
+    snprintf(args, sizeof args, "quantize-weights --in %s --out %s/b", path, dir);
+    ck_assert_int_eq(run_qkv(args), 1);
+    ck_assert(output_has("multiple"));
+    w[300] = NAN;
+    ck_assert(qkv_npy_save(path, QKV_F32, 2, shape, w) == QKV_OK);
+    ck_assert_int_eq(run_qkv(args), 1);
+    ck_assert(output_has("QKV_ERR_NONFINITE"));
+    ck_assert(qkv_npy_save(path, QKV_F32, 1, shape + 1, w) == QKV_OK);
+    ck_assert_int_eq(run_qkv(args), 2);
+    ck_assert(output_has("2-d"));
+    ck_assert_int_eq(run_qkv("quantize-weights --help"), 0);
+    ck_assert(output_has("prescale_exp.npy"));
+}
+END_TEST
+
+/* From f32 .npy files to Y with the qkv command only: W [6, 256] through
+ * `qkv quantize-weights`, X [4, 256] through `qkv run
+ * w4a8_quant_activations`, both into `qkv run w4a8_gemm --prescale 2^i` on
+ * ref; y equals the reference's on the library's own quantization. */
+START_TEST(test_w4a8_round_trip)
+{
+    enum { M = 4, N = 6, K = 256, G = 128 };
+    float x[M * K], w[N * K];
+    for (int i = 0; i < M * K; i++)
+        x[i] = sinf((float)i * 0.3f) * (i % K == 17 ? 20.0f : 1.0f);
+    for (int i = 0; i < N * K; i++)
+        w[i] = cosf((float)i * 0.7f) * 0x1p-9f;
+    const size_t xs[2] = {M, K}, wsh[2] = {N, K};
+    char xp[256], wp[256], args[2048];
+    snprintf(xp, sizeof xp, "%s/rx.npy", dir);
+    snprintf(wp, sizeof wp, "%s/rw.npy", dir);
+    ck_assert(qkv_npy_save(xp, QKV_F32, 2, xs, x) == QKV_OK);
+    ck_assert(qkv_npy_save(wp, QKV_F32, 2, wsh, w) == QKV_OK);
+    snprintf(args, sizeof args, "run w4a8_quant_activations --in x=%s --out %s/rt", xp, dir);
+    ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+    snprintf(args, sizeof args, "quantize-weights --in %s --out %s/rt", wp, dir);
+    ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+    uint8_t xq[M * K], wq[N * K / 2], ws[N * K / G];
+    uint16_t sx[M];
+    int exp;
+    const qkv_w4a8_act_quant_params ap = {.m = M, .k = K, .dtype = QKV_F32};
+    fireq_ref_quant_activations(&ap, x, xq, sx);
+    const qkv_w4a8_weight_quant_params wp_ = {.n = N, .k = K, .group = G, .dtype = QKV_F32,
+                                              .weights = w, .codes = wq, .scales = ws,
+                                              .prescale_exp = &exp};
+    ck_assert(qkv_w4a8_quantize_weights(&wp_) == QKV_OK);
+    ck_assert_int_gt(exp, 0);
+    const qkv_w4a8_gemm_params p = {.m = M, .n = N, .k = K, .group = G, .prescale_exp = exp,
+                                    .mode = QKV_W4A8_LUT, .y_dtype = QKV_BF16};
+    uint16_t want[M * N];
+    ck_assert(fireq_ref_w4a8_gemm(&p, xq, sx, wq, ws, want, NULL) == QKV_OK);
+    snprintf(args, sizeof args,
+             "run w4a8_gemm --in xq=%s/rt/xq.npy --in sx=%s/rt/sx.npy --in wq=%s/rt/wq.npy "
+             "--in ws=%s/rt/ws.npy --prescale %d --backend ref --out %s/rt/y",
+             dir, dir, dir, dir, 1 << exp, dir);
+    ck_assert_msg(run_qkv(args) == 0, "qkv %s failed", args);
+    ck_assert(npy_output_is("rt/y", "y", QKV_U16, want, sizeof want));
+}
+END_TEST
+
 START_TEST(test_bad_invocations)
 {
     char path[256], args[1024];
@@ -183,6 +345,9 @@ START_TEST(test_bad_invocations)
     ck_assert(output_has("validate"));
     ck_assert_int_eq(run_qkv("run --help"), 0);
     ck_assert(output_has("kivi_decode_attention"));
+    ck_assert(output_has("w4a8_gemm"));
+    ck_assert_int_eq(run_qkv("--help"), 0);
+    ck_assert(output_has("quantize-weights"));
     if (qkv_device_count(QKV_BACKEND_CUDA) == 0) { /* a named, absent backend fails */
         ck_assert_int_eq(run_qkv("validate --backend cuda --op kivi_quant_keys"), 1);
         ck_assert(output_has("unavailable"));
@@ -305,6 +470,9 @@ int main(void)
     TCase *tc = tcase_create("qkv-command");
     tcase_add_test(tc, test_run_quant_values);
     tcase_add_test(tc, test_run_w4a8_gemm);
+    tcase_add_test(tc, test_run_w4a8_quant_activations);
+    tcase_add_test(tc, test_quantize_weights);
+    tcase_add_test(tc, test_w4a8_round_trip);
     tcase_add_test(tc, test_bad_invocations);
     tcase_add_test(tc, test_run_decode_residual_only);
     tcase_add_test(tc, test_tune_output_checked_first);

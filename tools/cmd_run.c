@@ -64,7 +64,10 @@ static void usage(FILE *out)
     fprintf(out,
             "Layouts are those of include/qkv.h.  For kivi_decode_attention a cache part\n"
             "that is empty (no quantized tokens: k_codes/k_scale/k_min or v_codes/...;\n"
-            "no residual: k_resid or v_resid) may be left out.\n");
+            "no residual: k_resid or v_resid) may be left out.  w4a8_gemm takes xq and sx\n"
+            "from run w4a8_quant_activations, wq, ws and --prescale from\n"
+            "qkv quantize-weights (FireQ's offline weight quantization of f32, f16 or\n"
+            "bf16 weights; docs/fireq.md).\n");
 }
 
 static const named_input *find_input(const named_input *in, int n, const char *name)

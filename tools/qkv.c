@@ -8,7 +8,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "qkv %d.%d - LLM inference kernels (KIVI ...) on ref, cpu, opencl and cuda\n"
+            "qkv %d.%d - LLM inference kernels (KIVI, FireQ ...) on ref, cpu, opencl and cuda\n"
             "\n"
             "usage: qkv COMMAND [options]   (qkv COMMAND --help for details)\n"
             "\n"
@@ -19,6 +19,8 @@ static void usage(FILE *out)
             "             reference and print a conformance table; exits 1 on any FAIL\n"
             "  run        run one op on tensors read from .npy files, write outputs as .npy\n"
             "  tune       search tile parameters on a device, write its tuning table\n"
+            "  quantize-weights  FireQ's offline INT4 weight quantization of a .npy file\n"
+            "             into the wq, ws and pre-scale inputs of run w4a8_gemm\n"
             "\n"
             "backends: ref (scalar reference), cpu (OpenMP: per-ISA variants),\n"
             "  opencl[:N], cuda[:N]\n"
@@ -63,6 +65,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "tune") == 0)
         return cmd_tune(argc - 1, argv + 1);
+    if (strcmp(cmd, "quantize-weights") == 0)
+        return cmd_quantize_weights(argc - 1, argv + 1);
     fprintf(stderr, "qkv: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
