@@ -7,7 +7,7 @@
 # ref backend of the libqkv built in BUILD_DIR (default: the current
 # folder).  Checks the kernels' index math where no GPU is at hand; says
 # nothing of their speed.  Needs a C++20 compiler ($CXX, default g++);
-# about a minute.
+# a few minutes.
 set -e
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-.}" && pwd)
