@@ -230,16 +230,15 @@ extern "C" __global__ void __launch_bounds__(TILED_THREADS)
                 v = *(const uint4 *)(xq + (u64)m * (u64)K + (u64)(k0 + c * 16));
             *(uint4 *)(xs + r * ROW_BYTES + c * 16) = v;
         }
-        if (k0 % GROUP == 0)
-            for (int i = tid; i < BN * 4; i += TILED_THREADS) {
-                const int r = i / 4, w = i % 4, n = n0 + r;
+        if (k0 % GROUP == 0) /* the group's scales (exact) or table words (lut) */
+            for (int i = tid; i < BN * (EXACT ? 1 : 4); i += TILED_THREADS) {
+                const int r = EXACT ? i : i / 4, n = n0 + r;
                 const float s = n < N ? e4m3_to_f32(ws[(u64)n * ngroups + (u64)(k0 / GROUP)])
                                       : 0.0f;
 #if EXACT
-                if (w == 0)
-                    scales[r] = s;
+                scales[r] = s;
 #else
-                ((u32 *)&tables[r])[w] = lut_word(s, w);
+                ((u32 *)&tables[r])[i % 4] = lut_word(s, i % 4);
 #endif
             }
         __syncthreads();
