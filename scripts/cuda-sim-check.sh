@@ -7,7 +7,7 @@
 # ref backend of the libqkv built in BUILD_DIR (default: the current
 # folder).  Checks the kernels' index math where no GPU is at hand; says
 # nothing of their speed.  Needs a C++20 compiler ($CXX, default g++);
-# about a minute.
+# a few minutes.
 set -e
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-.}" && pwd)
@@ -57,6 +57,19 @@ run dense_decode_sim "-DHEAD_DIM=128 -DHEADS=8 -DWARPS=4 -DSPLIT=256 -DKLANES=16
 run dense_decode_sim "-DHEAD_DIM=100 -DHEADS=2 -DWARPS=2 -DSPLIT=64 -DKLANES=16" "150 151 6"
 run dense_decode_sim "-DHEAD_DIM=66 -DHEADS=8 -DWARPS=4 -DSPLIT=64 -DKLANES=32" "130 140 8"
 run dense_decode_sim "-DHEAD_DIM=33 -DHEADS=1 -DWARPS=8 -DSPLIT=128 -DKLANES=4" "200 200 3"
+# fireq_gemm: M N K splits prescale_exp
+run fireq_gemm_sim "-DGROUP=64 -DEXACT=0 -DBM=32 -DBN=64 -DWARPS_M=1 -DWARPS_N=2 -DSWARPS=2 -DUNROLL=2" \
+    "5 70 192 2 2" "20 70 192 2 0" "16 33 64 1 0"
+run fireq_gemm_sim "-DGROUP=128 -DEXACT=0 -DBM=64 -DBN=128 -DWARPS_M=2 -DWARPS_N=4 -DSWARPS=4 -DUNROLL=2" \
+    "1 200 384 4 0" "70 130 256 8 3"
+run fireq_gemm_sim "-DGROUP=256 -DEXACT=0 -DBM=128 -DBN=128 -DWARPS_M=4 -DWARPS_N=2 -DSWARPS=8 -DUNROLL=4" \
+    "130 150 512 32 0" "3 70 768 2 1"
+run fireq_gemm_sim "-DGROUP=64 -DEXACT=1 -DY_F32=1 -DBM=32 -DBN=64 -DWARPS_M=2 -DWARPS_N=1 -DSWARPS=2 -DUNROLL=2" \
+    "9 40 320 3 1" "33 17 128 1 0"
+run fireq_gemm_sim "-DGROUP=128 -DEXACT=1 -DY_F32=0 -DBM=64 -DBN=64 -DWARPS_M=4 -DWARPS_N=2 -DSWARPS=4 -DUNROLL=1" \
+    "16 64 640 4 2" "17 64 640 4 2"
+run fireq_gemm_sim "-DGROUP=256 -DEXACT=1 -DY_F32=1 -DBM=32 -DBN=256 -DWARPS_M=1 -DWARPS_N=8 -DSWARPS=8 -DUNROLL=4" \
+    "40 300 512 2 0" "2 300 768 8 0"
 
 if [ "$failed" = 0 ]; then
     echo "cuda-sim-check: every native kernel matches the reference"

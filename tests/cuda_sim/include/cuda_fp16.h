@@ -2,7 +2,8 @@
  * the CUDA built-ins when a native kernel program (kernels/cuda/NAME.cu) is
  * compiled as host C++20 by scripts/cuda-sim-check.sh: f16 conversions
  * through libqkv's, the thread and block indices, __syncthreads, warp
- * shuffles and reductions over a lane mask, atomics.  sim_runtime.cpp runs
+ * shuffles and reductions over a lane mask, atomics, byte permutes, the
+ * FP8 MMA of fireq_gemm.cu.  sim_runtime.cpp runs
  * each CUDA thread of a block as a host thread.  Not a CUDA emulator: it
  * checks the kernels' index math and results, not their speed or memory
  * model. */
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -41,12 +43,18 @@ struct uint2 {
 struct float4 {
     float x, y, z, w;
 };
+struct float2 {
+    float x, y;
+};
 inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
+inline float2 make_float2(float a, float b) { return {a, b}; }
+inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 
 extern thread_local dim3 threadIdx;
 extern dim3 blockIdx, blockDim, gridDim;
 
 #define __CUDACC_RTC__ 1 /* kernels/cuda/kivi_args.cuh: the device side */
+#define QKV_CUDA_SIM 1   /* kernels/cuda/fireq_gemm.cu: the MMA's stand-in */
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -103,6 +111,24 @@ inline unsigned __reduce_or_sync(unsigned mask, unsigned v)
     return sim_lane_exchange(mask, v, 0, true);
 }
 inline int atomicOr(int *p, int v) { return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); }
+
+/* Byte n of the result is byte (s >> 4n) & 7 of the 8 bytes y:x (x the
+ * low four). */
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s)
+{
+    const unsigned long long v = (unsigned long long)y << 32 | x;
+    unsigned r = 0;
+    for (int n = 0; n < 4; n++)
+        r |= (unsigned)(v >> (8 * ((s >> (4 * n)) & 7u)) & 0xffu) << (8 * n);
+    return r;
+}
+inline void __trap() { std::abort(); }
+
+/* mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 with C = D = c,
+ * over the calling warp (all 32 lanes must call it): each lane's
+ * fragments placed by the PTX ISA's layouts, products and sums in double,
+ * rounded to f32 once per call (sim_runtime.cpp). */
+void sim_mma_m16n8k32_e4m3(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2]);
 
 /* Run `kernel` over grid x block (1-D blocks), a block at a time, each of
  * its threads a host thread. */
