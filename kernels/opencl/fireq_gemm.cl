@@ -127,13 +127,19 @@ __kernel void fireq_gemm(__global const uchar *restrict xq, __global const ushor
             }
             barrier(CLK_LOCAL_MEM_FENCE);
         }
-        for (int e = lid; e < BM * KSTEP; e += WG) {
-            const int r = e / KSTEP, c = e % KSTEP, row = m0 + r;
-            xs[r * LDK + c] =
-                row < m ? fp8_e4m3_to_f32(xq[(ulong)row * (ulong)k + (ulong)(kb + c)]) : 0.0f;
-        }
-        for (int e = lid; e < BN * KSTEP / 2; e += WG) {
-            const int r = e / (KSTEP / 2), c = e % (KSTEP / 2), row = n0 + r;
+        /* one loop over both tiles: the step's activations, then its
+         * weights, a byte (two nibbles) per element (as two loops, PoCL 3.1
+         * lost stores of the second where the first had at most one trip) */
+        for (int e = lid; e < BM * KSTEP + BN * KSTEP / 2; e += WG) {
+            if (e < BM * KSTEP) {
+                const int r = e / KSTEP, c = e % KSTEP, row = m0 + r;
+                xs[r * LDK + c] = row < m ? fp8_e4m3_to_f32(xq[(ulong)row * (ulong)k +
+                                                               (ulong)(kb + c)])
+                                          : 0.0f;
+                continue;
+            }
+            const int f = e - BM * KSTEP, r = f / (KSTEP / 2), c = f % (KSTEP / 2);
+            const int row = n0 + r;
             /* rows past n: table entries 0 */
             const uint b = row < n ? wq[(ulong)row * (ulong)(k / 2) + (ulong)(kb / 2 + c)] : 0u;
             wl[r * LDK + 2 * c] = table[r * 16 + (int)(b & 15u)];
