@@ -9,6 +9,7 @@
  *   IN_TYPE_ID  input dtype: 0 f32, 1 f16, 2 bf16
  * Sizes are 32-bit ints checked by the host; offsets are computed in 64
  * bits. */
+#include "bf16.cl"
 #include "fp8.cl"
 
 #ifndef WG
@@ -33,17 +34,6 @@
 #define IN_TYPE ushort
 #define LOAD_IN(p, i) as_float((uint)(p)[i] << 16)
 #endif
-
-/* bf16 bits of x, round to nearest even (qkv_f32_to_bf16; x is a finite
- * scale here, or what an unchecked NaN makes of it: made quiet). */
-QKV_FN ushort f32_to_bf16_bits(float x)
-{
-    const uint u = as_uint(x);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (ushort)((u >> 16) | 0x40u);
-    const uint kept = u >> 16, rest = u & 0xffffu;
-    return (ushort)(kept + (rest > 0x8000u || (rest == 0x8000u && (kept & 1u)) ? 1u : 0u));
-}
 
 /* x [m, k] -> xq [m, k] E4M3 bytes, sx [m] bf16 bits.  Work-group g takes
  * rows g*ROWS .. g*ROWS+ROWS-1, LANES work-items per row: the largest
