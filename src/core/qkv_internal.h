@@ -153,6 +153,11 @@ typedef struct qkv_variant {
      * so it is never the default of a question without a call (qkv info's
      * choice, qkv_get_tile_params). */
     bool fast_only;
+    /* The NMSE bound of the variant's float outputs where its arithmetic is
+     * looser than the op's cases assume (e.g. an FP8 tensor-core MMA that
+     * accumulates in fewer than 24 bits, spec w4a8-gemm.md): the harness
+     * takes the larger of it and the case's bound.  0: the case's bound. */
+    double nmse_floor;
     /* GPU variants: the programs their host code builds with default tiles
      * over the op's options (for compile tests), as qkv_gpu_builds (gpu.h);
      * NULL elsewhere. */

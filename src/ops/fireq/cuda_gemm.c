@@ -187,4 +187,5 @@ const qkv_variant qkv_w4a8_gemm_cuda = {
     .name = "cuda", .op = QKV_OP_W4A8_GEMM, .backends = QKV_ON(QKV_BACKEND_CUDA),
     .run = cuda_gemm, .supports = gemm_supports, .nparams = QKV_NPARAMS(gemm_space),
     .params = gemm_space, .valid = gemm_valid, .needs_selection = true,
+    .nmse_floor = 1e-5, /* the spec's bound for FP8-MMA accumulation */
     .gpu_builds = gemm_builds};
