@@ -6,6 +6,7 @@
 
 #include "qkv_internal.h"
 
-extern const qkv_variant qkv_w4a8_gemm_ref, qkv_w4a8_gemm_avx512, qkv_w4a8_gemm_scalar;
+extern const qkv_variant qkv_w4a8_gemm_ref, qkv_w4a8_gemm_avx512, qkv_w4a8_gemm_avx2,
+    qkv_w4a8_gemm_scalar;
 
 #endif
