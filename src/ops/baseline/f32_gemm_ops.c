@@ -40,7 +40,7 @@ static size_t f32_gemm_class_size(const void *params)
 
 static const qkv_variant *const f32_gemm_variants[] = {
     &qkv_f32_gemm_ref, &qkv_f32_gemm_avx512, &qkv_f32_gemm_avx2, &qkv_f32_gemm_scalar,
-    NULL};
+    QKV_GPU_VARIANT(qkv_f32_gemm_generic) NULL};
 
 const qkv_op_info qkv_op_info_f32_gemm = {
     QKV_OP_F32_GEMM, "f32_gemm",

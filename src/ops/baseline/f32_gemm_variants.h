@@ -7,6 +7,6 @@
 #include "qkv_internal.h"
 
 extern const qkv_variant qkv_f32_gemm_ref, qkv_f32_gemm_avx512, qkv_f32_gemm_avx2,
-    qkv_f32_gemm_scalar;
+    qkv_f32_gemm_scalar, qkv_f32_gemm_generic;
 
 #endif
