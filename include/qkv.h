@@ -393,6 +393,20 @@ typedef struct qkv_w4a8_gemm_params {
 
 qkv_status qkv_w4a8_gemm(qkv_context *ctx, const qkv_w4a8_gemm_params *p);
 
+/* ---- f32 GEMM (the baseline of the quantized GEMMs) -----------------------
+ * Y [M, N] = X [M, K] x W^T, W [N, K] (out_features x in_features, as the
+ * w4a8 GEMM's weights), all f32, K contiguous, f32 accumulation.
+ *  x  f32 [M, K]   activations
+ *  w  f32 [N, K]   weights
+ *  y  f32 [M, N]   output
+ * any M, N, K >= 1. */
+typedef struct qkv_f32_gemm_params {
+    size_t m, n, k;
+    qkv_buffer *x, *w, *y;
+} qkv_f32_gemm_params;
+
+qkv_status qkv_f32_gemm(qkv_context *ctx, const qkv_f32_gemm_params *p);
+
 /* ---- variants and tile parameters ----------------------------------------
  * An op may have several implementations ("variants") on a backend, e.g.
  * "avx2" and "scalar" on cpu, "generic" on OpenCL and CUDA; `qkv info`

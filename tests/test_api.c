@@ -491,6 +491,35 @@ START_TEST(test_f16_decode_errors)
 }
 END_TEST
 
+/* f32_gemm (M 4, N 8, K 16): a good call runs on every backend, and every
+ * bad argument is refused before anything is written. */
+START_TEST(test_f32_gemm_errors)
+{
+    fixture f;
+    fixture_open(&f, targets[_i]);
+    const qkv_f32_gemm_params good = {.m = 4, .n = 8, .k = 16, .x = f.input, .w = f.input,
+                                      .y = f.output};
+    qkv_f32_gemm_params p = good;
+    ck_assert_msg(qkv_f32_gemm(f.ctx, &p) == QKV_OK, "%s: %s", targets[_i], qkv_last_error());
+    uint8_t *fill = malloc(BUF_BYTES);
+    memset(fill, SENTINEL, BUF_BYTES);
+    ck_assert(qkv_buffer_write(f.output, 0, fill, BUF_BYTES) == QKV_OK);
+    free(fill);
+    p = good, p.m = 0;
+    EXPECT_FAIL(&f, qkv_f32_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.k = 0;
+    EXPECT_FAIL(&f, qkv_f32_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    p = good, p.n = SIZE_MAX / 2;
+    EXPECT_FAIL(&f, qkv_f32_gemm(f.ctx, &p), QKV_ERR_OVERFLOW);
+    p = good, p.w = NULL;
+    EXPECT_FAIL(&f, qkv_f32_gemm(f.ctx, &p), QKV_ERR_INVALID_ARG);
+    p = good, p.n = 4096; /* w and y too small */
+    EXPECT_FAIL(&f, qkv_f32_gemm(f.ctx, &p), QKV_ERR_SHAPE);
+    EXPECT_FAIL(&f, qkv_f32_gemm(f.ctx, NULL), QKV_ERR_INVALID_ARG);
+    fixture_close(&f);
+}
+END_TEST
+
 /* w4a8_gemm (M 4, N 8, K 128, G 64): a good call runs where the op has a
  * variant, gives the same y without the optional acc, and every bad
  * argument is refused before anything is written. */
@@ -644,7 +673,7 @@ START_TEST(test_cpu_avx512_variants)
     static const char *const ops[] = {"kivi_quant_keys",     "kivi_quant_values",
                                       "kivi_dequant_keys",   "kivi_dequant_values",
                                       "kivi_decode_attention", "f16_decode_attention",
-                                      "w4a8_gemm"};
+                                      "w4a8_gemm",           "f32_gemm"};
     qkv_device_info info;
     ck_assert_int_eq(qkv_device_describe(QKV_BACKEND_CPU, 0, &info), QKV_OK);
     if (strcmp(info.arch, "cpu:avx512") != 0) {
@@ -692,6 +721,7 @@ int main(void)
     tcase_add_loop_test(tc, test_dequant_and_decode_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_f16_decode_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_w4a8_gemm_errors, 0, ntargets);
+    tcase_add_loop_test(tc, test_f32_gemm_errors, 0, ntargets);
     tcase_add_loop_test(tc, test_cache_errors, 0, ntargets);
     suite_add_tcase(s, tc);
     TCase *closed = tcase_create("after-close"); /* alone, for valgrind */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "f32_gemm_ref.h"
 #include "fireq_gemm_ref.h"
 #include "kivi_ref.h"
 #include "qkv.h"
@@ -225,6 +226,22 @@ START_TEST(test_decode_quantized_values)
 }
 END_TEST
 
+/* ---- f32_gemm: M = 2, N = 3, K = 2 ----------------------------------------------
+ * x = [[1, 2], [3, 4]], w = [[1, 0], [0.5, -1], [2^24, 1]]: y row 0 = (1,
+ * -1.5, 2^24 + 2), row 1 = (3, -2.5, 3 * 2^24 + 4), every one an f32
+ * value. */
+START_TEST(test_f32_gemm_tiny)
+{
+    const float x[4] = {1, 2, 3, 4}, w[6] = {1, 0, 0.5f, -1, 0x1p24f, 1};
+    float y[6];
+    const qkv_f32_gemm_params p = {.m = 2, .n = 3, .k = 2};
+    f32_gemm_ref(&p, x, w, y);
+    const float want[6] = {1, -1.5f, 0x1p24f + 2, 3, -2.5f, 3 * 0x1p24f + 4};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(y[i], want[i]);
+}
+END_TEST
+
 /* ---- w4a8_gemm: M = 1, N = 2, K = G = 64 ----------------------------------------
  * x = (1, 1.5, -2, 0.5, 0 ...): E4M3 0x38, 0x3C, 0xC0, 0x30.
  * Row 0: scale 1.625 (0x3D), codes (3, -5, 7, 1, 0 ...).  Its lut table
@@ -314,6 +331,7 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *gemm = tcase_create("w4a8_gemm");
     tcase_add_test(gemm, test_w4a8_lut_tiny);
+    tcase_add_test(gemm, test_f32_gemm_tiny);
     tcase_add_test(gemm, test_w4a8_exact_tiny);
     tcase_add_test(gemm, test_w4a8_round_bf16);
     suite_add_tcase(s, gemm);

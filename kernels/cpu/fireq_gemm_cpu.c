@@ -5,7 +5,8 @@
  * lut mode's E4M3-rounded q * s, or the exact mode's q * s), accumulated in
  * f32 and finished by the mode's epilogue.  The AVX-512 tile
  * (fireq_gemm_cpu_avx512.c; the "avx512" variant) is preferred where the
- * context's ISA level is avx512; the portable scalar tile does the same
+ * context's ISA level is avx512, the AVX2 tile (fireq_gemm_cpu_avx2.c; the
+ * "avx2" variant) at avx2; the portable scalar tile does the same
  * arithmetic one element at a time. */
 #include "fireq_gemm_cpu.h"
 
@@ -160,6 +161,7 @@ static qkv_status cpu_w4a8_gemm(const void *params, const qkv_tile_params *tile,
     const size_t M = p->m, K = p->k;
 #if QKV_CPU_X86
     const fireq_gemm_tile_fn tile_fn = isa >= QKV_CPU_ISA_AVX512 ? fireq_gemm_avx512_tile
+                                       : isa >= QKV_CPU_ISA_AVX2 ? fireq_gemm_avx2_tile
                                                                  : scalar_tile;
 #else
     (void)isa;
@@ -195,6 +197,13 @@ static qkv_status cpu_w4a8_gemm_avx512(qkv_context *ctx, const void *p,
     return cpu_w4a8_gemm(p, t, QKV_CPU_ISA_AVX512);
 }
 
+static qkv_status cpu_w4a8_gemm_avx2(qkv_context *ctx, const void *p,
+                                     const qkv_tile_params *t)
+{
+    (void)ctx;
+    return cpu_w4a8_gemm(p, t, QKV_CPU_ISA_AVX2);
+}
+
 static qkv_status cpu_w4a8_gemm_scalar(qkv_context *ctx, const void *p,
                                        const qkv_tile_params *t)
 {
@@ -208,10 +217,20 @@ static const qkv_tile_param_def w4a8_gemm_avx512_space[] = {
     {"cols", 32, {4, 8, 16, 32, 64, 128, 0}, false},
 };
 
+/* The avx2 variant's space: cols a multiple of its 3-output blocks. */
+static const qkv_tile_param_def w4a8_gemm_avx2_space[] = {
+    {"rows", 16, {1, 2, 4, 8, 16, 32, 64, 0}, false},
+    {"cols", 24, {3, 6, 12, 24, 48, 96, 0}, false},
+};
+
 const qkv_variant qkv_w4a8_gemm_avx512 = {
     .name = "avx512", .op = QKV_OP_W4A8_GEMM, .backends = QKV_ON(QKV_BACKEND_CPU),
     .run = cpu_w4a8_gemm_avx512, .supports = qkv_cpu_avx512_supports,
     .nparams = QKV_NPARAMS(w4a8_gemm_avx512_space), .params = w4a8_gemm_avx512_space};
+const qkv_variant qkv_w4a8_gemm_avx2 = {
+    .name = "avx2", .op = QKV_OP_W4A8_GEMM, .backends = QKV_ON(QKV_BACKEND_CPU),
+    .run = cpu_w4a8_gemm_avx2, .supports = qkv_cpu_avx2_supports,
+    .nparams = QKV_NPARAMS(w4a8_gemm_avx2_space), .params = w4a8_gemm_avx2_space};
 const qkv_variant qkv_w4a8_gemm_scalar = {
     .name = "scalar", .op = QKV_OP_W4A8_GEMM, .backends = QKV_ON(QKV_BACKEND_CPU),
     .run = cpu_w4a8_gemm_scalar, .nparams = QKV_NPARAMS(w4a8_gemm_space),

@@ -1,6 +1,7 @@
 /* fireq_gemm_cpu.h - what the cpu backend's w4a8_gemm tiles share
  * (fireq_gemm_cpu.c: the driver, the scalar tile and the variants;
- * fireq_gemm_cpu_avx512.c: the AVX-512 tile): the resolved call. */
+ * fireq_gemm_cpu_avx512.c, fireq_gemm_cpu_avx2.c: the vector tiles): the
+ * resolved call. */
 #ifndef QKV_FIREQ_GEMM_CPU_H
 #define QKV_FIREQ_GEMM_CPU_H
 
@@ -28,6 +29,9 @@ typedef void (*fireq_gemm_tile_fn)(const fireq_gemm *c, size_t m0, size_t rows, 
 /* The AVX-512 tile (a fireq_gemm_tile_fn; scratch unused). */
 void fireq_gemm_avx512_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0,
                             size_t cols, float *acc, float *scratch);
+/* The AVX2 tile (a fireq_gemm_tile_fn; scratch unused). */
+void fireq_gemm_avx2_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0, size_t cols,
+                          float *acc, float *scratch);
 #endif
 
 #endif
