@@ -190,23 +190,18 @@ AVX2_INLINE void key_params_transpose(const uint16_t *src, size_t gcap, size_t D
 }
 
 /* Prefetch the key code and scale/min lines of tokens [ta, tb) of kv head
- * bkv (codes [D, wcap] u32, params [D, gcap] f16) into L2. */
+ * bkv (codes [D, wcap] u32, params [D, gcap] f16). */
 AVX2_INLINE void key_prefetch(const kivi_cpu_decode *c, size_t bkv, size_t ta, size_t tb)
 {
     const qkv_kivi_decode_params *p = c->p;
     const size_t bits = (size_t)c->bits, gcap = p->k_quant_capacity / c->G;
     const size_t wcap = p->k_quant_capacity * bits / 32, w0 = ta * bits / 32, w1 = tb * bits / 32;
-    /* a params line (32 f16 groups) is fetched once, with the chunk where it starts */
-    const size_t g_line = (ta / c->G + 31) / 32 * 32;
-    const bool params = g_line < (tb + c->G - 1) / c->G;
     for (size_t d = 0; d < c->D; d++) {
         const size_t row = bkv * c->D + d;
         for (size_t w = w0; w < w1; w += 16)
-            _mm_prefetch((const char *)(c->k_codes + row * wcap + w), _MM_HINT_T1);
-        if (params) {
-            _mm_prefetch((const char *)(c->k_scale + row * gcap + g_line), _MM_HINT_T1);
-            _mm_prefetch((const char *)(c->k_min + row * gcap + g_line), _MM_HINT_T1);
-        }
+            _mm_prefetch((const char *)(c->k_codes + row * wcap + w), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c->k_scale + row * gcap + ta / c->G), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c->k_min + row * gcap + ta / c->G), _MM_HINT_T0);
     }
 }
 
