@@ -158,26 +158,84 @@ AVX512_INLINE bool key_extremes_f32(const float *x, size_t D, size_t G, int NB, 
     return out_of_range16(bad, l, h);
 }
 
-/* Token group at x[base] (G rows, D elements apart), channels
- * 16 NB from the row start, into slot k of the stage: the extremes,
- * scale and min as quant_keys32 of the AVX2 items lane for lane, then the
- * codes, one word of 16 channels at a time in a register.  With `check`, a
- * group holding rejected input writes nothing: true (without it, such
- * input gives unspecified codes). */
-AVX512_INLINE bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dtype dt,
-                                   int bits, size_t G, bool check, int NB,
-                                   key_pass_stage *st, size_t k, const char *pf, size_t pf_bytes)
+/* The extremes of key_extremes_f16 / _f32 for nb (2, 4, 6, 8: D % 32 ==
+ * 0) zmm per side, one instance per dtype and nb. */
+static AVX512_FN bool key_extremes(const void *x, size_t base, size_t D, qkv_dtype dt, size_t G,
+                                   size_t nb, __m512 *lo, __m512 *hi)
+{
+#define KE(NB)                                                                                 \
+    case NB:                                                                                   \
+        return dt == QKV_F16 ? key_extremes_f16((const uint16_t *)x + base, D, G, NB, lo, hi)  \
+                             : key_extremes_f32((const float *)x + base, D, G, NB, lo, hi);
+    switch (nb) {
+        KE(2) KE(4) KE(6)
+    default:
+        KE(8)
+    }
+#undef KE
+}
+
+/* The code words of one 16-channel block of a token group into slot k of
+ * the stage (rows 0..15 of `codes`): rows from x[row0], D elements apart;
+ * m, s the block's minima and divisors. */
+AVX512_INLINE void key_codes16(const void *x, size_t row0, size_t D, qkv_dtype dt, int bits,
+                               size_t G, __m512 m, __m512 s, uint32_t (*codes)[KEY_RUN_WORDS],
+                               size_t k)
 {
     const size_t f = (size_t)(32 / bits), wpg = G / f;
+    const __m512 qmax = _mm512_set1_ps((float)((1 << bits) - 1));
+    for (size_t w = 0; w < wpg; w++) {
+        __m512i word = _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (size_t t = 0; t < f; t++) {
+            const __m512i q = _mm512_max_epi32(
+                quant16(load16(x, row0 + (w * f + t) * D, dt), m, s, qmax),
+                _mm512_setzero_si512());
+            word = _mm512_or_si512(word, _mm512_slli_epi32(q, (unsigned)(bits * (int)t)));
+        }
+        uint32_t wb[16];
+        _mm512_storeu_si512(wb, word);
+        for (size_t j = 0; j < 16; j++)
+            codes[j][k * wpg + w] = wb[j];
+    }
+}
+
+/* key_codes16 with the dtype and bits (2, 4, 8) made constants. */
+static AVX512_FN void key_codes16_dispatch(const void *x, size_t row0, size_t D, qkv_dtype dt,
+                                           int bits, size_t G, __m512 m, __m512 s,
+                                           uint32_t (*codes)[KEY_RUN_WORDS], size_t k)
+{
+#define KC(B)                                                                                  \
+    case B:                                                                                    \
+        if (dt == QKV_F16)                                                                     \
+            key_codes16(x, row0, D, QKV_F16, B, G, m, s, codes, k);                            \
+        else                                                                                   \
+            key_codes16(x, row0, D, QKV_F32, B, G, m, s, codes, k);                            \
+        break;
+    switch (bits) {
+        KC(2) KC(4)
+    default:
+        KC(8)
+    }
+#undef KC
+}
+
+/* Token group at x[base] (G rows, D elements apart), channels 16 nb from
+ * the row start, into slot k of the stage: the extremes, scale and min as
+ * quant_keys32 of the AVX2 items lane for lane, then the codes, one word
+ * of 16 channels at a time in a register; pf_bytes from pf prefetched into
+ * L2 on the way.  With `check`, a group holding rejected input writes
+ * nothing: true (without it, such input gives unspecified codes). */
+static AVX512_FN bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dtype dt,
+                                      int bits, size_t G, bool check, size_t nb,
+                                      key_pass_stage *st, size_t k, const char *pf,
+                                      size_t pf_bytes)
+{
     __m512 lo[8], hi[8];
-    const bool bad = dt == QKV_F16
-                         ? key_extremes_f16((const uint16_t *)x + base, D, G, NB, lo, hi)
-                         : key_extremes_f32((const float *)x + base, D, G, NB, lo, hi);
-    if (check && bad)
+    if (key_extremes(x, base, D, dt, G, nb, lo, hi) && check)
         return true;
     const __m512 qmax = _mm512_set1_ps((float)((1 << bits) - 1));
-#pragma GCC unroll 1
-    for (int c = 0; c < NB; c++) {
+    for (size_t c = 0; c < nb; c++) {
         const __m512 l = canonical_zero16(lo[c]), h = canonical_zero16(hi[c]);
         const __m256i s16 = _mm512_cvtps_ph(_mm512_div_ps(_mm512_sub_ps(h, l), qmax), 0);
         const __m256i m16 = _mm512_cvtps_ph(l, 0);
@@ -188,41 +246,13 @@ AVX512_INLINE bool quant_keys_pass(const void *x, size_t base, size_t D, qkv_dty
             st->scale[16 * c + j][k] = sb[j];
             st->min[16 * c + j][k] = mb[j];
         }
-        const __m512 s = quant_divisor16(_mm512_cvtph_ps(s16)), m = _mm512_cvtph_ps(m16);
-        for (size_t b = pf_bytes * (size_t)c / (size_t)NB; b < pf_bytes * (size_t)(c + 1) / (size_t)NB;
-             b += 64)
+        for (size_t b = pf_bytes * c / nb; b < pf_bytes * (c + 1) / nb; b += 64)
             _mm_prefetch(pf + b, _MM_HINT_T1);
-        for (size_t w = 0; w < wpg; w++) {
-            const size_t row0 = base + w * f * D + 16 * (size_t)c;
-            __m512i word = _mm512_setzero_si512();
-#pragma GCC unroll 16
-            for (size_t t = 0; t < f; t++) {
-                const __m512i q = _mm512_max_epi32(
-                    quant16(load16(x, row0 + t * D, dt), m, s, qmax), _mm512_setzero_si512());
-                word = _mm512_or_si512(word, _mm512_slli_epi32(q, (unsigned)(bits * (int)t)));
-            }
-            uint32_t wb[16];
-            _mm512_storeu_si512(wb, word);
-            for (size_t j = 0; j < 16; j++)
-                st->codes[16 * c + j][k * wpg + w] = wb[j];
-        }
+        key_codes16_dispatch(x, base + 16 * c, D, dt, bits, G,
+                             _mm512_cvtph_ps(m16), quant_divisor16(_mm512_cvtph_ps(s16)),
+                             st->codes + 16 * c, k);
     }
     return false;
-}
-
-/* quant_keys_pass with NB (2, 4, 6, 8 zmm per side: D % 32 == 0) a
- * constant. */
-AVX512_INLINE bool quant_keys_pass_nb(const void *x, size_t base, size_t D, qkv_dtype dt,
-                                      int bits, size_t G, bool check, size_t nb,
-                                      key_pass_stage *st, size_t k, const char *pf,
-                                      size_t pf_bytes)
-{
-    switch (nb) {
-    case 2: return quant_keys_pass(x, base, D, dt, bits, G, check, 2, st, k, pf, pf_bytes);
-    case 4: return quant_keys_pass(x, base, D, dt, bits, G, check, 4, st, k, pf, pf_bytes);
-    case 6: return quant_keys_pass(x, base, D, dt, bits, G, check, 6, st, k, pf, pf_bytes);
-    default: return quant_keys_pass(x, base, D, dt, bits, G, check, 8, st, k, pf, pf_bytes);
-    }
 }
 
 /* Write staged groups g .. g+n-1 of channels d .. d+nc-1 of head bh to
@@ -270,8 +300,8 @@ AVX512_INLINE bool quant_keys_groups_avx512(const qkv_kivi_quant_params *p, size
                 const char *pf = ahead ? (const char *)p->input->host +
                                              (head + (g + 2) * G * D) * esz
                                        : NULL;
-                if (quant_keys_pass_nb(p->input->host, head + g * G * D + d, D, dt, bits, G,
-                                       check, nc / 16, &st, g - gs, pf, ahead ? G * D * esz : 0))
+                if (quant_keys_pass(p->input->host, head + g * G * D + d, D, dt, bits, G, check,
+                                    nc / 16, &st, g - gs, pf, ahead ? G * D * esz : 0))
                     return true;
             }
             copy_out_keys_pass(p, bh, d, nc, gs, n, G, bits, &st);

@@ -144,7 +144,7 @@ static size_t f32_gemm_class_size(const qkv_op_shape *shape)
 static qkv_op_shape f32_gemm_example(void) { return f32_gemm_shape("example", 4, 64, 256); }
 
 const qkv_op_desc qkv_op_case_f32_gemm = {
-    .info = &qkv_op_info_f32_gemm, .nmse_bound = 1e-10, .options = {{NULL}},
+    .info = &qkv_op_info_f32_gemm, .nmse_bound = 1e-10,
     .example = f32_gemm_example, .describe = f32_gemm_describe, .fill_inputs = f32_gemm_fill,
     .launch = f32_gemm_launch, .infer_shape = f32_gemm_infer, .shapes = f32_gemm_shapes,
     .bytes = f32_gemm_bytes, .flops = f32_gemm_flops, .class_size = f32_gemm_class_size};

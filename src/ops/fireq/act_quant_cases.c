@@ -190,7 +190,7 @@ static size_t act_class_size(const qkv_op_shape *shape)
 static qkv_op_shape act_example(void) { return act_shape("example", 8, 4096, QKV_BF16); }
 
 const qkv_op_desc qkv_op_case_w4a8_quant_activations = {
-    .info = &qkv_op_info_w4a8_quant_activations, .nmse_bound = 0.0, .options = {{NULL}},
+    .info = &qkv_op_info_w4a8_quant_activations, .nmse_bound = 0.0,
     .example = act_example, .describe = act_describe, .fill_inputs = act_fill,
     .launch = act_launch, .infer_shape = act_infer, .shapes = act_shapes, .bytes = act_bytes,
     .flops = act_flops, .class_size = act_class_size};
