@@ -50,8 +50,9 @@ static float dot_group(const float *x, const float *w, size_t G)
 /* The scalar tile (a fireq_gemm_tile_fn): per group, the cols weight rows
  * expanded into scratch once, then every token's dot with each. */
 static void scalar_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0, size_t cols,
-                        float *acc, float *scratch)
+                        float *acc, void *space)
 {
+    float *scratch = space;
     memset(acc, 0, rows * cols * sizeof *acc);
     for (size_t g = 0; g < c->K / c->G; g++) {
         for (size_t j = 0; j < cols; j++)
@@ -66,9 +67,7 @@ static void scalar_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0, 
 
 /* ---- tables and epilogue ---------------------------------------------------------- */
 
-/* The weight table of each scale code (see fireq_gemm): entry v (a nibble)
- * holds code q = v - 16 * (v >= 8). */
-static void build_tables(qkv_w4a8_mode mode, float table[256][16])
+void fireq_gemm_build_tables(qkv_w4a8_mode mode, float table[256][16])
 {
     for (int s = 0; s < 256; s++) {
         const float scale = qkv_e4m3_to_f32((uint8_t)s);
@@ -117,10 +116,9 @@ static size_t tile_value(const qkv_tile_params *tile, int i)
     return tile->value[i] > 0 ? (size_t)tile->value[i] : 1;
 }
 
-/* The tiles of one call in parallel: each tile's accumulators, then its
- * outputs (and acc when asked for). */
-static qkv_status run_tiles(const qkv_w4a8_gemm_params *p, const fireq_gemm *c,
-                            fireq_gemm_tile_fn tile_fn, size_t rows, size_t cols)
+qkv_status fireq_gemm_run_tiles(const qkv_w4a8_gemm_params *p, const fireq_gemm *c,
+                                fireq_gemm_tile_fn tile_fn, size_t rows, size_t cols,
+                                size_t scratch_bytes)
 {
     const size_t row_tiles = (c->M + rows - 1) / rows, col_tiles = (c->N + cols - 1) / cols;
     const uint16_t *sx = p->sx->host;
@@ -129,7 +127,7 @@ static qkv_status run_tiles(const qkv_w4a8_gemm_params *p, const fireq_gemm *c,
 #pragma omp parallel num_threads(cpu_team_size()) reduction(| : failed)
     {
         float *acc = malloc(rows * cols * sizeof *acc);
-        float *scratch = malloc(cols * c->G * sizeof *scratch);
+        void *scratch = aligned_alloc(64, (scratch_bytes + 63) / 64 * 64 + 64);
         failed = !acc || !scratch;
 #pragma omp for schedule(dynamic, 1)
         for (size_t t = 0; t < row_tiles * col_tiles; t++) {
@@ -173,7 +171,7 @@ static qkv_status cpu_w4a8_gemm(const void *params, const qkv_tile_params *tile,
         free(x);
         return qkv_fail(QKV_ERR_NO_MEMORY, "w4a8_gemm: out of host memory");
     }
-    build_tables(p->mode, table);
+    fireq_gemm_build_tables(p->mode, table);
     float e4m3[256];
     for (int b = 0; b < 256; b++)
         e4m3[b] = qkv_e4m3_to_f32((uint8_t)b);
@@ -181,10 +179,12 @@ static qkv_status cpu_w4a8_gemm(const void *params, const qkv_tile_params *tile,
 #pragma omp parallel for num_threads(cpu_team_size()) schedule(static)
     for (size_t i = 0; i < M * K; i++)
         x[i] = e4m3[xq[i]];
-    const fireq_gemm c = {x, p->wq->host, p->ws->host, (const float(*)[16])table,
-                          M, p->n, K, (size_t)p->group};
+    const fireq_gemm c = {.x = x, .wq = p->wq->host, .ws = p->ws->host,
+                          .table = (const float(*)[16])table, .M = M, .N = p->n, .K = K,
+                          .G = (size_t)p->group};
     const qkv_status st =
-        run_tiles(p, &c, tile_fn, tile_value(tile, ROWS), tile_value(tile, COLS));
+        fireq_gemm_run_tiles(p, &c, tile_fn, tile_value(tile, ROWS), tile_value(tile, COLS),
+                             tile_value(tile, COLS) * c.G * sizeof(float));
     free(table);
     free(x);
     return st;

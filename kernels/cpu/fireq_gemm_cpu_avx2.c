@@ -91,7 +91,7 @@ static const block_fn blocks[MAX_R][MAX_C] = {
 };
 
 void fireq_gemm_avx2_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0, size_t cols,
-                          float *acc, float *scratch)
+                          float *acc, void *scratch)
 {
     (void)scratch;
     for (size_t j = 0; j < cols; j += MAX_C) {

@@ -90,7 +90,7 @@ static const block_fn blocks[4][4] = {
 };
 
 void fireq_gemm_avx512_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0,
-                            size_t cols, float *acc, float *scratch)
+                            size_t cols, float *acc, void *scratch)
 {
     (void)scratch;
     for (size_t j = 0; j < cols; j += 4) {

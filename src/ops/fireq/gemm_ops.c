@@ -65,7 +65,7 @@ static size_t w4a8_gemm_class_size(const void *params)
 }
 
 static const qkv_variant *const w4a8_gemm_variants[] = {
-    &qkv_w4a8_gemm_ref, &qkv_w4a8_gemm_avx512, &qkv_w4a8_gemm_avx2, &qkv_w4a8_gemm_scalar,
+    &qkv_w4a8_gemm_ref, &qkv_w4a8_gemm_avx512bf16, &qkv_w4a8_gemm_avx512, &qkv_w4a8_gemm_avx2, &qkv_w4a8_gemm_scalar,
     QKV_GPU_VARIANT(qkv_w4a8_gemm_generic) QKV_CUDA_VARIANT(qkv_w4a8_gemm_cuda) NULL};
 
 const qkv_op_info qkv_op_info_w4a8_gemm = {

@@ -6,7 +6,7 @@
 
 #include "qkv_internal.h"
 
-extern const qkv_variant qkv_w4a8_gemm_ref, qkv_w4a8_gemm_avx512, qkv_w4a8_gemm_avx2,
+extern const qkv_variant qkv_w4a8_gemm_ref, qkv_w4a8_gemm_avx512bf16, qkv_w4a8_gemm_avx512, qkv_w4a8_gemm_avx2,
     qkv_w4a8_gemm_scalar, qkv_w4a8_gemm_generic;
 /* The native CUDA variant (src/ops/fireq/cuda_gemm.c). */
 extern const qkv_variant qkv_w4a8_gemm_cuda;
