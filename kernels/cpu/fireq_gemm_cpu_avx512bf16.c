@@ -72,22 +72,31 @@ static int panel_cols(int r)
 }
 
 /* The table register of output row `ws_row` (its scale codes) for the
- * 128-k block at k: words 0..15 the group of k, 16..31 that of k + 64. */
-BF16_INLINE __m512i block_table(const fireq_gemm *c, const uint8_t *ws_row, size_t k)
+ * 128-k block at k: words 0..15 the group of k, 16..31 that of k + 64
+ * (two_groups: G = 64) or the same table again (G >= 128). */
+BF16_INLINE __m512i block_table(const fireq_gemm *c, const uint8_t *ws_row, size_t k,
+                                bool two_groups)
 {
     const __m256i lo = _mm256_loadu_si256((const __m256i *)c->table_bf16[ws_row[k / c->G]]);
+    if (!two_groups)
+        return _mm512_broadcast_i64x4(lo);
     const __m256i hi =
         _mm256_loadu_si256((const __m256i *)c->table_bf16[ws_row[(k + 64) / c->G]]);
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-/* Weights r (k = 4i + r) of the 32 code words q through table t. */
-BF16_INLINE __m512bh block_weights(__m512i q, __m512i t, int r)
+/* Weights r (k = 4i + r) of the 32 code words q through table t.  vpermw
+ * reads 5 index bits: with one group the table repeats, so bit 4 (the
+ * next nibble's) does not matter; with two it is set to the word's half. */
+BF16_INLINE __m512bh block_weights(__m512i q, __m512i t, int r, bool two_groups)
 {
+    const __m512i shifted = r ? _mm512_srli_epi16(q, 4 * r) : q;
+    if (!two_groups)
+        return (__m512bh)_mm512_permutexvar_epi16(shifted, t);
     const __m512i nibble = _mm512_set1_epi16(0x000f);
     const __m512i half = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(16), 1);
-    /* (q >> 4r) & 15 | half, one vpternlog */
-    const __m512i idx = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4 * r), nibble, half, 0xea);
+    /* shifted & 15 | half, one vpternlog */
+    const __m512i idx = _mm512_ternarylogic_epi32(shifted, nibble, half, 0xea);
     return (__m512bh)_mm512_permutexvar_epi16(idx, t);
 }
 
@@ -95,7 +104,7 @@ BF16_INLINE __m512bh block_weights(__m512i q, __m512i t, int r)
  * i < R, j < C, the weights expanded here: R x C accumulators over 128-k
  * blocks, then the 64-k tail (k1 - k0 a multiple of 64, k0 of 128). */
 BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_t k1, float *acc,
-                       size_t ld, int R, int C)
+                       size_t ld, int R, int C, bool two_groups)
 {
     const size_t K = c->K, KG = K / c->G;
     __m512 s[MAX_R][MAX_C];
@@ -121,7 +130,7 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
         for (int j = 0; j < C; j++) {
             _mm_prefetch((const char *)next_codes[j] + k / 2, _MM_HINT_T0);
             _mm_prefetch((const char *)next_scales[j] + k / c->G, _MM_HINT_T0);
-            t[j] = block_table(c, c->ws + (n + j) * KG, k);
+            t[j] = block_table(c, c->ws + (n + j) * KG, k, two_groups);
             q[j] = _mm512_loadu_si512(c->wq + (n + j) * (K / 2) + k / 2);
         }
 #pragma GCC unroll 4
@@ -129,7 +138,7 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
             __m512bh w[MAX_C];
 #pragma GCC unroll 4
             for (int j = 0; j < C; j++)
-                w[j] = block_weights(q[j], t[j], r);
+                w[j] = block_weights(q[j], t[j], r, two_groups);
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
                 const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i * K + k + 32 * r);
@@ -155,7 +164,7 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
             __m512bh w[MAX_C];
 #pragma GCC unroll 4
             for (int j = 0; j < C; j++)
-                w[j] = block_weights(q[j], t[j], r);
+                w[j] = block_weights(q[j], t[j], r, true);
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
                 const __m512bh xv =
@@ -185,10 +194,10 @@ BF16_INLINE void expand_panel(const fireq_gemm *c, size_t n, int C, size_t k0, s
         uint16_t *out = panel + (size_t)j * kc - k0;
         size_t k = k0;
         for (; k + 128 <= k1; k += 128) {
-            const __m512i t = block_table(c, scales, k), q = _mm512_loadu_si512(codes + k / 2);
+            const __m512i t = block_table(c, scales, k, true), q = _mm512_loadu_si512(codes + k / 2);
 #pragma GCC unroll 4
             for (int r = 0; r < 4; r++)
-                _mm512_storeu_si512(out + k + 32 * r, (__m512i)block_weights(q, t, r));
+                _mm512_storeu_si512(out + k + 32 * r, (__m512i)block_weights(q, t, r, true));
         }
         if (k < k1) {
             const __m512i t = _mm512_zextsi256_si512(
@@ -198,7 +207,7 @@ BF16_INLINE void expand_panel(const fireq_gemm *c, size_t n, int C, size_t k0, s
 #pragma GCC unroll 4
             for (int r = 0; r < 4; r++)
                 _mm256_storeu_si256((__m256i *)(out + k + 16 * r),
-                                    _mm512_castsi512_si256((__m512i)block_weights(q, t, r)));
+                                    _mm512_castsi512_si256((__m512i)block_weights(q, t, r, true)));
         }
     }
 }
@@ -260,12 +269,18 @@ typedef void (*panel_block_fn)(const fireq_gemm *c, const uint16_t *panel, size_
                                size_t k1, float *acc, size_t ld);
 typedef void (*expand_fn)(const fireq_gemm *c, size_t n, size_t k0, size_t k1, uint16_t *panel);
 
-/* block() for R tokens x C outputs as a function. */
+/* block() for R tokens x C outputs as functions: block_RxC for G >= 128,
+ * block2_RxC for G = 64. */
 #define FIREQ_BF16_BLOCK(R, C)                                                                 \
     static BF16_FN void block_##R##x##C(const fireq_gemm *c, size_t m, size_t n, size_t k0,    \
                                         size_t k1, float *acc, size_t ld)                      \
     {                                                                                          \
-        block(c, m, n, k0, k1, acc, ld, R, C);                                                 \
+        block(c, m, n, k0, k1, acc, ld, R, C, false);                                          \
+    }                                                                                          \
+    static BF16_FN void block2_##R##x##C(const fireq_gemm *c, size_t m, size_t n, size_t k0,   \
+                                         size_t k1, float *acc, size_t ld)                     \
+    {                                                                                          \
+        block(c, m, n, k0, k1, acc, ld, R, C, true);                                           \
     }
 #define FIREQ_BF16_ROW(R)                                                                      \
     FIREQ_BF16_BLOCK(R, 1) FIREQ_BF16_BLOCK(R, 2) FIREQ_BF16_BLOCK(R, 3) FIREQ_BF16_BLOCK(R, 4)
@@ -317,12 +332,24 @@ FIREQ_BF16_EXPAND(3)
 FIREQ_BF16_EXPAND(4)
 static const expand_fn expands[MAX_C] = {expand_1, expand_2, expand_3, expand_4};
 
-/* blocks[R - 1][C - 1] for C <= direct_cols(R). */
-static const block_fn blocks[MAX_R][MAX_C] = {
-    {block_1x1, block_1x2, block_1x3, block_1x4}, {block_2x1, block_2x2, block_2x3, block_2x4},
-    {block_3x1, block_3x2, block_3x3, block_3x4}, {block_4x1, block_4x2, block_4x3, block_4x4},
-    {block_5x1, block_5x2, block_5x3, NULL},      {block_6x1, block_6x2, block_6x3, NULL},
-    {block_7x1, block_7x2, NULL, NULL},           {block_8x1, block_8x2, NULL, NULL},
+/* blocks[G == 64][R - 1][C - 1] for C <= direct_cols(R). */
+static const block_fn blocks[2][MAX_R][MAX_C] = {
+    {{block_1x1, block_1x2, block_1x3, block_1x4},
+     {block_2x1, block_2x2, block_2x3, block_2x4},
+     {block_3x1, block_3x2, block_3x3, block_3x4},
+     {block_4x1, block_4x2, block_4x3, block_4x4},
+     {block_5x1, block_5x2, block_5x3, NULL},
+     {block_6x1, block_6x2, block_6x3, NULL},
+     {block_7x1, block_7x2, NULL, NULL},
+     {block_8x1, block_8x2, NULL, NULL}},
+    {{block2_1x1, block2_1x2, block2_1x3, block2_1x4},
+     {block2_2x1, block2_2x2, block2_2x3, block2_2x4},
+     {block2_3x1, block2_3x2, block2_3x3, block2_3x4},
+     {block2_4x1, block2_4x2, block2_4x3, block2_4x4},
+     {block2_5x1, block2_5x2, block2_5x3, NULL},
+     {block2_6x1, block2_6x2, block2_6x3, NULL},
+     {block2_7x1, block2_7x2, NULL, NULL},
+     {block2_8x1, block2_8x2, NULL, NULL}},
 };
 
 /* The tile (a fireq_gemm_tile_fn; scratch: panel_bytes(c)): per K pass
@@ -341,7 +368,7 @@ static void bf16_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0, si
         for (size_t j = 0; j < cols; j += nr) {
             const size_t nc = cols - j < nr ? cols - j : nr;
             if (direct) {
-                blocks[rows - 1][nc - 1](c, m0, n0 + j, k0, k1, acc + j, cols);
+                blocks[c->G == 64][rows - 1][nc - 1](c, m0, n0 + j, k0, k1, acc + j, cols);
                 continue;
             }
             expands[nc - 1](c, n0 + j, k0, k1, scratch);
