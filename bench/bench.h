@@ -22,7 +22,15 @@ typedef struct bench_item {
     bench_backend *backend;
 } bench_item;
 
-#define BENCH_MAX_SHAPES 32
+/* Shapes per op (its "llm" and "bench" sets together); bench_add_shapes
+ * stops the program, naming the op, if an op has more. */
+#define BENCH_MAX_SHAPES 64
+/* Uploaded copies a cold-cache case rotates over, at most. */
+#define BENCH_MAX_COPIES 64
+
+/* Append op's shape set `set` ("llm", "bench") to out[*n ...]; exits with
+ * a message naming the op if out would hold more than BENCH_MAX_SHAPES. */
+void bench_add_shapes(const qkv_op_desc *op, const char *set, qkv_op_shape *out, int *n);
 
 /* Register `item` (kept by pointer) as "<op>[@<variant>]/<shape>/<spec>"
  * (the variant named unless it is the device's first):
@@ -39,9 +47,24 @@ void bench_case_register(bench_item *item);
  * together exceed 4 last-level caches (and 128 MiB); false: one copy,
  * repeated calls find it cached as far as it fits. */
 void bench_case_set_cold(bool cold);
+/* Copies of a case of `bytes` (inputs and outputs) that each iteration
+ * moves on over: with a cold cache enough that together they exceed four
+ * last-level caches and 128 MiB (at most BENCH_MAX_COPIES), else 1. */
+int bench_cold_copies(double bytes);
 /* Bytes of the host's last-level cache. */
 double bench_llc_bytes(void);
 /* Free the host and device data of the last prepared case. */
 void bench_case_release(void);
+
+/* The peer of w4a8_gemm on CUDA devices (bench_peer.c): cuBLASLt's FP8 GEMM
+ * (e4m3 x e4m3 -> bf16, f32 compute) registered as
+ * "cublaslt_fp8/<shape>/<spec>" for each distinct M, N, K of w4a8_gemm's
+ * bench set on each CUDA backend, timed like the ops (qkv_time_launch on
+ * the context's stream, cold cache as set); when it cannot run (no CUDA
+ * backend, no libcublasLt, no FP8 tensor cores) one line on stderr says so
+ * and nothing is registered. */
+void bench_peer_register(bench_backend *backends, int nb);
+/* Free the peer's device data and its benchmarks' arguments. */
+void bench_peer_release(void);
 
 #endif

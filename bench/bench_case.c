@@ -11,11 +11,11 @@
 #include "timer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SEED 20240601u
-#define MAX_COPIES 64
 #define COLD_FLOOR_BYTES ((double)(128 << 20)) /* beyond an H100's 50 MB L2 too */
 
 /* The case held now: host data of one (op, shape), `copies` uploads of it
@@ -23,7 +23,7 @@
 static struct {
     const bench_item *host_for, *dev_for;
     qkv_op_case c;
-    qkv_buffer *bufs[MAX_COPIES][QKV_CASE_MAX_TENSORS];
+    qkv_buffer *bufs[BENCH_MAX_COPIES][QKV_CASE_MAX_TENSORS];
     int copies, next;
 } held;
 
@@ -95,15 +95,28 @@ double bench_llc_bytes(void)
     return 32.0 * 1048576.0;
 }
 
-/* Copies of case c a cold-cache run rotates over: enough that together
- * they exceed four last-level caches and COLD_FLOOR_BYTES. */
-static int cold_copies(const qkv_op_case *c)
+int bench_cold_copies(double bytes)
 {
     if (!cold_cache)
         return 1;
-    const double target = 4.0 * bench_llc_bytes(), bytes = case_bytes(c, true);
+    const double target = 4.0 * bench_llc_bytes();
     const double want = (target > COLD_FLOOR_BYTES ? target : COLD_FLOOR_BYTES) / bytes;
-    return want >= MAX_COPIES ? MAX_COPIES : want < 1.0 ? 1 : (int)want + 1;
+    return want >= BENCH_MAX_COPIES ? BENCH_MAX_COPIES : want < 1.0 ? 1 : (int)want + 1;
+}
+
+void bench_add_shapes(const qkv_op_desc *op, const char *set, qkv_op_shape *out, int *n)
+{
+    qkv_op_shape got[BENCH_MAX_SHAPES + 1]; /* one more, to see an overflow */
+    const int k = op->shapes(set, got, BENCH_MAX_SHAPES + 1);
+    if (*n + k > BENCH_MAX_SHAPES) {
+        fprintf(stderr,
+                "qkv-bench: op %s has more than %d benchmark shapes (llm and bench sets): "
+                "raise BENCH_MAX_SHAPES in bench/bench.h\n",
+                op->info->name, BENCH_MAX_SHAPES);
+        exit(2);
+    }
+    memcpy(out + *n, got, (size_t)k * sizeof *got);
+    *n += k;
 }
 
 /* One call of the item (a bench_item) on its backend's buffers (not waited
@@ -134,7 +147,7 @@ static const char *setup(void *arg)
                 it->shape.label, case_bytes(&held.c, false) / 1e6);
     }
     held.dev_for = it;
-    const int copies = cold_copies(&held.c);
+    const int copies = bench_cold_copies(case_bytes(&held.c, true));
     for (held.copies = 0; held.copies < copies; held.copies++)
         if ((st = qkv_case_upload(&held.c, it->backend->ctx, held.bufs[held.copies])) != QKV_OK)
             return failure(st);

@@ -152,25 +152,41 @@ static bool default_for(const qkv_op_desc *op, const qkv_variant *v, const qkv_c
 /* Items of every backend x op x variant the device supports x shape (the
  * op's "llm" and "bench" sets) that the variant runs, in that order: one
  * device at a time, so devices sharing the host (OpenMP cpu, a CPU OpenCL
- * runtime) do not disturb each other; the count. */
-static int make_items(bench_backend *backends, int nb, bench_item *items, int max)
+ * runtime) do not disturb each other; an array of *n items (malloc'ed;
+ * NULL when there are none).  Exits with a message when out of memory. */
+static bench_item *make_items(bench_backend *backends, int nb, int *n)
 {
-    int n = 0;
+    bench_item *items = NULL;
+    int size = 0;
+    *n = 0;
     for (int b = 0; b < nb; b++)
         for (int o = 0; o < QKV_OP_COUNT; o++) {
             const qkv_op_desc *op = qkv_op_descs[o];
             qkv_op_shape shapes[BENCH_MAX_SHAPES];
-            int ns = op->shapes("llm", shapes, BENCH_MAX_SHAPES);
-            ns += op->shapes("bench", shapes + ns, BENCH_MAX_SHAPES - ns);
+            int ns = 0;
+            bench_add_shapes(op, "llm", shapes, &ns);
+            bench_add_shapes(op, "bench", shapes, &ns);
             const qkv_variant *v;
             const qkv_context *ctx = backends[b].ctx;
             for (int k = 0; (v = qkv_variant_nth(op->info->id, ctx, k)); k++)
-                for (int s = 0; s < ns && n < max; s++)
-                    if (qkv_case_variant_runs(op, v, ctx, &shapes[s]))
-                        items[n++] = (bench_item){op, v, default_for(op, v, ctx, &shapes[s]),
-                                                  shapes[s], &backends[b]};
+                for (int s = 0; s < ns; s++) {
+                    if (!qkv_case_variant_runs(op, v, ctx, &shapes[s]))
+                        continue;
+                    if (*n == size) {
+                        size = size ? 2 * size : 256;
+                        bench_item *grown = realloc(items, (size_t)size * sizeof *items);
+                        if (!grown) {
+                            fprintf(stderr, "qkv-bench: out of memory for %d benchmarks\n",
+                                    size);
+                            exit(2);
+                        }
+                        items = grown;
+                    }
+                    items[(*n)++] = (bench_item){op, v, default_for(op, v, ctx, &shapes[s]),
+                                                 shapes[s], &backends[b]};
+                }
         }
-    return n;
+    return items;
 }
 
 /* Open every listed backend; false (with a message) if one fails. */
@@ -214,13 +230,21 @@ int main(int argc, char **argv)
             snprintf(llc, sizeof llc, "%.0f", bench_llc_bytes());
             qkv_bench_add_context("qkv/cache", o.warm ? "warm" : "cold");
             qkv_bench_add_context("qkv/host_llc_bytes", llc);
-            static bench_item items[QKV_OP_COUNT * BENCH_MAX_SHAPES * 4 * MAX_BACKENDS];
-            const int n = make_items(backends, o.nbackends, items,
-                                     (int)(sizeof items / sizeof items[0]));
+            int n = 0;
+            bench_item *items = make_items(backends, o.nbackends, &n);
             for (int i = 0; i < n; i++)
                 bench_case_register(&items[i]);
+#ifdef QKV_HAVE_CUDA
+            bench_peer_register(backends, o.nbackends);
+#else
+            fprintf(stderr, "qkv-bench: cublaslt_fp8 peer skipped: built without CUDA\n");
+#endif
             rc = qkv_bench_run() > 0 ? 0 : 1;
             bench_case_release();
+#ifdef QKV_HAVE_CUDA
+            bench_peer_release();
+#endif
+            free(items);
         }
     }
     for (int i = 0; i < o.nbackends; i++)

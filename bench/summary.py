@@ -2,8 +2,9 @@
 """summary.py - markdown summaries of qkv-bench JSON reports, one file per
 device: <out>/<device slug>.md with a table per op (median time, GB/s,
 GFLOP/s, % of the measured copy and multiply-add roofs), the KIVI decode
-sweep (2-bit vs the f16 dense decode: speedup and crossover context) and
-the KIVI quantizers as a fraction of copy bandwidth.
+sweep (2-bit vs the f16 dense decode: speedup and crossover context), the
+KIVI quantizers as a fraction of copy bandwidth and w4a8_gemm against its
+cuBLASLt FP8 peer (CUDA devices).
 
 usage: bench/summary.py [--out DIR] REPORT.json...   (DIR default: results/bench)
 """
@@ -19,6 +20,8 @@ import bench_json  # noqa: E402
 KIVI_DECODE = "kivi_decode_attention"
 F16_DECODE = "f16_decode_attention"
 QUANT_OPS = ("kivi_quant_keys", "kivi_quant_values")
+GEMM = "w4a8_gemm"
+PEER = "cublaslt_fp8"  # bench/bench_peer.c: cuBLASLt FP8 at w4a8_gemm's bench sizes
 SWEEP = re.compile(r"^sweep-b(\d+)-ctx(\d+)$")
 CLOCK_TEXT = {"device events": "device events (from a mark enqueued before the launch to one "
                                "after it, on the device's clock)",
@@ -122,6 +125,32 @@ def quant_section(dev):
     return lines + [""]
 
 
+def peer_section(dev):
+    """w4a8_gemm's variants against cuBLASLt FP8 at the same shapes, same run:
+    times and qkv's speed relative to cuBLASLt (cuBLASLt time / qkv time)."""
+    peer = [r for r in dev.results.get(PEER, []) if not r.error]
+    if not peer:
+        return []
+    ops = [op for op in dev.results if op == GEMM or op.startswith(GEMM + "@")]
+    qkv = {op: {r.shape: r for r in dev.results[op] if not r.error} for op in ops}
+    lines = ["## w4a8_gemm against cuBLASLt FP8", "",
+             "cuBLASLt: e4m3 x e4m3 -> bf16, f32 compute, its heuristic's first algorithm, "
+             "libcublasLt loaded at run time. Per qkv variant: time in us and, in brackets, "
+             "its speed relative to cuBLASLt (cuBLASLt time / qkv time; above 1: qkv faster).",
+             "", "| shape | cuBLASLt (us) | cuBLASLt TFLOP/s | " +
+             " | ".join("`%s` (us)" % op for op in ops) + " |",
+             "|---|---:|---:|" + "---:|" * len(ops)]
+    for r in peer:
+        cells = []
+        for op in ops:
+            q = qkv[op].get(r.shape)
+            cells.append("%.1f (%.2fx)" % (q.seconds * 1e6, r.seconds / q.seconds) if q else "-")
+        lines.append("| %s | %.1f | %.1f | %s |" % (r.shape, r.seconds * 1e6,
+                                                    r.get("flops_per_second") / 1e12,
+                                                    " | ".join(cells)))
+    return lines + [""]
+
+
 def device_markdown(dev, context, source):
     """The whole summary of one device."""
     lines = ["# Benchmarks: %s (`%s`)" % (dev.name, dev.spec), "",
@@ -140,6 +169,7 @@ def device_markdown(dev, context, source):
              ""]
     lines += sweep_section(dev)
     lines += quant_section(dev)
+    lines += peer_section(dev)
     for op, results in dev.results.items():
         lines += ["## %s" % op, ""] + op_table(results) + [""]
     return "\n".join(lines)

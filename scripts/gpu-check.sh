@@ -4,7 +4,8 @@
 # scripts/gpu-prep.sh; CUDA is one of the backends every suite iterates),
 # `qkv validate --backend cuda` over all shapes (and over every backend
 # present), a short `qkv tune --backend cuda`, the benchmarks on the CUDA
-# device (when Google Benchmark was carried; QKV_BENCH=0 skips them), and
+# device with cuBLASLt FP8 beside w4a8_gemm (when Google Benchmark was
+# carried; QKV_BENCH=0 skips them), and
 # writes its tables and logs under $OUT (default ./gpu-out): at most 8 files.
 #   usage: scripts/gpu-check.sh   (from the repository root, .carry/ present)
 set -u
@@ -63,6 +64,10 @@ if [ "${QKV_BENCH:-1}" != 0 ] && [ -x bench/qkv-bench ]; then
     mkdir -p results/bench
     make bench BENCH_NAME=gpu-cuda0 BENCH_FLAGS="--qkv_backends=cuda:0 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true" >results/bench/bench.log 2>&1 || status=1
     tail -3 results/bench/bench.log | tee -a "$out/summary.txt"
+    log "w4a8_gemm against cuBLASLt FP8 (cublaslt_fp8 rows)"
+    grep "cublaslt_fp8 peer skipped" results/bench/bench.log | tee -a "$out/summary.txt"
+    sed -n '/^## w4a8_gemm against cuBLASLt FP8/,/^## /p' results/bench/*.md | grep '^|' \
+        | tee -a "$out/summary.txt"
     tar -czf "$out/bench.tar.gz" results/bench 2>/dev/null
 else
     log "benchmarks SKIPPED (no bench/qkv-bench: Google Benchmark not carried, or QKV_BENCH=0)"

@@ -501,6 +501,18 @@ qkv_status qkv_cuda_launch(qkv_context *ctx, qkv_gpu_kernel *k, const unsigned g
     return launch_grid(ctx, k, grid, block, smem_bytes, nargs, args);
 }
 
+/* See cuda_native.h. */
+qkv_status qkv_cuda_stream(qkv_context *ctx, CUstream *stream)
+{
+    if (ctx->backend->kind != QKV_BACKEND_CUDA)
+        return qkv_fail(QKV_ERR_INVALID_ARG, "not a CUDA context");
+    const cu_state *s = ctx->impl;
+    const qkv_status st = make_current(s);
+    if (st == QKV_OK)
+        *stream = s->stream;
+    return st;
+}
+
 const qkv_backend qkv_backend_cuda = {
     QKV_BACKEND_CUDA, cuda_device_count, cuda_describe, cuda_open,   cuda_close,
     cuda_alloc,       cuda_view,         cuda_release,  cuda_write,  cuda_read,
