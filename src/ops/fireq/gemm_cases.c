@@ -274,7 +274,7 @@ static qkv_op_shape edge_shape(const char *label, size_t M, size_t N, size_t K, 
  * 512, 1024, G 128, lut mode, no acc (labels as f32_gemm's, so the two
  * compare row by row), and the exact mode (bf16 y) at 14336 x 4096 for M 1,
  * 16, 256, 1024.  With the llm set that is 30 shapes (bench/bench.h holds
- * 32 per op). */
+ * 64 per op). */
 static int gemm_shapes(const char *set, qkv_op_shape *out, int max)
 {
     const qkv_w4a8_mode lut = QKV_W4A8_LUT, exact = QKV_W4A8_EXACT;
