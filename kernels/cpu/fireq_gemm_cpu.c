@@ -80,24 +80,58 @@ void fireq_gemm_build_tables(qkv_w4a8_mode mode, float table[256][16])
     }
 }
 
-/* Y of accumulator a and token scale sx (f32) at y[i], the mode's epilogue
- * (spec: lut Y = bf16(bf16(acc) * sx), then * 1/ps in bf16; exact Y =
- * acc * sx / ps in f32, stored as y_dtype). */
-static void epilogue(const qkv_w4a8_gemm_params *p, float a, float sx, void *y, size_t i)
+/* bf16 bits of x, rounded to nearest even (NaN stays NaN, quiet); as
+ * qkv_f32_to_bf16, inline so the epilogue's loops vectorize. */
+static inline uint16_t bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x0040u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* The value of bf16 bits b. */
+static inline float bf16_value(uint16_t b)
+{
+    const uint32_t u = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* Outputs of a tile: y (and acc when the call asks for it) of the rows x
+ * cols accumulators at acc (row stride cols) for tokens m0.. and outputs
+ * n0.., by the mode's epilogue (spec: lut Y = bf16(bf16(acc) * sx), then
+ * * 1/ps in bf16; exact Y = acc * sx / ps in f32, stored as y_dtype). */
+static void write_tile(const qkv_w4a8_gemm_params *p, const float *acc, size_t m0, size_t rows,
+                       size_t n0, size_t cols)
 {
     const float inv_ps = ldexpf(1.0f, -p->prescale_exp);
-    if (p->mode == QKV_W4A8_LUT) {
-        uint16_t b = qkv_f32_to_bf16(qkv_bf16_to_f32(qkv_f32_to_bf16(a)) * sx);
-        if (p->prescale_exp)
-            b = qkv_f32_to_bf16(qkv_bf16_to_f32(b) * inv_ps);
-        ((uint16_t *)y)[i] = b;
-        return;
+    const uint16_t *sx_bits = p->sx->host;
+    for (size_t i = 0; i < rows; i++) {
+        const float *a = acc + i * cols, sx = bf16_value(sx_bits[m0 + i]);
+        const size_t at = (m0 + i) * p->n + n0;
+        if (p->acc)
+            memcpy((float *)p->acc->host + at, a, cols * sizeof *a);
+        if (p->y_dtype == QKV_F32) {
+            float *y = (float *)p->y->host + at;
+            for (size_t j = 0; j < cols; j++)
+                y[j] = a[j] * sx * inv_ps;
+            continue;
+        }
+        uint16_t *y = (uint16_t *)p->y->host + at;
+        if (p->mode == QKV_W4A8_EXACT)
+            for (size_t j = 0; j < cols; j++)
+                y[j] = bf16_round(a[j] * sx * inv_ps);
+        else if (p->prescale_exp)
+            for (size_t j = 0; j < cols; j++)
+                y[j] = bf16_round(bf16_value(bf16_round(bf16_value(bf16_round(a[j])) * sx)) *
+                                  inv_ps);
+        else
+            for (size_t j = 0; j < cols; j++)
+                y[j] = bf16_round(bf16_value(bf16_round(a[j])) * sx);
     }
-    const float v = a * sx * inv_ps;
-    if (p->y_dtype == QKV_F32)
-        ((float *)y)[i] = v;
-    else
-        ((uint16_t *)y)[i] = qkv_f32_to_bf16(v);
 }
 
 /* ---- driver ----------------------------------------------------------------------- */
@@ -121,8 +155,6 @@ qkv_status fireq_gemm_run_tiles(const qkv_w4a8_gemm_params *p, const fireq_gemm 
                                 size_t scratch_bytes)
 {
     const size_t row_tiles = (c->M + rows - 1) / rows, col_tiles = (c->N + cols - 1) / cols;
-    const uint16_t *sx = p->sx->host;
-    float *acc_out = p->acc ? p->acc->host : NULL;
     int failed = 0;
 #pragma omp parallel num_threads(cpu_team_size()) reduction(| : failed)
     {
@@ -137,13 +169,7 @@ qkv_status fireq_gemm_run_tiles(const qkv_w4a8_gemm_params *p, const fireq_gemm 
             const size_t nr = c->M - m0 < rows ? c->M - m0 : rows;
             const size_t nc = c->N - n0 < cols ? c->N - n0 : cols;
             tile_fn(c, m0, nr, n0, nc, acc, scratch);
-            for (size_t i = 0; i < nr; i++)
-                for (size_t j = 0; j < nc; j++) {
-                    const size_t at = (m0 + i) * c->N + n0 + j;
-                    if (acc_out)
-                        acc_out[at] = acc[i * nc + j];
-                    epilogue(p, acc[i * nc + j], qkv_bf16_to_f32(sx[m0 + i]), p->y->host, at);
-                }
+            write_tile(p, acc, m0, nr, n0, nc);
         }
         free(acc);
         free(scratch);

@@ -19,6 +19,7 @@ typedef struct fireq_gemm {
     const float (*table)[16];     /* [256 scale codes][16 nibbles]: weight values */
     const uint16_t (*table_bf16)[16]; /* the same as bf16 (bf16 tile) */
     size_t M, N, K, G;
+    unsigned g_shift;             /* log2 G (bf16 tile) */
     size_t k_step;                /* K per pass over a tile (bf16 tile), a multiple of 128 */
     int block_rows;               /* tokens per register block (bf16 tile) */
 } fireq_gemm;

@@ -77,11 +77,11 @@ static int panel_cols(int r)
 BF16_INLINE __m512i block_table(const fireq_gemm *c, const uint8_t *ws_row, size_t k,
                                 bool two_groups)
 {
-    const __m256i lo = _mm256_loadu_si256((const __m256i *)c->table_bf16[ws_row[k / c->G]]);
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)c->table_bf16[ws_row[k >> c->g_shift]]);
     if (!two_groups)
         return _mm512_broadcast_i64x4(lo);
     const __m256i hi =
-        _mm256_loadu_si256((const __m256i *)c->table_bf16[ws_row[(k + 64) / c->G]]);
+        _mm256_loadu_si256((const __m256i *)c->table_bf16[ws_row[(k + 64) >> c->g_shift]]);
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
@@ -128,8 +128,8 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
         __m512i t[MAX_C], q[MAX_C];
 #pragma GCC unroll 4
         for (int j = 0; j < C; j++) {
-            _mm_prefetch((const char *)next_codes[j] + k / 2, _MM_HINT_T0);
-            _mm_prefetch((const char *)next_scales[j] + k / c->G, _MM_HINT_T0);
+            _mm_prefetch((const char *)next_codes[j] + k / 2, _MM_HINT_T1);
+            _mm_prefetch((const char *)next_scales[j] + (k >> c->g_shift), _MM_HINT_T1);
             t[j] = block_table(c, c->ws + (n + j) * KG, k, two_groups);
             q[j] = _mm512_loadu_si512(c->wq + (n + j) * (K / 2) + k / 2);
         }
@@ -155,7 +155,7 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
 #pragma GCC unroll 4
         for (int j = 0; j < C; j++) {
             t[j] = _mm512_zextsi256_si512(_mm256_loadu_si256(
-                (const __m256i *)c->table_bf16[c->ws[(n + j) * KG + k / c->G]]));
+                (const __m256i *)c->table_bf16[c->ws[(n + j) * KG + (k >> c->g_shift)]]));
             q[j] = _mm512_zextsi256_si512(
                 _mm256_loadu_si256((const __m256i *)(c->wq + (n + j) * (K / 2) + k / 2)));
         }
@@ -191,9 +191,14 @@ BF16_INLINE void expand_panel(const fireq_gemm *c, size_t n, int C, size_t k0, s
     const size_t K = c->K, KG = K / c->G, kc = k1 - k0;
     for (int j = 0; j < C; j++) {
         const uint8_t *codes = c->wq + (n + j) * (K / 2), *scales = c->ws + (n + j) * KG;
+        /* the next panel's row j, fetched a panel ahead */
+        const size_t next = n + C + j < c->N ? n + C + j : c->N - 1;
+        const uint8_t *next_codes = c->wq + next * (K / 2), *next_scales = c->ws + next * KG;
         uint16_t *out = panel + (size_t)j * kc - k0;
         size_t k = k0;
         for (; k + 128 <= k1; k += 128) {
+            _mm_prefetch((const char *)next_codes + k / 2, _MM_HINT_T1);
+            _mm_prefetch((const char *)next_scales + (k >> c->g_shift), _MM_HINT_T1);
             const __m512i t = block_table(c, scales, k, true), q = _mm512_loadu_si512(codes + k / 2);
 #pragma GCC unroll 4
             for (int r = 0; r < 4; r++)
@@ -201,7 +206,7 @@ BF16_INLINE void expand_panel(const fireq_gemm *c, size_t n, int C, size_t k0, s
         }
         if (k < k1) {
             const __m512i t = _mm512_zextsi256_si512(
-                _mm256_loadu_si256((const __m256i *)c->table_bf16[scales[k / c->G]]));
+                _mm256_loadu_si256((const __m256i *)c->table_bf16[scales[k >> c->g_shift]]));
             const __m512i q =
                 _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(codes + k / 2)));
 #pragma GCC unroll 4
@@ -440,6 +445,7 @@ static qkv_status bf16_w4a8_gemm(qkv_context *ctx, const void *params,
     const fireq_gemm c = {.xb = xb, .wq = p->wq->host, .ws = p->ws->host,
                           .table_bf16 = (const uint16_t(*)[16])table_bf16, .M = M, .N = p->n,
                           .K = K, .G = (size_t)p->group,
+                          .g_shift = (unsigned)__builtin_ctz((unsigned)p->group),
                           .k_step = (size_t)tile->value[K_STEP],
                           .block_rows = tile->value[BLOCK_ROWS]};
     st = fireq_gemm_run_tiles(p, &c, bf16_tile, (size_t)tile->value[ROWS],
