@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "  --shape S        tuning shape: the first of an op's 'llm' (default) or 'small'\n"
             "                   validation shapes that the variant runs (a fast-precision\n"
             "                   variant: a '-fast' one), or a shape label from qkv validate\n"
+            "                   or from the benchmarks (e.g. bench-n14336-k4096-m512)\n"
             "  --cache FILE     resumable cache of every measurement (default\n"
             "                   DIR/cache-<device-key>.log); a rerun skips measured points\n"
             "  --out DIR        table directory (default results/tuning)\n"
@@ -49,10 +50,10 @@ static void usage(FILE *out)
 static bool find_shape(const qkv_op_desc *op, const qkv_variant *v, const qkv_context *ctx,
                        const char *which, qkv_op_shape *out)
 {
-    qkv_op_shape shapes[32];
-    const char *sets[] = {"llm", "small"};
-    for (int s = 0; s < 2; s++) {
-        const int n = op->shapes(sets[s], shapes, 32);
+    qkv_op_shape shapes[64];
+    const char *sets[] = {"llm", "small", "bench"};
+    for (int s = 0; s < 3; s++) {
+        const int n = op->shapes(sets[s], shapes, 64);
         const bool set = strcmp(which, sets[s]) == 0;
         for (int k = 0; k < n; k++)
             if (set ? qkv_case_variant_runs(op, v, ctx, &shapes[k])

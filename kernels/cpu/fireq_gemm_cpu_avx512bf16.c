@@ -39,13 +39,13 @@
 enum { ROWS, COLS, K_STEP, BLOCK_ROWS };
 static const qkv_tile_param_def w4a8_gemm_bf16_space[] = {
     /* tokens per work item */
-    {"rows", 16, {1, 2, 4, 8, 16, 32, 64, 0}, false},
+    {"rows", 64, {1, 2, 4, 8, 16, 32, 64, 128, 0}, false},
     /* outputs per work item */
-    {"cols", 32, {4, 8, 16, 32, 64, 128, 0}, false},
+    {"cols", 64, {4, 8, 16, 32, 64, 128, 0}, false},
     /* K per pass over a work item (all of K when larger) */
     {"k_step", 16384, {256, 512, 1024, 2048, 4096, 16384, 0}, false},
-    /* tokens per register block (of 4 outputs, 3 at 8 tokens) */
-    {"block_rows", 4, {1, 2, 4, 6, 8, 0}, false},
+    /* tokens per register block (of 4 outputs, 3 at 7-8 tokens) */
+    {"block_rows", 6, {1, 2, 4, 6, 8, 0}, false},
 };
 
 #if FIREQ_BF16
