@@ -39,7 +39,7 @@
 enum { ROWS, COLS, K_STEP, BLOCK_ROWS };
 static const qkv_tile_param_def w4a8_gemm_bf16_space[] = {
     /* tokens per work item */
-    {"rows", 64, {1, 2, 4, 8, 16, 32, 64, 128, 0}, false},
+    {"rows", 64, {1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 0}, false},
     /* outputs per work item */
     {"cols", 64, {4, 8, 16, 32, 64, 128, 0}, false},
     /* K per pass over a work item (all of K when larger) */
