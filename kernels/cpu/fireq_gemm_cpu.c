@@ -17,6 +17,7 @@
 #include "cpu_team.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,17 +68,55 @@ static void scalar_tile(const fireq_gemm *c, size_t m0, size_t rows, size_t n0, 
 
 /* ---- tables and epilogue ---------------------------------------------------------- */
 
-void fireq_gemm_build_tables(qkv_w4a8_mode mode, float table[256][16])
+/* The weight tables of both modes, [exact][scale code][nibble], as f32
+ * and as bf16 (the upper half of each f32: exact, see
+ * fireq_gemm_cpu_avx512bf16.c), built by the first call. */
+static float mode_tables[2][256][16];
+static uint16_t mode_tables_bf16[2][256][16];
+static atomic_int mode_tables_ready;
+
+/* Fills mode_tables and mode_tables_bf16. */
+static void build_tables(void)
 {
-    for (int s = 0; s < 256; s++) {
-        const float scale = qkv_e4m3_to_f32((uint8_t)s);
-        for (int v = 0; v < 16; v++) {
-            const float qs = (float)(v >= 8 ? v - 16 : v) * scale;
-            table[s][v] = mode == QKV_W4A8_EXACT ? qs
-                          : v == 0 ? -0.0f
-                                   : qkv_e4m3_to_f32(qkv_f32_to_e4m3(qs, QKV_FP8_SATFINITE));
+    for (int exact = 0; exact < 2; exact++)
+        for (int s = 0; s < 256; s++) {
+            const float scale = qkv_e4m3_to_f32((uint8_t)s);
+            for (int v = 0; v < 16; v++) {
+                const float qs = (float)(v >= 8 ? v - 16 : v) * scale;
+                const float t =
+                    exact ? qs
+                    : v == 0 ? -0.0f
+                             : qkv_e4m3_to_f32(qkv_f32_to_e4m3(qs, QKV_FP8_SATFINITE));
+                uint32_t u;
+                memcpy(&u, &t, sizeof u);
+                mode_tables[exact][s][v] = t;
+                mode_tables_bf16[exact][s][v] = (uint16_t)(u >> 16);
+            }
         }
+}
+
+/* Builds the tables once (any thread, any number of calls at a time). */
+static void ensure_tables(void)
+{
+    if (atomic_load_explicit(&mode_tables_ready, memory_order_acquire))
+        return;
+#pragma omp critical(fireq_gemm_tables)
+    if (!atomic_load_explicit(&mode_tables_ready, memory_order_relaxed)) {
+        build_tables();
+        atomic_store_explicit(&mode_tables_ready, 1, memory_order_release);
     }
+}
+
+const float (*fireq_gemm_table(qkv_w4a8_mode mode))[16]
+{
+    ensure_tables();
+    return (const float(*)[16])mode_tables[mode == QKV_W4A8_EXACT];
+}
+
+const uint16_t (*fireq_gemm_table_bf16(qkv_w4a8_mode mode))[16]
+{
+    ensure_tables();
+    return (const uint16_t(*)[16])mode_tables_bf16[mode == QKV_W4A8_EXACT];
 }
 
 /* bf16 bits of x, rounded to nearest even (NaN stays NaN, quiet); as
@@ -191,13 +230,9 @@ static qkv_status cpu_w4a8_gemm(const void *params, const qkv_tile_params *tile,
     (void)isa;
     const fireq_gemm_tile_fn tile_fn = scalar_tile;
 #endif
-    float(*table)[16] = malloc(256 * sizeof *table), *x = malloc(M * K * sizeof *x);
-    if (!table || !x) {
-        free(table);
-        free(x);
+    float *x = malloc(M * K * sizeof *x);
+    if (!x)
         return qkv_fail(QKV_ERR_NO_MEMORY, "w4a8_gemm: out of host memory");
-    }
-    fireq_gemm_build_tables(p->mode, table);
     float e4m3[256];
     for (int b = 0; b < 256; b++)
         e4m3[b] = qkv_e4m3_to_f32((uint8_t)b);
@@ -206,12 +241,11 @@ static qkv_status cpu_w4a8_gemm(const void *params, const qkv_tile_params *tile,
     for (size_t i = 0; i < M * K; i++)
         x[i] = e4m3[xq[i]];
     const fireq_gemm c = {.x = x, .wq = p->wq->host, .ws = p->ws->host,
-                          .table = (const float(*)[16])table, .M = M, .N = p->n, .K = K,
+                          .table = fireq_gemm_table(p->mode), .M = M, .N = p->n, .K = K,
                           .G = (size_t)p->group};
     const qkv_status st =
         fireq_gemm_run_tiles(p, &c, tile_fn, tile_value(tile, ROWS), tile_value(tile, COLS),
                              tile_value(tile, COLS) * c.G * sizeof(float));
-    free(table);
     free(x);
     return st;
 }

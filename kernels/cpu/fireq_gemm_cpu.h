@@ -31,10 +31,11 @@ typedef struct fireq_gemm {
 typedef void (*fireq_gemm_tile_fn)(const fireq_gemm *c, size_t m0, size_t rows, size_t n0,
                                    size_t cols, float *acc, void *scratch);
 
-/* The weight table of each scale code in `mode`: entry v (a nibble) holds
- * code q = v - 16 * (v >= 8) times the scale (lut: E4M3-rounded, -0.0 for
- * q = 0). */
-void fireq_gemm_build_tables(qkv_w4a8_mode mode, float table[256][16]);
+/* The weight table of `mode` ([scale code][nibble], built once per
+ * process): entry v holds code q = v - 16 * (v >= 8) times the scale (lut:
+ * E4M3-rounded, -0.0 for q = 0); as f32 and as bf16 bits. */
+const float (*fireq_gemm_table(qkv_w4a8_mode mode))[16];
+const uint16_t (*fireq_gemm_table_bf16(qkv_w4a8_mode mode))[16];
 
 /* Runs the tiles of one call (rows x cols each, scratch_bytes of scratch
  * per thread) in parallel and writes y (and acc when the call asks for it)

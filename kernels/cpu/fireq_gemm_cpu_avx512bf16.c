@@ -419,40 +419,25 @@ static void layout_activations(const uint8_t *xq, size_t M, size_t K, uint16_t *
         }
 }
 
-/* The variant's run: bf16 tables and activations, then the tiles. */
+/* The variant's run: the activations in bf16, then the tiles. */
 static qkv_status bf16_w4a8_gemm(qkv_context *ctx, const void *params,
                                  const qkv_tile_params *tile)
 {
     (void)ctx;
     const qkv_w4a8_gemm_params *p = params;
     const size_t M = p->m, K = p->k;
-    float(*table)[16] = malloc(256 * sizeof *table);
-    uint16_t(*table_bf16)[16] = malloc(256 * sizeof *table_bf16);
     uint16_t *xb = malloc(M * K * sizeof *xb);
-    qkv_status st = QKV_OK;
-    if (!table || !table_bf16 || !xb) {
-        st = qkv_fail(QKV_ERR_NO_MEMORY, "w4a8_gemm: out of host memory");
-        goto done;
-    }
-    fireq_gemm_build_tables(p->mode, table);
-    for (int s = 0; s < 256; s++)
-        for (int v = 0; v < 16; v++) {
-            uint32_t u;
-            memcpy(&u, &table[s][v], sizeof u);
-            table_bf16[s][v] = (uint16_t)(u >> 16); /* exact: see the top of the file */
-        }
+    if (!xb)
+        return qkv_fail(QKV_ERR_NO_MEMORY, "w4a8_gemm: out of host memory");
     layout_activations(p->xq->host, M, K, xb);
     const fireq_gemm c = {.xb = xb, .wq = p->wq->host, .ws = p->ws->host,
-                          .table_bf16 = (const uint16_t(*)[16])table_bf16, .M = M, .N = p->n,
+                          .table_bf16 = fireq_gemm_table_bf16(p->mode), .M = M, .N = p->n,
                           .K = K, .G = (size_t)p->group,
                           .g_shift = (unsigned)__builtin_ctz((unsigned)p->group),
                           .k_step = (size_t)tile->value[K_STEP],
                           .block_rows = tile->value[BLOCK_ROWS]};
-    st = fireq_gemm_run_tiles(p, &c, bf16_tile, (size_t)tile->value[ROWS],
-                              (size_t)tile->value[COLS], panel_bytes(&c));
-done:
-    free(table);
-    free(table_bf16);
+    const qkv_status st = fireq_gemm_run_tiles(p, &c, bf16_tile, (size_t)tile->value[ROWS],
+                                               (size_t)tile->value[COLS], panel_bytes(&c));
     free(xb);
     return st;
 }
