@@ -230,7 +230,9 @@ static qkv_status cpu_w4a8_gemm(const void *params, const qkv_tile_params *tile,
     (void)isa;
     const fireq_gemm_tile_fn tile_fn = scalar_tile;
 #endif
-    float *x = malloc(M * K * sizeof *x);
+    size_t x_bytes;
+    float *x = qkv_mul_sizes(&x_bytes, 3, (const size_t[]){M, K, sizeof *x}) ? malloc(x_bytes)
+                                                                             : NULL;
     if (!x)
         return qkv_fail(QKV_ERR_NO_MEMORY, "w4a8_gemm: out of host memory");
     float e4m3[256];

@@ -426,7 +426,10 @@ static qkv_status bf16_w4a8_gemm(qkv_context *ctx, const void *params,
     (void)ctx;
     const qkv_w4a8_gemm_params *p = params;
     const size_t M = p->m, K = p->k;
-    uint16_t *xb = malloc(M * K * sizeof *xb);
+    size_t xb_bytes;
+    uint16_t *xb = qkv_mul_sizes(&xb_bytes, 3, (const size_t[]){M, K, sizeof *xb})
+                       ? malloc(xb_bytes)
+                       : NULL;
     if (!xb)
         return qkv_fail(QKV_ERR_NO_MEMORY, "w4a8_gemm: out of host memory");
     layout_activations(p->xq->host, M, K, xb);
