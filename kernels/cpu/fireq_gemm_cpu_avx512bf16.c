@@ -100,6 +100,41 @@ BF16_INLINE __m512bh block_weights(__m512i q, __m512i t, int r, bool two_groups)
     return (__m512bh)_mm512_permutexvar_epi16(idx, t);
 }
 
+/* s[i][j] = 0 for i < R, j < C. */
+BF16_INLINE void zero_sums(__m512 s[MAX_R][MAX_C], int R, int C)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < C; j++)
+            s[i][j] = _mm512_setzero_ps();
+}
+
+/* s[i][j] += the products of token i's 32 activations at x + i * K (16,
+ * the rest zero, when `half`) with w[j], for i < R, j < C. */
+BF16_INLINE void multiply_add(__m512 s[MAX_R][MAX_C], const uint16_t *x, size_t K,
+                              const __m512bh w[MAX_C], int R, int C, bool half)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+        const __m512bh xv = half ? (__m512bh)_mm512_maskz_loadu_epi16(0xffff, x + i * K)
+                                 : (__m512bh)_mm512_loadu_si512(x + i * K);
+#pragma GCC unroll 4
+        for (int j = 0; j < C; j++)
+            s[i][j] = _mm512_dpbf16_ps(s[i][j], xv, w[j]);
+    }
+}
+
+/* acc[i * ld + j] += the lane sum of s[i][j], for i < R, j < C. */
+BF16_INLINE void add_sums(float *acc, size_t ld, __m512 s[MAX_R][MAX_C], int R, int C)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < C; j++)
+            acc[i * ld + j] += _mm512_reduce_add_ps(s[i][j]);
+}
+
 /* acc[i * ld + j] += sum_{k in [k0, k1)} x[m + i, k] * W[n + j, k] for
  * i < R, j < C, the weights expanded here: R x C accumulators over 128-k
  * blocks, then the 64-k tail (k1 - k0 a multiple of 64, k0 of 128). */
@@ -108,11 +143,7 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
 {
     const size_t K = c->K, KG = K / c->G;
     __m512 s[MAX_R][MAX_C];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < C; j++)
-            s[i][j] = _mm512_setzero_ps();
+    zero_sums(s, R, C);
     const uint16_t *x = c->xb + m * K;
     /* the next C outputs' codes and scales, fetched a step ahead of their
      * block (those of the last rows again at the end of N) */
@@ -139,13 +170,7 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
 #pragma GCC unroll 4
             for (int j = 0; j < C; j++)
                 w[j] = block_weights(q[j], t[j], r, two_groups);
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++) {
-                const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i * K + k + 32 * r);
-#pragma GCC unroll 4
-                for (int j = 0; j < C; j++)
-                    s[i][j] = _mm512_dpbf16_ps(s[i][j], xv, w[j]);
-            }
+            multiply_add(s, x + k + 32 * r, K, w, R, C, false);
         }
     }
     if (k < k1) {
@@ -165,21 +190,10 @@ BF16_INLINE void block(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_
 #pragma GCC unroll 4
             for (int j = 0; j < C; j++)
                 w[j] = block_weights(q[j], t[j], r, true);
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++) {
-                const __m512bh xv =
-                    (__m512bh)_mm512_maskz_loadu_epi16(0xffff, x + i * K + k + 16 * r);
-#pragma GCC unroll 4
-                for (int j = 0; j < C; j++)
-                    s[i][j] = _mm512_dpbf16_ps(s[i][j], xv, w[j]);
-            }
+            multiply_add(s, x + k + 16 * r, K, w, R, C, true);
         }
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < C; j++)
-            acc[i * ld + j] += _mm512_reduce_add_ps(s[i][j]);
+    add_sums(acc, ld, s, R, C);
 }
 
 /* panel[j * (k1 - k0) + k - k0 ...] = the weights of outputs n + j,
@@ -223,11 +237,7 @@ BF16_INLINE void panel_block(const fireq_gemm *c, const uint16_t *panel, size_t 
 {
     const size_t K = c->K, kc = k1 - k0;
     __m512 s[MAX_R][MAX_C];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < C; j++)
-            s[i][j] = _mm512_setzero_ps();
+    zero_sums(s, R, C);
     const uint16_t *x = c->xb + m * K;
     size_t k = k0;
     for (; k + 128 <= k1; k += 128)
@@ -237,13 +247,7 @@ BF16_INLINE void panel_block(const fireq_gemm *c, const uint16_t *panel, size_t 
 #pragma GCC unroll 4
             for (int j = 0; j < C; j++)
                 w[j] = (__m512bh)_mm512_loadu_si512(panel + j * kc + k - k0 + 32 * r);
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++) {
-                const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i * K + k + 32 * r);
-#pragma GCC unroll 4
-                for (int j = 0; j < C; j++)
-                    s[i][j] = _mm512_dpbf16_ps(s[i][j], xv, w[j]);
-            }
+            multiply_add(s, x + k + 32 * r, K, w, R, C, false);
         }
     if (k < k1)
 #pragma GCC unroll 4
@@ -252,20 +256,9 @@ BF16_INLINE void panel_block(const fireq_gemm *c, const uint16_t *panel, size_t 
 #pragma GCC unroll 4
             for (int j = 0; j < C; j++)
                 w[j] = (__m512bh)_mm512_maskz_loadu_epi16(0xffff, panel + j * kc + k - k0 + 16 * r);
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++) {
-                const __m512bh xv =
-                    (__m512bh)_mm512_maskz_loadu_epi16(0xffff, x + i * K + k + 16 * r);
-#pragma GCC unroll 4
-                for (int j = 0; j < C; j++)
-                    s[i][j] = _mm512_dpbf16_ps(s[i][j], xv, w[j]);
-            }
+            multiply_add(s, x + k + 16 * r, K, w, R, C, true);
         }
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < C; j++)
-            acc[i * ld + j] += _mm512_reduce_add_ps(s[i][j]);
+    add_sums(acc, ld, s, R, C);
 }
 
 typedef void (*block_fn)(const fireq_gemm *c, size_t m, size_t n, size_t k0, size_t k1,
