@@ -11,6 +11,7 @@
  * K the suite runs, and far less for split chains; 1e-10 leaves a margin
  * of 15 over that worst case and still catches a single wrong product in
  * a row of K = 14336 (an NMSE of about 1/K^2 ... 1/K). */
+#include "gemm_bench_grid.h"
 #include "op_case.h"
 
 #include <stdio.h>
@@ -106,15 +107,13 @@ static int f32_gemm_shapes(const char *set, qkv_op_shape *out, int max)
         qkv_shape_push(out, max, &n, f32_gemm_shape("llm-m16", 16, 4096, 4096));
         qkv_shape_push(out, max, &n, f32_gemm_shape("llm-ffn-down-m4", 4, 4096, 14336));
     } else if (strcmp(set, "bench") == 0) {
-        static const size_t weights[3][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
-        static const size_t tokens[] = {1, 4, 16, 64, 256, 512, 1024};
-        for (int w = 0; w < 3; w++)
-            for (int t = 0; t < 7; t++) {
+        for (int w = 0; w < GEMM_GRID_WEIGHTS; w++)
+            for (int t = 0; t < GEMM_GRID_TOKENS; t++) {
                 char label[32];
-                snprintf(label, sizeof label, "bench-n%zu-k%zu-m%zu", weights[w][0],
-                         weights[w][1], tokens[t]);
+                gemm_grid_label(label, sizeof label, w, t);
                 qkv_shape_push(out, max, &n,
-                               f32_gemm_shape(label, tokens[t], weights[w][0], weights[w][1]));
+                               f32_gemm_shape(label, gemm_grid_tokens[t], gemm_grid_weights[w][0],
+                                              gemm_grid_weights[w][1]));
             }
     }
     return n;

@@ -12,6 +12,7 @@
  * second rounding (times sx) can widen that to 2 ulps.  So validation
  * always asks for acc; shapes without it (the bench set, which times the
  * op as a model calls it) compare Y with the reference's Y within 2 ulps. */
+#include "gemm_bench_grid.h"
 #include "op_case.h"
 
 #include "harness.h"
@@ -305,15 +306,13 @@ static int gemm_shapes(const char *set, qkv_op_shape *out, int max)
         qkv_shape_push(out, max, &n,
                        gemm_shape("llm-exact-f32-m64-g64", 64, 4096, 4096, 64, exact, 1, 2, 1));
     } else if (strcmp(set, "bench") == 0) {
-        static const size_t weights[3][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
-        static const size_t tokens[] = {1, 4, 16, 64, 256, 512, 1024};
-        for (int w = 0; w < 3; w++)
-            for (int t = 0; t < 7; t++) {
+        for (int w = 0; w < GEMM_GRID_WEIGHTS; w++)
+            for (int t = 0; t < GEMM_GRID_TOKENS; t++) {
                 char label[32];
-                snprintf(label, sizeof label, "bench-n%zu-k%zu-m%zu", weights[w][0],
-                         weights[w][1], tokens[t]);
-                qkv_shape_push(out, max, &n, gemm_shape(label, tokens[t], weights[w][0],
-                                                        weights[w][1], 128, lut, 0, 1, 0));
+                gemm_grid_label(label, sizeof label, w, t);
+                qkv_shape_push(out, max, &n,
+                               gemm_shape(label, gemm_grid_tokens[t], gemm_grid_weights[w][0],
+                                          gemm_grid_weights[w][1], 128, lut, 0, 1, 0));
             }
         static const size_t exact_tokens[] = {1, 16, 256, 1024};
         for (int t = 0; t < 4; t++) {
